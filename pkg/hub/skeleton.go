@@ -115,3 +115,13 @@ type ReaderStats struct {
 	Overflows uint64
 	Queued    int // packets waiting now
 }
+
+// ValidName reports whether s is a valid app or stream name segment:
+// [A-Za-z0-9._~-]{1,128}, not "." or "..". A key is app + "/" + name where
+// app may itself hold several such segments separated by "/"
+// (ffmpeg maps rtmp://h/a/b/c to app "a/b", stream "c").
+func ValidName(s string) bool { panic("unimplemented") }
+
+// ValidKey reports whether key is one or more valid names joined by "/",
+// with at least two segments (app and stream).
+func ValidKey(key string) bool { panic("unimplemented") }
