@@ -1,0 +1,301 @@
+package rtmp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultMaxMessageSize is the message length limit NewChunkReader uses when
+// given 0 or less. The 24-bit length field allows up to 16 MiB - 1.
+const DefaultMaxMessageSize = 8 << 20
+
+const (
+	// maxPartialStreams bounds how many chunk streams may hold a partially
+	// received message at once. Real peers interleave three or four.
+	maxPartialStreams = 64
+	// maxChunkStreams bounds the per-csid header state a peer can make us
+	// keep (the 3-byte basic header allows 65599 ids; peers use a handful).
+	maxChunkStreams = 1024
+	// preallocLimit: a message declared up to this size gets its whole
+	// payload buffer at once; larger ones start here and double as data
+	// arrives, so a peer must send at least half of what we allocate.
+	preallocLimit = 64 << 10
+	// extendedTimestamp in the 24-bit field announces a 4-byte extended
+	// timestamp (RTMP 1.0 §5.3.1.3).
+	extendedTimestamp = 0xFFFFFF
+)
+
+// chunkStream is the reassembly state of one chunk stream id: the last
+// message header seen on it (type 1, 2 and 3 chunks reuse its fields) and the
+// message being reassembled, if any.
+type chunkStream struct {
+	hasHeader bool
+	typeID    uint8
+	streamID  uint32
+	length    uint32
+	timestamp uint32 // absolute timestamp of the current/last message
+	delta     uint32 // timestamp delta a type-3 new message adds
+	extended  bool   // the last type 0/1/2 header used an extended timestamp
+	extTS     uint32 // its 32-bit extended timestamp field
+	inMessage bool
+	counted   bool   // the message spans chunks and counts in ChunkReader.partial
+	buf       []byte // payload received so far; handed to the Message when complete
+}
+
+// ChunkReader reassembles RTMP messages from the chunk stream (RTMP 1.0 §5.3).
+// It is not safe for concurrent use; after it returns an error other than
+// from the underlying reader's deadline the stream is out of sync and the
+// connection must be closed.
+type ChunkReader struct {
+	br             *bufio.Reader
+	maxMessageSize int
+	chunkSize      int
+	bytesRead      uint64
+	low            [64]*chunkStream // csid 2..63, the one-byte basic header range
+	high           map[uint32]*chunkStream
+	streams        int // chunk streams known
+	partial        int // chunk streams holding a partial message
+	hdr            [11]byte
+}
+
+// NewChunkReader reads chunks from br, which must be the connection's only
+// bufio.Reader (the one the handshake used: peers pipeline chunks right behind
+// C2). Messages longer than maxMessageSize are rejected; 0 or less means
+// DefaultMaxMessageSize. The incoming chunk size starts at 128 (§5.4.1).
+func NewChunkReader(br *bufio.Reader, maxMessageSize int) *ChunkReader {
+	if maxMessageSize <= 0 {
+		maxMessageSize = DefaultMaxMessageSize
+	}
+	return &ChunkReader{br: br, maxMessageSize: maxMessageSize, chunkSize: DefaultChunkSize}
+}
+
+// BytesRead returns the number of bytes consumed so far, headers included.
+// Acknowledgement sequence numbers are this value modulo 2^32 (§5.4.3).
+func (r *ChunkReader) BytesRead() uint64 { return r.bytesRead }
+
+// ChunkSize returns the peer's current chunk size.
+func (r *ChunkReader) ChunkSize() int { return r.chunkSize }
+
+// ReadMessage returns the next complete message. It applies Set Chunk Size
+// (an invalid size is an error) and Abort itself and still returns them, so
+// the session can log them. Each message's Payload is a fresh slice owned by
+// the message. io.EOF is returned only when the peer closes between chunks.
+func (r *ChunkReader) ReadMessage() (*Message, error) {
+	for {
+		m, err := r.readChunk()
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			continue
+		}
+		switch m.TypeID {
+		case TypeSetChunkSize:
+			n, err := ParseChunkSize(m.Payload)
+			if err != nil {
+				return nil, err
+			}
+			r.chunkSize = n
+		case TypeAbort:
+			csid, err := ParseUint32(m.Payload)
+			if err != nil {
+				return nil, fmt.Errorf("rtmp: abort: %w", err)
+			}
+			r.abort(csid)
+		}
+		return m, nil
+	}
+}
+
+// abort drops the partial message of csid (§5.4.2); unknown ids are ignored.
+func (r *ChunkReader) abort(csid uint32) {
+	cs := r.lookup(csid)
+	if cs == nil || !cs.inMessage {
+		return
+	}
+	r.finish(cs)
+}
+
+// finish ends the message in progress on cs (complete or aborted).
+func (r *ChunkReader) finish(cs *chunkStream) {
+	if cs.counted {
+		r.partial--
+	}
+	cs.counted = false
+	cs.inMessage = false
+	cs.buf = nil
+}
+
+func (r *ChunkReader) lookup(csid uint32) *chunkStream {
+	if csid < uint32(len(r.low)) {
+		return r.low[csid]
+	}
+	return r.high[csid]
+}
+
+// stream returns the state of csid, creating it within maxChunkStreams.
+func (r *ChunkReader) stream(csid uint32) (*chunkStream, error) {
+	if cs := r.lookup(csid); cs != nil {
+		return cs, nil
+	}
+	if r.streams >= maxChunkStreams {
+		return nil, fmt.Errorf("rtmp: chunk stream %d would exceed the limit of %d chunk streams", csid, maxChunkStreams)
+	}
+	r.streams++
+	cs := &chunkStream{}
+	if csid < uint32(len(r.low)) {
+		r.low[csid] = cs
+	} else {
+		if r.high == nil {
+			r.high = make(map[uint32]*chunkStream)
+		}
+		r.high[csid] = cs
+	}
+	return cs, nil
+}
+
+// readFull reads exactly len(b) bytes inside a chunk: a clean EOF there is
+// unexpected.
+func (r *ChunkReader) readFull(b []byte) error {
+	n, err := io.ReadFull(r.br, b)
+	r.bytesRead += uint64(n)
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readChunk reads one chunk and returns the message it completes, or nil.
+func (r *ChunkReader) readChunk() (*Message, error) {
+	// Basic header (§5.3.1.1): fmt in the top 2 bits, csid 2..63 in the low 6;
+	// 0 means csid = 64 + next byte, 1 means 64 + next 2 bytes little-endian.
+	b0, err := r.br.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	r.bytesRead++
+	format := b0 >> 6
+	csid := uint32(b0 & 0x3F)
+	switch csid {
+	case 0:
+		if err := r.readFull(r.hdr[:1]); err != nil {
+			return nil, err
+		}
+		csid = 64 + uint32(r.hdr[0])
+	case 1:
+		if err := r.readFull(r.hdr[:2]); err != nil {
+			return nil, err
+		}
+		csid = 64 + uint32(r.hdr[0]) + uint32(r.hdr[1])<<8
+	}
+	cs, err := r.stream(csid)
+	if err != nil {
+		return nil, err
+	}
+	if format != 0 && !cs.hasHeader {
+		return nil, fmt.Errorf("rtmp: chunk type %d on chunk stream %d with no previous message header", format, csid)
+	}
+	if format != 3 && cs.inMessage {
+		return nil, fmt.Errorf("rtmp: chunk type %d on chunk stream %d interrupts a message at %d of %d bytes",
+			format, csid, len(cs.buf), cs.length)
+	}
+
+	// Message header (§5.3.1.2).
+	if format < 3 {
+		size := [3]int{11, 7, 3}[format]
+		h := r.hdr[:size]
+		if err := r.readFull(h); err != nil {
+			return nil, err
+		}
+		ts := uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
+		if format <= 1 {
+			cs.length = uint32(h[3])<<16 | uint32(h[4])<<8 | uint32(h[5])
+			cs.typeID = h[6]
+		}
+		if format == 0 {
+			cs.streamID = binary.LittleEndian.Uint32(h[7:11])
+		}
+		cs.extended = ts == extendedTimestamp
+		if cs.extended {
+			if err := r.readFull(r.hdr[:4]); err != nil {
+				return nil, err
+			}
+			ts = binary.BigEndian.Uint32(r.hdr[:4])
+			cs.extTS = ts
+		}
+		if format == 0 {
+			// Absolute. A type-3 new message right after a type 0 uses the
+			// type-0 timestamp as its delta (§5.3.1.2.4), as ffmpeg does.
+			cs.timestamp = ts
+		} else {
+			cs.timestamp += ts
+		}
+		cs.delta = ts
+		cs.hasHeader = true
+	} else if cs.extended {
+		// Type 3 after an extended header repeats the extended timestamp
+		// (§5.3.1.3), but old librtmp omits it on continuation chunks: consume
+		// the 4 bytes only if they equal the field (rust-media-libs#15).
+		p, err := r.br.Peek(4)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if len(p) == 4 && binary.BigEndian.Uint32(p) == cs.extTS {
+			_, _ = r.br.Discard(4) // cannot fail: the bytes are buffered
+			r.bytesRead += 4
+		}
+	}
+
+	if !cs.inMessage {
+		if format == 3 {
+			cs.timestamp += cs.delta // type-3 new message: same delta again
+		}
+		if int64(cs.length) > int64(r.maxMessageSize) {
+			return nil, fmt.Errorf("rtmp: message length %d exceeds maximum %d (chunk stream %d, type %d)",
+				cs.length, r.maxMessageSize, csid, cs.typeID)
+		}
+		if int64(cs.length) > int64(r.chunkSize) {
+			if r.partial >= maxPartialStreams {
+				return nil, fmt.Errorf("rtmp: chunk stream %d would exceed the limit of %d partial messages", csid, maxPartialStreams)
+			}
+			r.partial++
+			cs.counted = true
+		}
+		cs.inMessage = true
+		cs.buf = make([]byte, 0, min(cs.length, preallocLimit))
+	}
+
+	n := min(int(cs.length)-len(cs.buf), r.chunkSize)
+	if err := r.readPayload(cs, n); err != nil {
+		return nil, err
+	}
+	if len(cs.buf) < int(cs.length) {
+		return nil, nil
+	}
+	m := &Message{TypeID: cs.typeID, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: cs.buf}
+	r.finish(cs)
+	return m, nil
+}
+
+// readPayload appends n payload bytes to cs.buf, growing it by doubling up to
+// the declared length, so memory follows the bytes that really arrived.
+func (r *ChunkReader) readPayload(cs *chunkStream, n int) error {
+	for n > 0 {
+		if len(cs.buf) == cap(cs.buf) {
+			grown := make([]byte, len(cs.buf), min(int(cs.length), max(2*cap(cs.buf), len(cs.buf)+min(n, preallocLimit))))
+			copy(grown, cs.buf)
+			cs.buf = grown
+		}
+		k := min(n, cap(cs.buf)-len(cs.buf))
+		l := len(cs.buf)
+		if err := r.readFull(cs.buf[l : l+k]); err != nil {
+			return err
+		}
+		cs.buf = cs.buf[:l+k]
+		n -= k
+	}
+	return nil
+}
