@@ -5,11 +5,19 @@
 // headers and metadata are never dropped) and is evicted if it stays behind.
 //
 // The hub knows nothing about protocols: it only sees Publishers and Readers.
+//
+// Lock order: Hub.mu, then stream.mu, then Reader.mu. Nothing is logged and
+// no I/O is done while a stream lock is held.
 package hub
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +30,7 @@ var (
 	ErrPublisherClosed = errors.New("hub: publisher closed")
 	ErrSlowReader      = errors.New("hub: reader evicted: too slow")
 	ErrClosed          = errors.New("hub: closed")
+	ErrInvalidKey      = errors.New("hub: invalid stream key")
 )
 
 // PublishPolicy decides what happens when a second publisher arrives for a
@@ -37,6 +46,16 @@ const (
 	PolicyTakeover
 )
 
+// Defaults applied by New to zero (or negative) Config fields.
+const (
+	DefaultQueueSize      = 1024
+	DefaultMaxOverflows   = 3
+	DefaultOverflowWindow = 30 * time.Second
+	DefaultGOPMaxPackets  = 3000
+	DefaultGOPMaxBytes    = 16 << 20
+	DefaultGOPMaxDuration = 10 * time.Second
+)
+
 // Config configures a Hub. Zero values mean the documented defaults.
 type Config struct {
 	Logger *slog.Logger // nil: discard
@@ -49,13 +68,16 @@ type Config struct {
 	MaxOverflows   int
 	OverflowWindow time.Duration
 
-	// GOPCache keeps the last GOP so late joiners start at a keyframe
-	// immediately. Bounded by packets, bytes and duration (defaults 3000,
-	// 16 MiB, 10s); a GOP exceeding any bound is not cached.
-	GOPCache       bool
-	GOPMaxPackets  int
-	GOPMaxBytes    int
-	GOPMaxDuration time.Duration
+	// The GOP cache keeps the last GOP so late joiners start at a keyframe
+	// immediately; it is on unless DisableGOPCache is set. Bounded by
+	// packets, bytes and duration (defaults 3000, 16 MiB, 10s); a GOP
+	// exceeding any bound is not cached (late joiners then wait for the
+	// next keyframe). Audio-only streams cache a short window of audio
+	// (at most 1s, and within the same bounds).
+	DisableGOPCache bool
+	GOPMaxPackets   int
+	GOPMaxBytes     int
+	GOPMaxDuration  time.Duration
 
 	// ReconnectGrace keeps a stream's readers attached for this long after
 	// its publisher leaves; a publisher returning in time continues the
@@ -71,6 +93,47 @@ type Config struct {
 	Policy func(app string) PublishPolicy
 }
 
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	c.QueueSize = nextPow2(c.QueueSize)
+	if c.MaxOverflows <= 0 {
+		c.MaxOverflows = DefaultMaxOverflows
+	}
+	if c.OverflowWindow <= 0 {
+		c.OverflowWindow = DefaultOverflowWindow
+	}
+	if c.GOPMaxPackets <= 0 {
+		c.GOPMaxPackets = DefaultGOPMaxPackets
+	}
+	if c.GOPMaxBytes <= 0 {
+		c.GOPMaxBytes = DefaultGOPMaxBytes
+	}
+	if c.GOPMaxDuration <= 0 {
+		c.GOPMaxDuration = DefaultGOPMaxDuration
+	}
+	if c.ReconnectGrace < 0 {
+		c.ReconnectGrace = 0
+	}
+	if c.MaxStreams < 0 {
+		c.MaxStreams = 0
+	}
+	return c
+}
+
+// nextPow2 returns the smallest power of two >= n (n >= 1), capped at 1<<30.
+func nextPow2(n int) int {
+	p := 1
+	for p < n && p < 1<<30 {
+		p <<= 1
+	}
+	return p
+}
+
 // PublisherInfo describes who publishes (for logs and the API).
 type PublisherInfo struct {
 	Protocol   string // "rtmp", "relay", ...
@@ -82,4 +145,243 @@ type PublisherInfo struct {
 type ReaderInfo struct {
 	Protocol   string // "rtmp", "http-flv", "ws-flv", "hls", "relay"
 	RemoteAddr string
+}
+
+// stopper is the part of *time.Timer the hub uses; tests inject fakes.
+type stopper interface{ Stop() bool }
+
+// Hub is the registry of streams by key ("app/name").
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	// Test hooks; time.Now and time.AfterFunc in production.
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) stopper
+
+	timers sync.WaitGroup // grace timers armed or running
+
+	mu      sync.Mutex
+	closed  bool
+	streams map[string]*stream
+	waiters map[string]*waiter
+}
+
+// waiter is shared by all WaitStream calls on one key.
+type waiter struct {
+	ch  chan struct{} // closed when the key goes live or the hub closes
+	err error         // nil (live) or ErrClosed; written before ch is closed
+	n   int           // WaitStream calls still waiting
+}
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		now:       time.Now,
+		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) },
+		streams:   make(map[string]*stream),
+		waiters:   make(map[string]*waiter),
+	}
+}
+
+func (h *Hub) policy(app string) PublishPolicy {
+	if h.cfg.Policy == nil {
+		return PolicyReject
+	}
+	return h.cfg.Policy(app)
+}
+
+// Publish claims key for a new publisher. With PolicyReject it fails with
+// ErrStreamBusy if the key is live (a stream inside its reconnect grace is
+// not live: the new publisher resumes it). ErrTooManyStreams past MaxStreams.
+// ErrInvalidKey if !ValidKey(key).
+func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
+	if !ValidKey(key) {
+		return nil, fmt.Errorf("%w %q", ErrInvalidKey, key)
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s := h.streams[key]
+	if s == nil {
+		if limit := h.cfg.MaxStreams; limit > 0 && len(h.streams) >= limit {
+			n := len(h.streams)
+			h.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d live, limit %d", ErrTooManyStreams, n, limit)
+		}
+		s = newStream(h, key)
+		p := newPublisher(s, info)
+		s.mu.Lock()
+		s.attachLocked(p, false)
+		s.mu.Unlock()
+		h.streams[key] = s
+		if w := h.waiters[key]; w != nil {
+			delete(h.waiters, key)
+			close(w.ch)
+		}
+		h.mu.Unlock()
+		h.log.Info("publish started", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr)
+		return p, nil
+	}
+
+	s.mu.Lock()
+	old := s.pub
+	if old != nil && h.policy(s.app) != PolicyTakeover {
+		s.mu.Unlock()
+		h.mu.Unlock()
+		return nil, ErrStreamBusy
+	}
+	if old != nil {
+		old.detachLocked(ErrReplaced, true)
+	} else {
+		s.stopGraceLocked()
+	}
+	p := newPublisher(s, info)
+	s.attachLocked(p, true)
+	s.mu.Unlock()
+	h.mu.Unlock()
+	if old != nil {
+		h.log.Info("publisher replaced", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr,
+			"old_remote", old.info.RemoteAddr)
+	} else {
+		h.log.Info("publish resumed", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr)
+	}
+	return p, nil
+}
+
+// Subscribe attaches a reader to the live stream key (a stream within its
+// reconnect grace counts as live). Under the stream lock the reader's queue
+// is primed with metadata, sequence headers and the GOP cache, then the
+// reader receives live packets: no gap, no duplicate. ErrStreamNotFound if
+// the key is not live.
+func (h *Hub) Subscribe(key string, info ReaderInfo) (*Reader, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s := h.streams[key]
+	if s == nil {
+		h.mu.Unlock()
+		return nil, ErrStreamNotFound
+	}
+	s.mu.Lock()
+	h.mu.Unlock()
+	r := s.addReaderLocked(info)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// WaitStream blocks until key is live or ctx ends (returns ctx.Err()).
+// It returns ErrClosed if the hub is or gets closed.
+func (h *Hub) WaitStream(ctx context.Context, key string) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	if _, ok := h.streams[key]; ok {
+		h.mu.Unlock()
+		return nil
+	}
+	w := h.waiters[key]
+	if w == nil {
+		w = &waiter{ch: make(chan struct{})}
+		h.waiters[key] = w
+	}
+	w.n++
+	h.mu.Unlock()
+
+	select {
+	case <-w.ch:
+		return w.err
+	case <-ctx.Done():
+		h.mu.Lock()
+		w.n--
+		if w.n == 0 && h.waiters[key] == w {
+			delete(h.waiters, key)
+		}
+		h.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// Streams returns a snapshot of all live streams, sorted by key.
+func (h *Hub) Streams() []StreamInfo {
+	h.mu.Lock()
+	ss := make([]*stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		ss = append(ss, s)
+	}
+	h.mu.Unlock()
+	out := make([]StreamInfo, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.info())
+	}
+	slices.SortFunc(out, func(a, b StreamInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// Stream returns a snapshot of one stream.
+func (h *Hub) Stream(key string) (StreamInfo, bool) {
+	h.mu.Lock()
+	s := h.streams[key]
+	h.mu.Unlock()
+	if s == nil {
+		return StreamInfo{}, false
+	}
+	return s.info(), true
+}
+
+// Close ends every stream: publishers get ErrClosed, readers drain and get
+// io.EOF. It waits for running grace timers. Idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		for key, s := range h.streams {
+			s.mu.Lock()
+			if s.pub != nil {
+				s.pub.detachLocked(ErrClosed, true)
+				s.pub = nil
+			}
+			s.stopGraceLocked()
+			s.endLocked()
+			s.mu.Unlock()
+			delete(h.streams, key)
+		}
+		for key, w := range h.waiters {
+			w.err = ErrClosed
+			close(w.ch)
+			delete(h.waiters, key)
+		}
+	}
+	h.mu.Unlock()
+	h.timers.Wait()
+}
+
+// expire ends s when its reconnect grace (armed as generation gen) runs out
+// without a new publisher.
+func (h *Hub) expire(s *stream, gen uint64) {
+	h.mu.Lock()
+	s.mu.Lock()
+	ended := false
+	if s.pub == nil && !s.ended && s.graceGen == gen {
+		s.graceTimer = nil
+		s.endLocked()
+		if h.streams[s.key] == s {
+			delete(h.streams, s.key)
+		}
+		ended = true
+	}
+	s.mu.Unlock()
+	h.mu.Unlock()
+	if ended {
+		h.log.Info("stream ended", "stream", s.key, "cause", "reconnect grace expired")
+	}
 }

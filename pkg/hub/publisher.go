@@ -1,0 +1,114 @@
+package hub
+
+import (
+	"fmt"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+)
+
+// Publisher writes packets into one stream.
+type Publisher struct {
+	s    *stream
+	info PublisherInfo
+	done chan struct{}
+
+	// Guarded by s.mu.
+	err     error // why the publisher is detached; nil while it is current
+	doneErr error // what Err reports once done is closed
+}
+
+func newPublisher(s *stream, info PublisherInfo) *Publisher {
+	return &Publisher{s: s, info: info, done: make(chan struct{})}
+}
+
+// detachLocked records why p stopped being the stream's publisher. external
+// is true when p is ended from outside (takeover, Hub.Close): Done closes.
+func (p *Publisher) detachLocked(err error, external bool) {
+	if p.err != nil {
+		return
+	}
+	p.err = err
+	if external {
+		p.doneErr = err
+		close(p.done)
+	}
+}
+
+// WritePacket hands pkt to the stream. The hub rewrites pkt.DTS (unwrap,
+// monotonic per track, rebase) and then pkt is shared and immutable: the
+// caller must not touch it again. Never blocks on readers. Returns
+// ErrReplaced after a takeover, ErrPublisherClosed after Close, ErrClosed
+// after Hub.Close.
+func (p *Publisher) WritePacket(pkt *av.Packet) error {
+	if pkt == nil {
+		return fmt.Errorf("hub: write to %q: nil packet", p.s.key)
+	}
+	switch pkt.Kind {
+	case av.KindVideo, av.KindAudio, av.KindData:
+	default:
+		return fmt.Errorf("hub: write to %q: packet kind %d unknown", p.s.key, pkt.Kind)
+	}
+	s := p.s
+	s.mu.Lock()
+	if s.pub != p {
+		err := p.err
+		s.mu.Unlock()
+		return err
+	}
+	evicted := s.writeLocked(pkt)
+	s.mu.Unlock()
+	if evicted > 0 {
+		s.h.log.Warn("slow readers evicted", "stream", s.key, "evicted", evicted)
+	}
+	return nil
+}
+
+// Close ends publishing. Readers stay attached for ReconnectGrace; if no
+// publisher resumes the key in time they drain their queues and get io.EOF.
+// Idempotent.
+func (p *Publisher) Close() {
+	s := p.s
+	h := s.h
+	h.mu.Lock()
+	s.mu.Lock()
+	if s.pub != p {
+		s.mu.Unlock()
+		h.mu.Unlock()
+		return
+	}
+	p.detachLocked(ErrPublisherClosed, false)
+	s.pub = nil
+	grace := h.cfg.ReconnectGrace
+	if grace > 0 {
+		s.startGraceLocked(grace)
+	} else {
+		s.endLocked()
+		if h.streams[s.key] == s {
+			delete(h.streams, s.key)
+		}
+	}
+	s.mu.Unlock()
+	h.mu.Unlock()
+	if grace > 0 {
+		h.log.Info("publish stopped", "stream", s.key, "grace", grace)
+	} else {
+		h.log.Info("stream ended", "stream", s.key, "cause", "publisher closed")
+	}
+}
+
+// Done is closed when the publisher is ended from outside (takeover, kick,
+// Hub.Close); Err then says why. Close does not close it.
+func (p *Publisher) Done() <-chan struct{} { return p.done }
+
+// Err returns why Done was closed (ErrReplaced, ErrClosed), or nil.
+func (p *Publisher) Err() error {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.doneErr
+}
+
+// Key returns the stream key.
+func (p *Publisher) Key() string { return p.s.key }
+
+// Info returns what the publisher was created with.
+func (p *Publisher) Info() PublisherInfo { return p.info }

@@ -1,0 +1,255 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+)
+
+// ReaderStats are a reader's counters.
+type ReaderStats struct {
+	Delivered uint64 // packets returned by Read
+	Dropped   uint64 // packets dropped on overflow or while waiting for a keyframe
+	Overflows uint64
+	Queued    int // packets waiting now
+}
+
+// Reader is one consumer of a stream with a bounded queue.
+//
+// The queue is a power-of-two ring of shared packet pointers filled by the
+// publisher under the stream lock (never blocking) and drained by Read.
+// notify (capacity 1) is signalled when the ring goes from empty to
+// non-empty or the reader ends, so Read can also select on its context.
+type Reader struct {
+	s      *stream
+	info   ReaderInfo
+	notify chan struct{}
+
+	idx int // position in s.readers, -1 when detached; guarded by s.mu
+
+	mu         sync.Mutex
+	ring       []*av.Packet
+	mask       uint64
+	head, tail uint64 // ring[head&mask] is the oldest; tail-head queued
+	needKey    bool   // skip media until a packet a decoder can start at
+	err        error  // terminal: io.EOF (after drain), ErrSlowReader, ErrClosed
+	overflowAt []time.Time
+	overflowN  uint64
+	stats      ReaderStats
+}
+
+func newReader(s *stream, info ReaderInfo, size int) *Reader {
+	return &Reader{
+		s:          s,
+		info:       info,
+		notify:     make(chan struct{}, 1),
+		ring:       make([]*av.Packet, size),
+		mask:       uint64(size - 1),
+		overflowAt: make([]time.Time, s.h.cfg.MaxOverflows),
+	}
+}
+
+// push appends p; the caller guarantees room and that r is not yet shared
+// or r.mu is held.
+func (r *Reader) push(p *av.Packet) {
+	r.ring[r.tail&r.mask] = p
+	r.tail++
+}
+
+func (r *Reader) signal() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// canStart reports whether a decoder can start at media packet p: a video
+// keyframe, or any audio frame when the stream has no video.
+func canStart(p *av.Packet, audioOnly bool) bool {
+	return (p.Kind == av.KindVideo && p.Keyframe) || (audioOnly && p.Kind == av.KindAudio)
+}
+
+// offer queues p without blocking (called by the publisher with the stream
+// lock held). It returns the number of packets dropped for this reader and
+// whether the reader must be evicted.
+func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream) (dropped uint64, evict bool) {
+	r.mu.Lock()
+	if r.err != nil {
+		r.mu.Unlock()
+		return 0, false
+	}
+	// Headers and metadata always pass: a player that resyncs needs them.
+	media := p.IsMedia() && !p.Header
+	if r.needKey && media {
+		if !canStart(p, audioOnly) {
+			r.stats.Dropped++
+			r.mu.Unlock()
+			return 1, false
+		}
+		r.needKey = false
+	}
+	if r.tail-r.head == uint64(len(r.ring)) {
+		dropped, evict = r.overflowLocked(s)
+		if evict {
+			r.mu.Unlock()
+			r.signal()
+			return dropped, true
+		}
+		if media {
+			if !canStart(p, audioOnly) {
+				r.stats.Dropped++
+				r.mu.Unlock()
+				return dropped + 1, false
+			}
+			r.needKey = false
+		}
+	}
+	wasEmpty := r.tail == r.head
+	r.ring[r.tail&r.mask] = p
+	r.tail++
+	r.mu.Unlock()
+	if wasEmpty {
+		r.signal()
+	}
+	return dropped, false
+}
+
+// overflowLocked handles a full queue (style §3.5): it discards the queued
+// media, keeps queued sequence headers and metadata in order, and makes the
+// reader wait for the next keyframe. MaxOverflows overflows within
+// OverflowWindow evict the reader, as does a queue still full of headers.
+func (r *Reader) overflowLocked(s *stream) (dropped uint64, evict bool) {
+	cfg := &s.h.cfg
+	now := s.h.now()
+	r.stats.Overflows++
+	n := uint64(len(r.overflowAt))
+	r.overflowAt[r.overflowN%n] = now
+	r.overflowN++
+	// overflowAt[overflowN%n] is now the oldest of the last n overflows.
+	evict = r.overflowN >= n && now.Sub(r.overflowAt[r.overflowN%n]) <= cfg.OverflowWindow
+
+	w := r.head
+	for i := r.head; i != r.tail; i++ {
+		q := r.ring[i&r.mask]
+		r.ring[i&r.mask] = nil
+		if evict || (q.IsMedia() && !q.Header) {
+			if q.IsMedia() && !q.Header {
+				dropped++
+			}
+			continue
+		}
+		r.ring[w&r.mask] = q
+		w++
+	}
+	r.tail = w
+	r.needKey = true
+	if !evict && r.tail-r.head == uint64(len(r.ring)) {
+		// Nothing but headers queued: the reader is not reading at all.
+		evict = true
+		for i := r.head; i != r.tail; i++ {
+			r.ring[i&r.mask] = nil
+		}
+		r.tail = r.head
+	}
+	r.stats.Dropped += dropped
+	if evict {
+		r.err = ErrSlowReader
+	}
+	return dropped, evict
+}
+
+// resync makes the reader skip media until the next keyframe (a new
+// publisher took over the stream).
+func (r *Reader) resync() {
+	r.mu.Lock()
+	r.needKey = true
+	r.mu.Unlock()
+}
+
+// end sets the reader's terminal error (if none yet) and wakes Read; queued
+// packets are still delivered first.
+func (r *Reader) end(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Read appends queued packets to dst (at most cap(dst)-len(dst) if that is
+// > 0, otherwise everything queued) and returns it, blocking until at least
+// one packet is queued, the reader is closed, or ctx ends. After the stream
+// ends and the queue is drained it returns io.EOF; after eviction
+// ErrSlowReader; after Close ErrClosed; ctx.Err() if ctx ends first.
+// The packets are shared with other readers and must not be modified.
+func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, error) {
+	limit := uint64(0) // 0: no limit
+	if c := cap(dst) - len(dst); c > 0 {
+		limit = uint64(c)
+	}
+	for {
+		r.mu.Lock()
+		if n := r.tail - r.head; n > 0 {
+			if limit > 0 && n > limit {
+				n = limit
+			}
+			for range n {
+				i := r.head & r.mask
+				dst = append(dst, r.ring[i])
+				r.ring[i] = nil
+				r.head++
+			}
+			r.stats.Delivered += n
+			r.mu.Unlock()
+			return dst, nil
+		}
+		err := r.err
+		r.mu.Unlock()
+		if err != nil {
+			return dst, err
+		}
+		select {
+		case <-r.notify:
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		}
+	}
+}
+
+// Close detaches the reader and discards its queue; a blocked Read returns
+// ErrClosed. Idempotent.
+func (r *Reader) Close() {
+	s := r.s
+	s.mu.Lock()
+	s.removeReaderLocked(r)
+	s.mu.Unlock()
+	r.mu.Lock()
+	r.err = ErrClosed
+	for i := r.head; i != r.tail; i++ {
+		r.ring[i&r.mask] = nil
+	}
+	r.head = r.tail
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Key returns the stream key.
+func (r *Reader) Key() string { return r.s.key }
+
+// Info returns what the reader was created with.
+func (r *Reader) Info() ReaderInfo { return r.info }
+
+// Stream returns a snapshot of the stream the reader is attached to.
+func (r *Reader) Stream() StreamInfo { return r.s.info() }
+
+// Stats returns the reader's counters.
+func (r *Reader) Stats() ReaderStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.stats
+	st.Queued = int(r.tail - r.head)
+	return st
+}

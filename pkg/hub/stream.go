@@ -1,0 +1,248 @@
+package hub
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+)
+
+// StreamInfo is a snapshot of a stream.
+type StreamInfo struct {
+	Key        string
+	VideoCodec av.Codec // from the last video sequence header / first video packet
+	AudioCodec av.Codec
+	HasVideo   bool // a video sequence header or frame has been seen
+	HasAudio   bool
+	Publisher  PublisherInfo
+	Publishing bool      // false while inside the reconnect grace
+	Since      time.Time // first publish
+	Readers    int
+	BytesIn    uint64
+	Packets    uint64
+	Dropped    uint64 // packets dropped across all readers
+	Evicted    uint64
+	// TimestampFixes counts DTS corrections: clamped back-steps, rebases
+	// after jumps, first packets clamped to 0 or moved next to the other
+	// track.
+	TimestampFixes uint64
+}
+
+// stream is one key's state. Everything below mu is guarded by it.
+type stream struct {
+	h   *Hub
+	key string
+	app string
+
+	mu         sync.Mutex
+	pub        *Publisher // nil while inside the reconnect grace
+	pubInfo    PublisherInfo
+	since      time.Time
+	ended      bool
+	graceTimer stopper
+	graceGen   uint64
+
+	// Per publish session: cleared when a publisher resumes or takes over,
+	// because the new encoder may use a different configuration.
+	meta, vHdr, aHdr   *av.Packet
+	hasVideo, hasAudio bool
+	vCodec, aCodec     av.Codec
+
+	gop     gopCache
+	ts      timeline
+	readers []*Reader
+
+	bytesIn, packets, dropped, evicted uint64
+}
+
+func newStream(h *Hub, key string) *stream {
+	s := &stream{h: h, key: key, app: appOf(key), since: h.now()}
+	s.gop.init(h.cfg)
+	return s
+}
+
+// attachLocked makes p the stream's publisher. resume is true when the stream
+// already existed (reconnect within the grace, or takeover): the timeline
+// continues after the last DTS, per-session state is reset, and every reader
+// waits for the new publisher's keyframe so it never decodes frames of the
+// new encoder against the old one's sequence headers.
+func (s *stream) attachLocked(p *Publisher, resume bool) {
+	s.pub = p
+	s.pubInfo = p.info
+	if !resume {
+		return
+	}
+	s.ts.republish()
+	s.meta, s.vHdr, s.aHdr = nil, nil, nil
+	s.hasVideo, s.hasAudio = false, false
+	s.vCodec, s.aCodec = av.CodecUnknown, av.CodecUnknown
+	s.gop.reset()
+	for _, r := range s.readers {
+		r.resync()
+	}
+}
+
+// writeLocked fixes p's timestamp, updates the stream state and offers p to
+// every reader. It never blocks, allocates (amortised) or does I/O.
+// It returns how many readers were evicted.
+func (s *stream) writeLocked(p *av.Packet) int {
+	p.DTS = s.ts.fix(p.Kind, uint32(p.DTS))
+	s.packets++
+	s.bytesIn += uint64(len(p.Data))
+	switch p.Kind {
+	case av.KindData:
+		s.meta = p
+	case av.KindVideo:
+		s.hasVideo = true
+		if p.Header {
+			s.vHdr = p
+		}
+		if p.Header || s.vCodec == av.CodecUnknown {
+			s.vCodec = p.Codec
+		}
+	case av.KindAudio:
+		s.hasAudio = true
+		if p.Header {
+			s.aHdr = p
+		}
+		if p.Header || s.aCodec == av.CodecUnknown {
+			s.aCodec = p.Codec
+		}
+	}
+	s.gop.add(p, s.hasVideo)
+
+	audioOnly := !s.hasVideo
+	evicted := 0
+	// Backwards, so an evicted reader can be swap-removed without skipping
+	// one that has not been offered p yet.
+	for i := len(s.readers) - 1; i >= 0; i-- {
+		r := s.readers[i]
+		dropped, evict := r.offer(p, audioOnly, s)
+		s.dropped += dropped
+		if evict {
+			s.removeReaderLocked(r)
+			s.evicted++
+			evicted++
+		}
+	}
+	return evicted
+}
+
+// addReaderLocked creates a reader primed with metadata, sequence headers and
+// the GOP cache, and registers it for live packets.
+func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
+	gop, fromKey := s.gop.replay()
+	n := len(gop)
+	for _, p := range [...]*av.Packet{s.meta, s.vHdr, s.aHdr} {
+		if p != nil {
+			n++
+		}
+	}
+	size := s.h.cfg.QueueSize
+	if n > size/2 {
+		// Keep room for live packets after a long cached GOP.
+		size = nextPow2(n + size/2)
+	}
+	r := newReader(s, info, size)
+	for _, p := range [...]*av.Packet{s.meta, s.vHdr, s.aHdr} {
+		if p != nil {
+			r.push(p)
+		}
+	}
+	if fromKey {
+		// Audio cached after the keyframe but timestamped before it would
+		// start the player's audio ahead of its video (interop note §4).
+		key := gop[0].DTS
+		for _, p := range gop {
+			if p.Kind == av.KindAudio && p.DTS < key {
+				continue
+			}
+			r.push(p)
+		}
+	} else {
+		for _, p := range gop {
+			r.push(p)
+		}
+	}
+	// A reader that did not get a keyframe from the cache must not start
+	// mid-GOP: skip media until the next keyframe (or audio, audio-only).
+	r.needKey = !fromKey
+	r.idx = len(s.readers)
+	s.readers = append(s.readers, r)
+	return r
+}
+
+// removeReaderLocked detaches r (swap-remove). No-op if r is detached.
+func (s *stream) removeReaderLocked(r *Reader) {
+	i := r.idx
+	if i < 0 || i >= len(s.readers) || s.readers[i] != r {
+		return
+	}
+	last := len(s.readers) - 1
+	s.readers[i] = s.readers[last]
+	s.readers[i].idx = i
+	s.readers[last] = nil
+	s.readers = s.readers[:last]
+	r.idx = -1
+}
+
+// endLocked ends the stream: readers drain their queues, then get io.EOF.
+func (s *stream) endLocked() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	for _, r := range s.readers {
+		r.end(io.EOF)
+		r.idx = -1
+	}
+	clear(s.readers)
+	s.readers = nil
+	s.gop.reset()
+}
+
+// startGraceLocked arms the reconnect grace timer.
+func (s *stream) startGraceLocked(d time.Duration) {
+	h := s.h
+	s.graceGen++
+	gen := s.graceGen
+	h.timers.Add(1)
+	s.graceTimer = h.afterFunc(d, func() {
+		defer h.timers.Done()
+		h.expire(s, gen)
+	})
+}
+
+// stopGraceLocked disarms the reconnect grace timer, if any.
+func (s *stream) stopGraceLocked() {
+	if s.graceTimer == nil {
+		return
+	}
+	if s.graceTimer.Stop() {
+		s.h.timers.Done()
+	}
+	s.graceTimer = nil
+	s.graceGen++
+}
+
+func (s *stream) info() StreamInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StreamInfo{
+		Key:            s.key,
+		VideoCodec:     s.vCodec,
+		AudioCodec:     s.aCodec,
+		HasVideo:       s.hasVideo,
+		HasAudio:       s.hasAudio,
+		Publisher:      s.pubInfo,
+		Publishing:     s.pub != nil,
+		Since:          s.since,
+		Readers:        len(s.readers),
+		BytesIn:        s.bytesIn,
+		Packets:        s.packets,
+		Dropped:        s.dropped,
+		Evicted:        s.evicted,
+		TimestampFixes: s.ts.fixes,
+	}
+}
