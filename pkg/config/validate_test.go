@@ -1,0 +1,105 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(c *Config)
+		err  string // "" = valid
+	}{
+		{name: "defaults", edit: func(*Config) {}},
+		{name: "log level", edit: func(c *Config) { c.Log.Level = "trace" },
+			err: `config: log.level: "trace" is not one of debug, info, warn, error`},
+		{name: "log format", edit: func(c *Config) { c.Log.Format = "xml" },
+			err: `config: log.format: "xml" is not one of text, json`},
+		{name: "rtmp listen without port", edit: func(c *Config) { c.RTMP.Listen = "localhost" },
+			err: `config: rtmp.listen: "localhost" is not host:port: address localhost: missing port in address`},
+		{name: "rtmp listen bad port", edit: func(c *Config) { c.RTMP.Listen = ":rtmp" },
+			err: `config: rtmp.listen: ":rtmp": port "rtmp" is not a number in [0, 65535]`},
+		{name: "rtmp listen port too big", edit: func(c *Config) { c.RTMP.Listen = "127.0.0.1:70000" },
+			err: `config: rtmp.listen: "127.0.0.1:70000": port "70000" is not a number in [0, 65535]`},
+		{name: "listen port 0 and ipv6", edit: func(c *Config) { c.RTMP.Listen = "[::1]:0"; c.HTTP.Listen = "127.0.0.1:0" }},
+		{name: "chunk size low", edit: func(c *Config) { c.RTMP.ChunkSize = 100 },
+			err: "config: rtmp.chunk_size: 100 out of range [128, 65536]"},
+		{name: "chunk size high", edit: func(c *Config) { c.RTMP.ChunkSize = 65537 },
+			err: "config: rtmp.chunk_size: 65537 out of range [128, 65536]"},
+		{name: "chunk size bounds", edit: func(c *Config) { c.RTMP.ChunkSize = 128; c.RTMP.MaxMessageSize = MaxMessageSize }},
+		{name: "handshake timeout", edit: func(c *Config) { c.RTMP.HandshakeTimeout = 0 },
+			err: "config: rtmp.handshake_timeout: 0s must be > 0"},
+		{name: "read timeout", edit: func(c *Config) { c.RTMP.ReadTimeout = -time.Second },
+			err: "config: rtmp.read_timeout: -1s must be > 0"},
+		{name: "rtmp write timeout", edit: func(c *Config) { c.RTMP.WriteTimeout = 0 },
+			err: "config: rtmp.write_timeout: 0s must be > 0"},
+		{name: "max connections negative", edit: func(c *Config) { c.RTMP.MaxConnections = -1 },
+			err: "config: rtmp.max_connections: -1 must be >= 0"},
+		{name: "unlimited connections and streams", edit: func(c *Config) { c.RTMP.MaxConnections = 0; c.Hub.MaxStreams = 0 }},
+		{name: "max message size over 24 bits", edit: func(c *Config) { c.RTMP.MaxMessageSize = 16 * MiB },
+			err: "config: rtmp.max_message_size: 16777216 out of range [1024, 16777215]"},
+		{name: "play wait", edit: func(c *Config) { c.RTMP.PlayWait = 0 },
+			err: "config: rtmp.play_wait: 0s must be > 0"},
+		{name: "ack window", edit: func(c *Config) { c.RTMP.AckWindow = 1 << 32 },
+			err: "config: rtmp.ack_window: 4294967296 out of range [1024, 4294967295]"},
+		{name: "http listen", edit: func(c *Config) { c.HTTP.Listen = "" },
+			err: `config: http.listen: "" is not host:port: missing port in address`},
+		{name: "allow origin empty is valid", edit: func(c *Config) { c.HTTP.AllowOrigin = "" }},
+		{name: "allow origin header injection", edit: func(c *Config) { c.HTTP.AllowOrigin = "*\r\nX: y" },
+			err: `config: http.allow_origin: "*\r\nX: y" contains a line break`},
+		{name: "http write timeout", edit: func(c *Config) { c.HTTP.WriteTimeout = 0 },
+			err: "config: http.write_timeout: 0s must be > 0"},
+		{name: "queue size", edit: func(c *Config) { c.Hub.QueueSize = 0 },
+			err: "config: hub.queue_size: 0 out of range [1, 1048576]"},
+		{name: "gop packets", edit: func(c *Config) { c.Hub.GOPCacheMaxPackets = 0 },
+			err: "config: hub.gop_cache_max_packets: 0 must be >= 1"},
+		{name: "gop bytes", edit: func(c *Config) { c.Hub.GOPCacheMaxBytes = -5 },
+			err: "config: hub.gop_cache_max_bytes: -5 must be >= 1"},
+		{name: "gop duration", edit: func(c *Config) { c.Hub.GOPCacheMaxDuration = 0 },
+			err: "config: hub.gop_cache_max_duration: 0s must be > 0"},
+		{name: "max streams", edit: func(c *Config) { c.Hub.MaxStreams = -2 },
+			err: "config: hub.max_streams: -2 must be >= 0"},
+		{name: "reconnect grace zero is valid", edit: func(c *Config) { c.Hub.ReconnectGrace = 0 }},
+		{name: "reconnect grace negative", edit: func(c *Config) { c.Hub.ReconnectGrace = -time.Millisecond },
+			err: "config: hub.reconnect_grace: -1ms must be >= 0"},
+		{name: "overflows", edit: func(c *Config) { c.Hub.SlowReaderMaxOverflows = 0 },
+			err: "config: hub.slow_reader_max_overflows: 0 must be >= 1"},
+		{name: "overflow window", edit: func(c *Config) { c.Hub.SlowReaderWindow = 0 },
+			err: "config: hub.slow_reader_window: 0s must be > 0"},
+		{name: "publish policy", edit: func(c *Config) { c.Hub.PublishPolicy = "x" },
+			err: `config: hub.publish_policy: "x" is not one of reject, takeover`},
+		{name: "app policy", edit: func(c *Config) { c.Apps = map[string]App{"live": {PublishPolicy: "steal"}} },
+			err: `config: apps.live.publish_policy: "steal" is not one of reject, takeover`},
+		{name: "app policies valid", edit: func(c *Config) {
+			c.Apps = map[string]App{"live": {PublishPolicy: "takeover"}, "a/b.c": {}, "x~y_z-1": {PublishPolicy: "reject"}}
+		}},
+		{name: "first bad app in name order", edit: func(c *Config) {
+			c.Apps = map[string]App{"zz": {PublishPolicy: "1"}, "aa": {PublishPolicy: "2"}}
+		}, err: `config: apps.aa.publish_policy: "2" is not one of reject, takeover`},
+		{name: "app name with space", edit: func(c *Config) { c.Apps = map[string]App{"li ve": {}} },
+			err: `config: apps: "li ve" is not a valid app name: want segments of [A-Za-z0-9._~-]{1,128} joined by "/"`},
+		{name: "app name dot-dot", edit: func(c *Config) { c.Apps = map[string]App{"live/..": {}} },
+			err: `config: apps: "live/.." is not a valid app name: want segments of [A-Za-z0-9._~-]{1,128} joined by "/"`},
+		{name: "app name empty segment", edit: func(c *Config) { c.Apps = map[string]App{"live/": {}} },
+			err: `config: apps: "live/" is not a valid app name: want segments of [A-Za-z0-9._~-]{1,128} joined by "/"`},
+		{name: "shutdown timeout", edit: func(c *Config) { c.ShutdownTimeout = 0 },
+			err: "config: shutdown_timeout: 0s must be > 0"},
+		{name: "first error wins", edit: func(c *Config) { c.Log.Level = ""; c.ShutdownTimeout = 0 },
+			err: `config: log.level: "" is not one of debug, info, warn, error`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := wantDefaults()
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.EqualError(t, err, tc.err)
+		})
+	}
+}
