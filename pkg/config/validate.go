@@ -149,8 +149,12 @@ func listenAddr(key, addr string) error {
 	return nil
 }
 
-// headerValue rejects values that cannot be sent as an HTTP header.
+// headerValue rejects values that cannot be sent as an HTTP header, and the
+// empty value, which httpflv would silently read as "*".
 func headerValue(key, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("config: %s: %q is empty (use \"*\" to allow any origin)", key, v)
+	}
 	if strings.ContainsAny(v, "\r\n") {
 		return fmt.Errorf("config: %s: %q contains a line break", key, v)
 	}
