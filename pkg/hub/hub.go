@@ -54,6 +54,10 @@ const (
 	DefaultGOPMaxPackets  = 3000
 	DefaultGOPMaxBytes    = 16 << 20
 	DefaultGOPMaxDuration = 10 * time.Second
+
+	// MaxOverflowsLimit caps Config.MaxOverflows: a reader that overflows
+	// keeps the time of its last MaxOverflows overflows.
+	MaxOverflowsLimit = 1024
 )
 
 // Config configures a Hub. Zero values mean the documented defaults.
@@ -64,7 +68,8 @@ type Config struct {
 	// power of two. Default 1024.
 	QueueSize int
 	// MaxOverflows evicts a reader that overflows its queue this many times
-	// within OverflowWindow. Defaults 3 and 30s.
+	// within OverflowWindow. Defaults 3 and 30s; MaxOverflows is capped at
+	// MaxOverflowsLimit.
 	MaxOverflows   int
 	OverflowWindow time.Duration
 
@@ -104,6 +109,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxOverflows <= 0 {
 		c.MaxOverflows = DefaultMaxOverflows
 	}
+	c.MaxOverflows = min(c.MaxOverflows, MaxOverflowsLimit)
 	if c.OverflowWindow <= 0 {
 		c.OverflowWindow = DefaultOverflowWindow
 	}

@@ -32,22 +32,21 @@ type Reader struct {
 	mu         sync.Mutex
 	ring       []*av.Packet
 	mask       uint64
-	head, tail uint64 // ring[head&mask] is the oldest; tail-head queued
-	needKey    bool   // skip media until a packet a decoder can start at
-	err        error  // terminal: io.EOF (after drain), ErrSlowReader, ErrClosed
-	overflowAt []time.Time
+	head, tail uint64      // ring[head&mask] is the oldest; tail-head queued
+	needKey    bool        // skip media until a packet a decoder can start at
+	err        error       // terminal: io.EOF (after drain), ErrSlowReader, ErrClosed
+	overflowAt []time.Time // last MaxOverflows overflow times, allocated on the first
 	overflowN  uint64
 	stats      ReaderStats
 }
 
 func newReader(s *stream, info ReaderInfo, size int) *Reader {
 	return &Reader{
-		s:          s,
-		info:       info,
-		notify:     make(chan struct{}, 1),
-		ring:       make([]*av.Packet, size),
-		mask:       uint64(size - 1),
-		overflowAt: make([]time.Time, s.h.cfg.MaxOverflows),
+		s:      s,
+		info:   info,
+		notify: make(chan struct{}, 1),
+		ring:   make([]*av.Packet, size),
+		mask:   uint64(size - 1),
 	}
 }
 
@@ -124,6 +123,9 @@ func (r *Reader) overflowLocked(s *stream) (dropped uint64, evict bool) {
 	cfg := &s.h.cfg
 	now := s.h.now()
 	r.stats.Overflows++
+	if r.overflowAt == nil {
+		r.overflowAt = make([]time.Time, cfg.MaxOverflows)
+	}
 	n := uint64(len(r.overflowAt))
 	r.overflowAt[r.overflowN%n] = now
 	r.overflowN++

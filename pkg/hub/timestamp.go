@@ -62,6 +62,7 @@ type timeline struct {
 	refWire uint32
 	refExt  int64
 
+	started  bool  // a DTS has been emitted on any track
 	now      int64 // highest DTS emitted on any track
 	resumeAt int64 // first DTS of a resumed session; 0 until a resume
 	fixes    uint64
@@ -133,15 +134,15 @@ func (t *timeline) fix(k av.Kind, wire uint32) int64 {
 	switch {
 	case !c.emitted:
 		// First packet of this track on the stream.
-		if out < 0 {
-			// Audio starting just before video: clamp rather than emit a
-			// negative DTS; the shared offset keeps later packets in sync.
-			out = 0
-			t.fixes++
-		} else if t.now > 0 && (out-t.now > maxForwardJump || t.now-out > maxForwardJump) {
+		if t.started && (out-t.now > maxForwardJump || t.now-out > maxForwardJump) {
 			// A track whose clock is far from the other's: join it now.
 			c.offset = t.now - ext
 			out = t.now
+			t.fixes++
+		} else if out < 0 {
+			// Audio starting just before video: clamp rather than emit a
+			// negative DTS; the shared offset keeps later packets in sync.
+			out = 0
 			t.fixes++
 		}
 	default:
@@ -173,5 +174,6 @@ func (t *timeline) fix(k av.Kind, wire uint32) int64 {
 	c.emitted = true
 	c.last = out
 	t.now = max(t.now, out)
+	t.started = true
 	return out
 }
