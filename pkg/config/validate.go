@@ -21,6 +21,7 @@ const (
 	MinAckWindow   = 1024
 	MaxAckWindow   = math.MaxUint32 // 4-byte field (RTMP 1.0 §5.4.4)
 	MaxQueueSize   = 1 << 20
+	MaxOverflows   = 1024 // the hub's cap (hub.MaxOverflowsLimit)
 	maxNameLen     = 128
 )
 
@@ -51,7 +52,7 @@ func (c *Config) Validate() error {
 		positive("hub.gop_cache_max_duration", c.Hub.GOPCacheMaxDuration),
 		atLeast("hub.max_streams", int64(c.Hub.MaxStreams), 0),
 		nonNegative("hub.reconnect_grace", c.Hub.ReconnectGrace),
-		atLeast("hub.slow_reader_max_overflows", int64(c.Hub.SlowReaderMaxOverflows), 1),
+		inRange("hub.slow_reader_max_overflows", int64(c.Hub.SlowReaderMaxOverflows), 1, MaxOverflows),
 		positive("hub.slow_reader_window", c.Hub.SlowReaderWindow),
 		oneOf("hub.publish_policy", c.Hub.PublishPolicy, PolicyReject, PolicyTakeover),
 	}

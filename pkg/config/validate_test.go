@@ -68,7 +68,7 @@ func TestValidate(t *testing.T) {
 		{name: "reconnect grace negative", edit: func(c *Config) { c.Hub.ReconnectGrace = -time.Millisecond },
 			err: "config: hub.reconnect_grace: -1ms must be >= 0"},
 		{name: "overflows", edit: func(c *Config) { c.Hub.SlowReaderMaxOverflows = 0 },
-			err: "config: hub.slow_reader_max_overflows: 0 must be >= 1"},
+			err: "config: hub.slow_reader_max_overflows: 0 out of range [1, 1024]"},
 		{name: "overflow window", edit: func(c *Config) { c.Hub.SlowReaderWindow = 0 },
 			err: "config: hub.slow_reader_window: 0s must be > 0"},
 		{name: "publish policy", edit: func(c *Config) { c.Hub.PublishPolicy = "x" },

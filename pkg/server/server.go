@@ -1,0 +1,228 @@
+// Package server is Ripple's composition root. It is the only package that
+// knows the config file schema: it translates config.Config into each
+// package's own Config, binds the RTMP and HTTP listeners, serves until the
+// context ends and then shuts everything down in order (style guide §4).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/httpflv"
+	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/rtmp"
+)
+
+// HTTP server timeouts. There is deliberately no WriteTimeout: it would cut
+// every FLV stream after that long. Players get per-write deadlines instead
+// (http.write_timeout, applied by httpflv).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// ErrShutdownTimeout is the cause when the HTTP connections did not finish
+// within shutdown_timeout; Run then closes them and returns it wrapped.
+var ErrShutdownTimeout = errors.New("server: shutdown timed out")
+
+// Server runs the hub, the RTMP server and the HTTP server.
+type Server struct {
+	cfg config.Config
+	log *slog.Logger
+
+	rtmpLn net.Listener
+	httpLn net.Listener
+
+	hub  *hub.Hub
+	rtmp *rtmp.Server
+	flv  *httpflv.Handler
+	http *http.Server
+
+	running atomic.Bool
+}
+
+// New validates cfg, binds both listeners (port 0 picks a free port; see
+// RTMPAddr and HTTPAddr) and builds the components. log nil discards. On
+// error nothing is left open. Run must follow: it owns the listeners.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rtmpLn, err := net.Listen("tcp", cfg.RTMP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: rtmp.listen %q: %w", cfg.RTMP.Listen, err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		rtmpLn.Close()
+		return nil, fmt.Errorf("server: http.listen %q: %w", cfg.HTTP.Listen, err)
+	}
+
+	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn}
+	s.hub = hub.New(hubConfig(cfg, log))
+	s.rtmp = rtmp.NewServer(rtmpConfig(cfg, log), s.hub)
+	s.flv = httpflv.NewHandler(httpflv.Config{
+		Logger:       log,
+		AllowOrigin:  cfg.HTTP.AllowOrigin,
+		WriteTimeout: cfg.HTTP.WriteTimeout,
+	}, s.hub)
+	s.http = &http.Server{
+		Handler:           newMux(s.flv, portOf(rtmpLn.Addr())),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.With("proto", "http").Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// hubConfig maps the hub.* keys and the per-app publish policies.
+func hubConfig(cfg config.Config, log *slog.Logger) hub.Config {
+	return hub.Config{
+		Logger:          log,
+		QueueSize:       cfg.Hub.QueueSize,
+		MaxOverflows:    cfg.Hub.SlowReaderMaxOverflows,
+		OverflowWindow:  cfg.Hub.SlowReaderWindow,
+		DisableGOPCache: !cfg.Hub.GOPCache,
+		GOPMaxPackets:   cfg.Hub.GOPCacheMaxPackets,
+		GOPMaxBytes:     int(cfg.Hub.GOPCacheMaxBytes),
+		GOPMaxDuration:  cfg.Hub.GOPCacheMaxDuration,
+		ReconnectGrace:  cfg.Hub.ReconnectGrace,
+		MaxStreams:      cfg.Hub.MaxStreams,
+		Policy:          policyFunc(cfg),
+	}
+}
+
+// policyFunc resolves every app's policy once, so the hub's lookup on each
+// publish is a map read.
+func policyFunc(cfg config.Config) func(app string) hub.PublishPolicy {
+	def := toPolicy(cfg.Hub.PublishPolicy)
+	byApp := make(map[string]hub.PublishPolicy, len(cfg.Apps))
+	for app := range cfg.Apps {
+		byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
+	}
+	return func(app string) hub.PublishPolicy {
+		if p, ok := byApp[app]; ok {
+			return p
+		}
+		return def
+	}
+}
+
+// toPolicy maps a validated policy name.
+func toPolicy(name string) hub.PublishPolicy {
+	if name == config.PolicyTakeover {
+		return hub.PolicyTakeover
+	}
+	return hub.PolicyReject
+}
+
+func rtmpConfig(cfg config.Config, log *slog.Logger) rtmp.ServerConfig {
+	return rtmp.ServerConfig{
+		Logger:           log,
+		ChunkSize:        int(cfg.RTMP.ChunkSize),
+		HandshakeTimeout: cfg.RTMP.HandshakeTimeout,
+		ReadTimeout:      cfg.RTMP.ReadTimeout,
+		WriteTimeout:     cfg.RTMP.WriteTimeout,
+		MaxMessageSize:   int(cfg.RTMP.MaxMessageSize),
+		MaxConnections:   cfg.RTMP.MaxConnections,
+		PlayWait:         cfg.RTMP.PlayWait,
+		AckWindow:        uint32(cfg.RTMP.AckWindow), // Validate bounds it to uint32
+	}
+}
+
+func portOf(a net.Addr) int {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.Port
+	}
+	return 0
+}
+
+// RTMPAddr is the bound RTMP address.
+func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// Run serves RTMP and HTTP until ctx ends or a server fails, then shuts down:
+// the listeners stop, RTMP sessions end, hub streams end (HTTP players drain
+// their queues and see the end of stream), and open HTTP connections get
+// shutdown_timeout to finish. It returns nil after a clean shutdown, the
+// serve error if a server failed, or an error wrapping ErrShutdownTimeout.
+// Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("server: Run called twice")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
+			return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: http on %s: %w", s.HTTPAddr(), err)
+		}
+		return nil
+	})
+	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
+	g.Go(func() error {
+		<-gctx.Done()
+		return s.shutdown(ctx)
+	})
+	return g.Wait()
+}
+
+// shutdown stops everything in dependency order; parent is Run's context,
+// already done or about to be, whose values (not cancellation) carry over.
+func (s *Server) shutdown(parent context.Context) error {
+	s.log.Info("ripple stopping", "cause", context.Cause(parent))
+	timeout := s.cfg.ShutdownTimeout
+	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), timeout,
+		fmt.Errorf("%w after %s", ErrShutdownTimeout, timeout))
+	defer cancel()
+
+	// Shutdown closes the HTTP listener at once, then waits for handlers;
+	// the FLV handlers return once the hub ends their streams below.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.rtmp.Close() // stop accepting, end every RTMP session, wait
+		s.hub.Close()  // publishers told; readers drain and get io.EOF
+		s.flv.Close()  // WebSocket and hijacked players: Shutdown does not track them
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Something is stuck past the grace period: do not hang the
+		// process. The goroutine above finishes on its own or dies with it.
+		s.http.Close()
+		<-httpDone
+		return context.Cause(ctx)
+	}
+	if err := <-httpDone; err != nil {
+		s.http.Close() // cut what is left
+		if errors.Is(err, context.DeadlineExceeded) {
+			return context.Cause(ctx)
+		}
+		return fmt.Errorf("server: http shutdown: %w", err)
+	}
+	s.log.Info("ripple stopped")
+	return nil
+}
