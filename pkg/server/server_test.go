@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -308,6 +309,45 @@ func TestPublishThenPlayHTTPFLV(t *testing.T) {
 	case <-bodyDone: // EOF or a reset: either way the player was ended
 	case <-time.After(waitTimeout):
 		t.Fatal("HTTP-FLV body still open after shutdown")
+	}
+}
+
+// TestPublishThenPlayWSFLV: the WebSocket upgrade goes through the suffix
+// router, and shutdown ends the hijacked connection (which
+// http.Server.Shutdown does not track).
+func TestPublishThenPlayWSFLV(t *testing.T) {
+	r := start(t, testConfig(t))
+	pub, _, err := publish(t, r, "live", "ws")
+	require.NoError(t, err)
+	defer pub.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+r.HTTPAddr().String()+"/live/ws.flv", nil)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	typ, msg, err := c.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageBinary, typ)
+	require.Equal(t, "FLV", string(msg[:3]))
+
+	readDone := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				readDone <- err
+				return
+			}
+		}
+	}()
+	err, took := r.stop(t)
+	require.NoError(t, err)
+	require.Less(t, took, testConfig(t).ShutdownTimeout)
+	select {
+	case err := <-readDone:
+		require.Error(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("WS-FLV player still open after shutdown")
 	}
 }
 
