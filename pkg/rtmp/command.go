@@ -56,6 +56,21 @@ var (
 	audioFourCCs = []string{"mp4a", "Opus", "fLaC", ".mp3", "ac-3", "ec-3"}
 )
 
+// StatusError is an error status from the server: an `_error` reply or an
+// onStatus with level "error" (NetStream.Publish.BadName,
+// NetStream.Play.StreamNotFound, ...).
+type StatusError struct {
+	Code        string
+	Description string
+}
+
+func (e *StatusError) Error() string {
+	if e.Description == "" {
+		return "rtmp: server error " + e.Code
+	}
+	return fmt.Sprintf("rtmp: server error %s: %s", e.Code, e.Description)
+}
+
 // command is one decoded command message (RTMP 1.0 §7.1.1): the name, the
 // transaction id, the command object (nil or amf0.Object) and the remaining
 // arguments.
@@ -265,4 +280,13 @@ func dataName(b []byte) string {
 // some encoders send "onMetaData" directly).
 func isMetadataName(name string) bool {
 	return name == setDataFrameName || name == onMetaDataName
+}
+
+// statusOf returns the status error of an onStatus/_error command, or nil.
+func statusOf(cmd *command) *StatusError {
+	info := cmd.info()
+	if cmd.Name == commandError || info.String("level") == levelError {
+		return &StatusError{Code: info.String("code"), Description: info.String("description")}
+	}
+	return nil
 }
