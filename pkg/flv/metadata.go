@@ -1,0 +1,159 @@
+package flv
+
+import (
+	"fmt"
+
+	"github.com/ripplemedia/ripple/pkg/amf0"
+	"github.com/ripplemedia/ripple/pkg/av"
+)
+
+// MetaData is the part of an onMetaData message (FLV v10.1 §E.5, E-RTMP v2
+// "Enhancing onMetaData") that Ripple reports. Absent properties are zero.
+type MetaData struct {
+	Width           float64
+	Height          float64
+	FrameRate       float64
+	VideoCodecID    float64 // legacy CodecID (7) or a FourCC as a number ('hvc1' = 1752589105)
+	VideoDataRate   float64 // kbit/s
+	AudioCodecID    float64 // legacy SoundFormat (10) or a FourCC as a number
+	AudioDataRate   float64 // kbit/s
+	AudioSampleRate float64
+	AudioChannels   float64 // "audiochannels", else 2 or 1 from "stereo"
+	Encoder         string
+}
+
+// ParseMetaData decodes the body of an onMetaData packet (p.Data: the
+// "onMetaData" string then an ECMA array, or an object, which E-RTMP v2
+// asks readers to accept too).
+func ParseMetaData(data []byte) (MetaData, error) {
+	props, err := metaDataProps(data)
+	if err != nil {
+		return MetaData{}, err
+	}
+	var m MetaData
+	stereo := -1.0
+	for _, p := range props {
+		switch v := p.Value.(type) {
+		case float64:
+			switch p.Key {
+			case "width":
+				m.Width = v
+			case "height":
+				m.Height = v
+			case "framerate", "videoframerate":
+				m.FrameRate = v
+			case "videocodecid":
+				m.VideoCodecID = v
+			case "videodatarate":
+				m.VideoDataRate = v
+			case "audiocodecid":
+				m.AudioCodecID = v
+			case "audiodatarate":
+				m.AudioDataRate = v
+			case "audiosamplerate":
+				m.AudioSampleRate = v
+			case "audiochannels":
+				m.AudioChannels = v
+			}
+		case bool:
+			if p.Key == "stereo" {
+				stereo = 1
+				if v {
+					stereo = 2
+				}
+			}
+		case string:
+			if p.Key == "encoder" {
+				m.Encoder = v
+			}
+		}
+	}
+	if m.AudioChannels == 0 && stereo > 0 {
+		m.AudioChannels = stereo
+	}
+	return m, nil
+}
+
+// metaDataProps decodes "onMetaData" followed by an ECMA array or object.
+func metaDataProps(data []byte) ([]amf0.Property, error) {
+	name, n, err := amf0.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("flv: metadata name: %w", err)
+	}
+	if s, _ := name.(string); s != "onMetaData" {
+		return nil, fmt.Errorf("flv: script data %v is not onMetaData", name)
+	}
+	v, _, err := amf0.Decode(data[n:])
+	if err != nil {
+		return nil, fmt.Errorf("flv: onMetaData value: %w", err)
+	}
+	switch v := v.(type) {
+	case amf0.ECMAArray:
+		return v, nil
+	case amf0.Object:
+		return v, nil
+	}
+	return nil, fmt.Errorf("flv: onMetaData value is %T, want an ECMA array or object", v)
+}
+
+// VideoCodec maps VideoCodecID to a codec (legacy ids 7 and 12, FourCCs).
+func (m MetaData) VideoCodec() av.Codec {
+	switch uint32(m.VideoCodecID) {
+	case codecIDAVC, fourCCAVC:
+		return av.CodecH264
+	case codecIDHEVC, fourCCHEVC:
+		return av.CodecHEVC
+	case fourCCAV1:
+		return av.CodecAV1
+	case fourCCVP9:
+		return av.CodecVP9
+	}
+	return av.CodecUnknown
+}
+
+// AudioCodec maps AudioCodecID to a codec (legacy SoundFormat, FourCCs).
+func (m MetaData) AudioCodec() av.Codec {
+	id := uint32(m.AudioCodecID)
+	if id < uint32(len(legacyAudioCodecs)) && m.AudioCodecID == float64(id) {
+		return legacyAudioCodecs[id]
+	}
+	switch id {
+	case fourCCOpus:
+		return av.CodecOpus
+	case fourCCFLAC:
+		return av.CodecFLAC
+	case fourCCAAC:
+		return av.CodecAAC
+	case fourCCAC3:
+		return av.CodecAC3
+	case fourCCEAC3:
+		return av.CodecEAC3
+	case fourCCMP3:
+		return av.CodecMP3
+	}
+	return av.CodecUnknown
+}
+
+// SetMetaDataFlags returns a new onMetaData body with the hasAudio and
+// hasVideo booleans set (replaced if present), every other property kept
+// in order. flv.js and mpegts.js read them to decide which tracks to wait
+// for. The result is an ECMA array whatever the input used. Call it once
+// per metadata change, not per packet: it decodes and re-encodes.
+func SetMetaDataFlags(data []byte, hasAudio, hasVideo bool) ([]byte, error) {
+	props, err := metaDataProps(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make(amf0.ECMAArray, 0, len(props)+2)
+	for _, p := range props {
+		if p.Key != "hasAudio" && p.Key != "hasVideo" {
+			out = append(out, p)
+		}
+	}
+	out = append(out, amf0.Property{Key: "hasAudio", Value: hasAudio}, amf0.Property{Key: "hasVideo", Value: hasVideo})
+	b, err := amf0.Append(make([]byte, 0, len(data)+32), "onMetaData", out)
+	if err != nil {
+		return nil, fmt.Errorf("flv: encode onMetaData: %w", err)
+	}
+	return b, nil
+}
