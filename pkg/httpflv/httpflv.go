@@ -1,0 +1,73 @@
+// Package httpflv serves live streams from the hub as HTTP-FLV and
+// WebSocket-FLV: GET /{app...}/{stream}.flv answers with an endless FLV file
+// (FLV v10.1 Annex E) in chunked transfer encoding, or, when the request is a
+// WebSocket upgrade, with the same bytes carried in binary messages (the
+// format flv.js and mpegts.js play).
+//
+// Each player is one hub reader served by the request goroutine. The FLV tag
+// bytes are shared by every player (flv.TagParts caches the 11-byte tag header
+// and the PreviousTagSize per packet; the body is the packet's Data), so a
+// player only adds framing: on HTTP/1.x the connection is hijacked and every
+// batch of tags becomes one HTTP chunk written with a single writev.
+package httpflv
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Handler. Zero values mean the documented defaults.
+type Config struct {
+	Logger *slog.Logger // nil: discard
+
+	// AllowOrigin is the CORS allowed origin: "*" (default) allows any page;
+	// otherwise a list of origins ("https://a.example https://b.example",
+	// separated by spaces or commas). A request Origin in the list is echoed
+	// back with Access-Control-Allow-Credentials, and WebSocket upgrades from
+	// other origins are refused.
+	AllowOrigin string
+
+	// WriteTimeout bounds every single write to a player (not the response):
+	// a player that accepts no data for this long is dropped. Default 10s.
+	WriteTimeout time.Duration
+}
+
+const (
+	defaultWriteTimeout = 10 * time.Second
+
+	// holdTimeout bounds how long the FLV header waits for the tracks the
+	// stream announced (onMetaData codec ids) to show up. flv.js and mpegts.js
+	// wait forever for a track the header flags but the stream lacks, so the
+	// header is written only once the tracks are known.
+	holdTimeout = time.Second
+	// holdMaxPackets also ends the wait: that many packets without the
+	// announced track means it is not coming.
+	holdMaxPackets = 512
+
+	// readBatch is the most packets taken from the hub per Read.
+	readBatch = 128
+	// maxWrite splits a batch into several writes (HTTP chunks, WS messages)
+	// so each per-write deadline measures real progress of a bounded size.
+	maxWrite = 256 << 10
+)
+
+// Close causes, logged once per player.
+var (
+	errClientGone    = errors.New("httpflv: client disconnected")
+	errHandlerClosed = errors.New("httpflv: handler closed")
+	errWriteTimeout  = errors.New("httpflv: write timeout")
+)
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AllowOrigin == "" {
+		c.AllowOrigin = "*"
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultWriteTimeout
+	}
+	return c
+}
