@@ -1,0 +1,293 @@
+package httpflv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// Handler serves GET, HEAD and OPTIONS on /{app...}/{stream}.flv, and
+// WebSocket-FLV on the same path.
+type Handler struct {
+	cfg     Config
+	log     *slog.Logger
+	hub     *hub.Hub
+	origins []string // nil when AllowOrigin is "*"
+	wsOpts  websocket.AcceptOptions
+
+	mu      sync.Mutex
+	closed  bool
+	players map[*player]struct{}
+	wg      sync.WaitGroup
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler returns a handler playing streams of h.
+func NewHandler(cfg Config, h *hub.Hub) *Handler {
+	cfg = cfg.withDefaults()
+	hd := &Handler{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		hub:     h,
+		players: make(map[*player]struct{}),
+	}
+	if cfg.AllowOrigin == "*" {
+		hd.wsOpts.InsecureSkipVerify = true
+	} else {
+		hd.origins = strings.FieldsFunc(cfg.AllowOrigin, func(r rune) bool { return r == ',' || r == ' ' })
+		// coder/websocket matches a pattern holding "://" against
+		// scheme://host, exactly what an Origin header carries.
+		hd.wsOpts.OriginPatterns = hd.origins
+	}
+	return hd
+}
+
+// Close ends every active player, hijacked and WebSocket connections
+// included (http.Server.Shutdown does not wait for those), and waits for
+// their goroutines. Requests arriving afterwards get 503.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	h.closed = true
+	players := make([]*player, 0, len(h.players))
+	for p := range h.players {
+		players = append(players, p)
+	}
+	h.mu.Unlock()
+	// Kick outside the lock: closing a WebSocket waits for its reader.
+	for _, p := range players {
+		p.kick(errHandlerClosed)
+	}
+	h.wg.Wait()
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	h.setCORS(hdr, r)
+	name, isFLV := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv")
+	if !isFLV {
+		httpError(w, http.StatusNotFound, "not found")
+		return
+	}
+	// The key is app + "/" + stream; the query string (r.URL.RawQuery) is
+	// left for authentication and never part of the key.
+	key := name
+	if !hub.ValidKey(key) {
+		httpError(w, http.StatusBadRequest, "invalid stream name")
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		h.preflight(w, r)
+	case http.MethodHead:
+		if _, ok := h.hub.Stream(key); !ok {
+			httpError(w, http.StatusNotFound, "stream not found")
+			return
+		}
+		setFLVHeaders(hdr)
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet:
+		h.play(w, r, key)
+	default:
+		hdr.Set("Allow", "GET, HEAD, OPTIONS")
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// play subscribes to key and streams it over HTTP or WebSocket.
+func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
+	ws := isUpgrade(r)
+	proto := "http-flv"
+	if ws {
+		proto = "ws-flv"
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	p := &player{
+		proto:  proto,
+		key:    key,
+		remote: r.RemoteAddr,
+		start:  time.Now(),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	if !h.track(p) {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	defer h.untrack(p)
+
+	rd, err := h.hub.Subscribe(key, hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr})
+	switch {
+	case err == nil:
+	case errors.Is(err, hub.ErrStreamNotFound):
+		// No waiting: players retry on their own, and a 404 tells a
+		// human at once that the key is wrong.
+		httpError(w, http.StatusNotFound, "stream not found")
+		return
+	default:
+		httpError(w, http.StatusServiceUnavailable, "stream unavailable")
+		return
+	}
+	defer rd.Close()
+	p.reader = rd
+	info := rd.Stream()
+
+	var (
+		cause error
+		end   func(error)
+	)
+	if ws {
+		end, err = h.startWS(w, r, p)
+	} else {
+		end, err = h.startHTTP(w, r, p)
+	}
+	if err != nil {
+		cause = err
+	} else {
+		cause = p.run(info)
+		cause = h.closeCause(p, cause)
+		end(cause)
+	}
+	h.logClose(p, cause)
+}
+
+// closeCause turns what ended run into the reason worth logging: a write
+// failing because the client left or because the handler kicked the player
+// is reported as that.
+func (h *Handler) closeCause(p *player, err error) error {
+	if c := context.Cause(p.ctx); c != nil && p.ctx.Err() != nil {
+		if errors.Is(c, errClientGone) || errors.Is(c, errHandlerClosed) || errors.Is(c, errWriteTimeout) {
+			return c
+		}
+		if errors.Is(err, context.Canceled) {
+			return errClientGone // the request context: net/http saw the client leave
+		}
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errWriteTimeout
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		return errClientGone
+	}
+	return err
+}
+
+func (h *Handler) logClose(p *player, cause error) {
+	level := slog.LevelInfo
+	if errors.Is(cause, hub.ErrSlowReader) || errors.Is(cause, errWriteTimeout) {
+		level = slog.LevelWarn
+	}
+	var written uint64
+	if p.sink != nil {
+		written = p.sink.bytes()
+	}
+	h.log.Log(context.Background(), level, "player closed",
+		"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
+		"duration", time.Since(p.start).Round(time.Millisecond), "bytes", written,
+		"dropped", p.reader.Stats().Dropped, "skipped", p.skipped)
+}
+
+func causeText(err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return "stream ended"
+	case err == nil:
+		return "none"
+	}
+	return err.Error()
+}
+
+func (h *Handler) track(p *player) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.players[p] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Handler) untrack(p *player) {
+	h.mu.Lock()
+	delete(h.players, p)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// setCORS sets the CORS response headers for r's Origin.
+func (h *Handler) setCORS(hdr http.Header, r *http.Request) {
+	if h.origins == nil {
+		hdr.Set("Access-Control-Allow-Origin", "*")
+		return
+	}
+	hdr.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	for _, o := range h.origins {
+		if origin != "" && strings.EqualFold(origin, o) {
+			hdr.Set("Access-Control-Allow-Origin", origin)
+			// An exact origin may carry credentials (mpegts.js
+			// withCredentials); "*" never can (Fetch standard, CORS).
+			hdr.Set("Access-Control-Allow-Credentials", "true")
+			return
+		}
+	}
+}
+
+// preflight answers a CORS preflight request.
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	hdr.Set("Access-Control-Allow-Headers", "Range, Accept, Accept-Encoding, Authorization, Content-Type, Origin, Cache-Control")
+	hdr.Set("Access-Control-Max-Age", "86400")
+	hdr.Set("Allow", "GET, HEAD, OPTIONS")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setFLVHeaders sets the headers of a playing response.
+func setFLVHeaders(hdr http.Header) {
+	hdr.Set("Content-Type", "video/x-flv")
+	hdr.Set("Cache-Control", "no-cache")
+	// nginx in front would otherwise buffer the endless body.
+	hdr.Set("X-Accel-Buffering", "no")
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// isUpgrade reports a WebSocket upgrade request (RFC 6455 §4.1): the
+// Connection header lists "upgrade" and Upgrade lists "websocket", both
+// case-insensitive.
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
