@@ -14,6 +14,7 @@ package flv
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ripplemedia/ripple/pkg/av"
 )
@@ -70,22 +71,13 @@ var (
 
 // fourCCString renders a FourCC for error messages.
 func fourCCString(f uint32) string {
-	b := [4]byte{byte(f >> 24), byte(f >> 16), byte(f >> 8), byte(f)}
+	b := []byte{byte(f >> 24), byte(f >> 16), byte(f >> 8), byte(f)}
 	for _, c := range b {
 		if c < 0x20 || c > 0x7E {
-			return "0x" + hex8(f)
+			return fmt.Sprintf("0x%08x", f)
 		}
 	}
-	return string(b[:])
-}
-
-func hex8(v uint32) string {
-	const digits = "0123456789abcdef"
-	var b [8]byte
-	for i := range b {
-		b[7-i] = digits[v>>(4*i)&0xF]
-	}
-	return string(b[:])
+	return string(b)
 }
 
 // si24 sign-extends a big-endian 24-bit value (FLV "SI24").
