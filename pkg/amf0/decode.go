@@ -7,7 +7,7 @@ import (
 )
 
 // Decode decodes one AMF0 value from the start of b and reports how many bytes
-// it consumed. The returned value never aliases b.
+// it consumed (0 on error). The returned value never aliases b.
 func Decode(b []byte) (v any, n int, err error) {
 	d := decoder{b: b}
 	v, err = d.value(0)

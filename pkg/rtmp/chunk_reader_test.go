@@ -519,19 +519,19 @@ func FuzzChunkRoundTrip(f *testing.F) {
 	})
 }
 
-// synthStream returns about ten seconds of a ~2 Mbps publish as OBS frames it
-// (chunk size 4096): 30 fps video with a 60 KB keyframe every 2 s and ~7.5 KB
-// inter frames, and 44.1 kHz AAC (~370-byte frames, 43 per second).
-func synthStream() []byte {
+// synthStream returns ten seconds of a publish framed as OBS does (chunk size
+// 4096): 30 fps video with a keyframe every 2 s and 44.1 kHz AAC (~370-byte
+// frames, 43 per second).
+func synthStream(keyframe, inter int) []byte {
 	w := NewChunkWriter()
 	buf := w.AppendMessage(nil, 2, SetChunkSizeMessage(4096))
 	w.SetChunkSize(4096)
 	video, audio := 0.0, 0.0
-	for ms := 0.0; ms < 10000; ms += 1 {
+	for ms := 0.0; ms < 10000; ms++ {
 		if ms >= video {
-			n := 7500
+			n := inter
 			if int(video)%2000 < 33 {
-				n = 60000
+				n = keyframe
 			}
 			buf = w.AppendMessage(buf, 6, &Message{TypeID: TypeVideo, StreamID: 1, Timestamp: uint32(video), Payload: testPayload(n, 9)})
 			video += 1000.0 / 30
@@ -544,23 +544,36 @@ func synthStream() []byte {
 	return buf
 }
 
+// BenchmarkChunkReader: "2Mbps" has 60 KB keyframes (one allocation per
+// message); "6Mbps" has 250 KB keyframes, which exceed preallocLimit and grow
+// 64 KiB -> 128 KiB -> 250 KB as their chunks arrive.
 func BenchmarkChunkReader(b *testing.B) {
-	stream := synthStream()
-	br := bufio.NewReaderSize(nil, 64<<10)
-	src := bytes.NewReader(stream)
-	b.SetBytes(int64(len(stream)))
-	b.ReportAllocs()
-	msgs := 0
-	for b.Loop() {
-		src.Reset(stream)
-		br.Reset(src)
-		r := NewChunkReader(br, 0)
-		for {
-			if _, err := r.ReadMessage(); err != nil {
-				break
+	for _, c := range []struct {
+		name            string
+		keyframe, inter int
+	}{
+		{"2Mbps", 60000, 7500},
+		{"6Mbps", 250000, 21000},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			stream := synthStream(c.keyframe, c.inter)
+			br := bufio.NewReaderSize(nil, 64<<10)
+			src := bytes.NewReader(stream)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			msgs := 0
+			for b.Loop() {
+				src.Reset(stream)
+				br.Reset(src)
+				r := NewChunkReader(br, 0)
+				for {
+					if _, err := r.ReadMessage(); err != nil {
+						break
+					}
+					msgs++
+				}
 			}
-			msgs++
-		}
+			b.ReportMetric(float64(msgs)/float64(b.N), "msgs/op")
+		})
 	}
-	b.ReportMetric(float64(msgs)/float64(b.N), "msgs/op")
 }
