@@ -1,0 +1,117 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPlayback publishes a clip with ffmpeg and plays it at the same time over
+// RTMP (ffmpeg), HTTP-FLV (ffprobe) and WS-FLV (Go client), each player
+// joining right after the stream goes live, i.e. within the first GOP.
+func TestPlayback(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		clip    string
+		pubArgs []string
+	}{
+		{name: "h264_aac_gop2s", clip: "h264_aac_gop2s.mp4"},
+		{name: "h264_aac_bframes", clip: "h264_aac_gop2s_bframes.mp4"},
+		// 20000 s is past 0xFFFFFF ms (4 h 39 m 37.215 s): every RTMP message
+		// of the publisher carries an extended timestamp (RTMP 1.0 §5.3.1.3).
+		{name: "ts_past_0xffffff", clip: "h264_aac_gop2s.mp4", pubArgs: []string{"-output_ts_offset", "20000"}},
+		{name: "flv_source", clip: "h264_aac_gop2s.flv"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clip := mediaPath(t, tc.clip)
+			src := probeClip(t, clip)
+			srv := startServer(t, envGrace+"=0s")
+			const key = "live/e2e"
+
+			pub := publish(t, srv, key, clip, tc.pubArgs...)
+			srv.waitLive(t, key, pub)
+
+			rtmpOut := tempFile(t, "rtmp.flv")
+			rtmpPlayer := playRTMPToFile(t, srv, key, rtmpOut)
+			httpRes := probeURLAsync(srv.flvURL(key))
+			wsRes := playWSAsync(srv.wsURL(key), tempFile(t, "ws.flv"))
+
+			require.NoError(t, pub.wait(playTimeout), "publisher")
+
+			t.Run("rtmp", func(t *testing.T) {
+				require.NoError(t, rtmpPlayer.wait(playTimeout), "ffmpeg rtmp player should exit 0 at end of stream")
+				assert.Empty(t, timestampWarnings(rtmpPlayer), "ffmpeg complained about received timestamps")
+				got, err := runProbe(t.Context(), rtmpOut)
+				require.NoError(t, err)
+				checkPlayback(t, got, src)
+			})
+			t.Run("httpflv", func(t *testing.T) {
+				r := await(t, "http-flv ffprobe", httpRes, playTimeout)
+				require.NoError(t, r.err)
+				checkPlayback(t, r.probe, src)
+			})
+			t.Run("wsflv", func(t *testing.T) {
+				r := await(t, "ws-flv client", wsRes, playTimeout)
+				require.NoError(t, r.err)
+				checkPlayback(t, r.probe, src)
+			})
+		})
+	}
+}
+
+// TestSingleTrack plays audio-only and video-only streams over HTTP-FLV: the
+// FLV header must announce only the track that exists (flv.js/mpegts.js wait
+// forever for a missing one) and ffprobe must see exactly one stream.
+func TestSingleTrack(t *testing.T) {
+	t.Parallel()
+	const (
+		flagAudio = 0x04 // FLV 10.1 §E.2: TypeFlagsAudio
+		flagVideo = 0x01 // TypeFlagsVideo
+	)
+	cases := []struct {
+		name      string
+		clip      string
+		codecType string
+		flags     byte
+	}{
+		{name: "audio_only", clip: "audio_only_aac.mp4", codecType: "audio", flags: flagAudio},
+		{name: "video_only", clip: "video_only_h264.mp4", codecType: "video", flags: flagVideo},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clip := mediaPath(t, tc.clip)
+			src := probeClip(t, clip)
+			require.Len(t, src.Streams, 1, "clip should have one stream")
+			srv := startServer(t, envGrace+"=0s")
+			const key = "live/single"
+
+			pub := publish(t, srv, key, clip)
+			srv.waitLive(t, key, pub)
+			out := tempFile(t, "http.flv")
+			fetched := fetchFLVAsync(srv.flvURL(key), out)
+
+			require.NoError(t, pub.wait(playTimeout), "publisher")
+			require.NoError(t, await(t, "http-flv download", fetched, playTimeout))
+
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(b), 13, "FLV header + PreviousTagSize0")
+			require.Equal(t, "FLV", string(b[:3]), "FLV signature")
+			assert.Equalf(t, tc.flags, b[4], "FLV header flags byte: got %#02x, want %#02x", b[4], tc.flags)
+
+			got, err := runProbe(t.Context(), out)
+			require.NoError(t, err)
+			require.Len(t, got.Streams, 1, "ffprobe streams: %v", got.Streams)
+			assert.Equal(t, tc.codecType, got.Streams[0].CodecType)
+			checkPlayback(t, got, src)
+		})
+	}
+}
