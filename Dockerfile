@@ -10,7 +10,7 @@
 # Configure with RIPPLE_* environment variables (e.g. -e RIPPLE_LOG_LEVEL=debug)
 # or a mounted YAML file passed with -c; see ripple.example.yaml.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 # Dependencies first: this layer is reused until go.mod/go.sum change.
 COPY go.mod go.sum ./
