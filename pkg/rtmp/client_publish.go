@@ -1,0 +1,93 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+)
+
+// Publish publishes name (may carry "?query") on the connection:
+// releaseStream, FCPublish and createStream pipelined like OBS and ffmpeg,
+// then publish, waiting for NetStream.Publish.Start. An error status from
+// the server is returned as a *StatusError (e.g. NetStream.Publish.BadName).
+func (c *ClientConn) Publish(ctx context.Context, name string) error {
+	if c.mode != modeIdle {
+		return errors.New("rtmp: publish: connection already publishing or playing")
+	}
+	if err := c.sendCommand(ctx, 0, "releaseStream", c.nextTxn(), nil, name); err != nil {
+		return err
+	}
+	if err := c.sendCommand(ctx, 0, "FCPublish", c.nextTxn(), nil, name); err != nil {
+		return err
+	}
+	msid, err := c.createStream(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.sendCommand(ctx, msid, "publish", c.nextTxn(), nil, name, "live"); err != nil {
+		return err
+	}
+	if err := c.waitStatus(ctx, codePublishStart, "publish "+name); err != nil {
+		c.killOnStatus(err)
+		return err
+	}
+	c.mode, c.streamID = modePublishing, msid
+	c.setCloseState(modePublishing, msid)
+	c.pending = nil
+	// A publisher still has to read: acks, pings and a server-side error
+	// status (nginx-rtmp drops peers that do not answer pings).
+	c.bgDone = make(chan struct{})
+	go c.drain()
+	return nil
+}
+
+func (c *ClientConn) createStream(ctx context.Context) (uint32, error) {
+	txn := c.nextTxn()
+	if err := c.sendCommand(ctx, 0, "createStream", txn, nil); err != nil {
+		return 0, err
+	}
+	res, err := c.waitResult(ctx, txn, "createStream")
+	if err != nil {
+		return 0, err
+	}
+	id, ok := res.arg(0).(float64)
+	if !ok || id < 1 || id > 1<<24 {
+		return 0, fmt.Errorf("rtmp: createStream result %v is not a stream id", res.arg(0))
+	}
+	return uint32(id), nil
+}
+
+// drain is the publisher's background reader.
+func (c *ClientConn) drain() {
+	defer close(c.bgDone)
+	err := guard(func() error {
+		for {
+			m, err := c.readMessage()
+			if err != nil {
+				return err
+			}
+			cmd, ok, err := decodeCommandMessage(m)
+			if err != nil {
+				return err
+			}
+			if ok && cmd.Name == commandOnStatus {
+				if se := statusOf(&cmd); se != nil {
+					return se
+				}
+			}
+		}
+	})
+	c.kill(err)
+}
+
+// WritePacket sends p on the published stream. It blocks while the
+// connection's queue is full (backpressure) and returns the connection's
+// error once it failed. p is shared, not copied: it must not change.
+func (c *ClientConn) WritePacket(p *av.Packet) error {
+	if c.mode != modePublishing {
+		return errors.New("rtmp: write packet: connection is not publishing")
+	}
+	return c.send(c.ctx, outItem{op: opPacket, pkt: p, streamID: c.streamID})
+}

@@ -1,0 +1,132 @@
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ripplemedia/ripple/pkg/flv"
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// onPublish handles publish(name, type) on a created stream (RTMP 1.0
+// §7.2.2.6). The name may carry "?query" (auth tokens); the query is kept
+// apart and the stream key is app + "/" + name.
+func (c *conn) onPublish(cmd *command, msid uint32) error {
+	switch {
+	case !c.connected:
+		return protocolErrorf("publish before connect")
+	case !c.validStream(msid):
+		return protocolErrorf("publish on stream %d before createStream", msid)
+	case c.pub != nil || c.reader != nil:
+		return protocolErrorf("publish on a connection that is already publishing or playing")
+	}
+	raw, _ := cmd.stringArg(0)
+	name, query := splitQuery(raw)
+	key := c.app + "/" + name
+	c.pubKey = key // named by the close line, even if refused
+	if !hub.ValidKey(key) {
+		return c.refuse(protocolErrorf("publish: invalid stream key %q", key),
+			onStatusMessage(msid, levelError, codePublishBadName, "invalid stream name"))
+	}
+	p, err := c.hub.Publish(key, hub.PublisherInfo{
+		Protocol:   "rtmp",
+		RemoteAddr: c.remote,
+		Query:      joinQuery(c.appQuery, query),
+	})
+	if err != nil {
+		// Duplicate publish: "error"/BadName like nginx-rtmp; librtmp (OBS)
+		// and ffmpeg then show the description and give up (interop §3).
+		code := codePublishRejected
+		if errors.Is(err, hub.ErrStreamBusy) {
+			code = codePublishBadName
+		}
+		return c.refuse(fmt.Errorf("%w: publish %q: %w", errRefused, key, err),
+			onStatusMessage(msid, levelError, code, err.Error()))
+	}
+	c.pub, c.pubStreamID = p, msid
+	if err := c.w.send(c.ctx, outItem{op: opWatch, pub: p}); err != nil {
+		return err
+	}
+	if err := c.send(csidCommand, onStatusMessage(msid, levelStatus, codePublishStart,
+		key+" is now published")); err != nil {
+		return err
+	}
+	c.log.Info("publish started", "stream", key)
+	return nil
+}
+
+// endPublish ends publishing (FCUnpublish, deleteStream, closeStream); the
+// connection stays open, as the client may close it or publish again.
+func (c *conn) endPublish() {
+	if c.pub == nil {
+		return
+	}
+	// Unwatch first: our own Close must not look like a takeover.
+	c.w.send(c.ctx, outItem{op: opUnwatch})
+	c.pub.Close()
+	c.log.Info("publish ended", "stream", c.pubKey)
+	c.pub = nil
+}
+
+// onMedia hands an audio, video or metadata message to the hub. The chunk
+// reader gave m a payload of its own, so the packet retains it: this is the
+// one copy at ingest (style §3.1).
+func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
+	if c.pub == nil {
+		if typeID == TypeDataAMF0 {
+			return nil // stray data messages are harmless
+		}
+		return protocolErrorf("%s message on stream %d from a connection that is not publishing",
+			typeName(typeID), m.StreamID)
+	}
+	if typeID == TypeDataAMF0 {
+		return c.onData(m, payload)
+	}
+	p, err := flv.PacketFromTag(typeID, m.Timestamp, payload)
+	if err != nil {
+		// Drop and count a malformed body rather than dropping the
+		// publisher; log only the first one (no per-packet logging).
+		if c.malformed == 0 {
+			c.log.Warn("malformed message dropped", "stream", c.pubKey, "type", typeName(typeID), "err", err)
+		}
+		c.malformed++
+		return nil
+	}
+	if p == nil {
+		return nil
+	}
+	if err := c.pub.WritePacket(p); err != nil {
+		return fmt.Errorf("publish %q: %w", c.pubKey, err)
+	}
+	return nil
+}
+
+// onData keeps stream metadata ("@setDataFrame","onMetaData" from ffmpeg
+// and OBS, or a bare "onMetaData"). Cue points, |RtmpSampleAccess and
+// unparseable script data are skipped, not fatal: ffmpeg's timecode
+// metadata once broke SRS that way (interop notes §3).
+func (c *conn) onData(m *Message, payload []byte) error {
+	if !isMetadataName(dataName(payload)) {
+		return nil
+	}
+	p, err := flv.PacketFromTag(TypeDataAMF0, m.Timestamp, payload)
+	if err != nil || p == nil || !flv.IsMetaData(p) {
+		return nil
+	}
+	if err := c.pub.WritePacket(p); err != nil {
+		return fmt.Errorf("publish %q: %w", c.pubKey, err)
+	}
+	return nil
+}
+
+func typeName(t uint8) string {
+	switch t {
+	case TypeAudio:
+		return "audio"
+	case TypeVideo:
+		return "video"
+	case TypeDataAMF0, TypeDataAMF3:
+		return "data"
+	}
+	return fmt.Sprintf("type %d", t)
+}

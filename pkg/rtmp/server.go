@@ -1,0 +1,286 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// ErrServerClosed is returned by Serve after Close, like http.ErrServerClosed.
+var ErrServerClosed = errors.New("rtmp: server closed")
+
+// Server defaults.
+const (
+	// DefaultOutChunkSize is the chunk size we announce and send with
+	// (OBS and ffmpeg use 4096 too).
+	DefaultOutChunkSize     = 4096
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultReadTimeout      = 30 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultPlayWait         = 3 * time.Second
+	DefaultAckWindow        = 2_500_000
+
+	// maxOutChunkSize is the largest outgoing chunk size we send: SRS warns
+	// outside 128..65536 (interop notes §2).
+	maxOutChunkSize = 65536
+)
+
+// ServerConfig configures a Server. Zero values mean the defaults above.
+type ServerConfig struct {
+	Logger *slog.Logger // nil: discard
+
+	// ChunkSize is the outgoing chunk size, announced right after connect.
+	// Clamped to [128, 65536].
+	ChunkSize int
+	// HandshakeTimeout bounds the whole C0..C2 exchange.
+	HandshakeTimeout time.Duration
+	// ReadTimeout is the idle read timeout for publishers and for
+	// connections that have not started playing. Players may stay silent
+	// and are never cut by it; WriteTimeout catches dead players.
+	ReadTimeout time.Duration
+	// WriteTimeout is the deadline of each socket write.
+	WriteTimeout time.Duration
+	// MaxMessageSize bounds one incoming RTMP message.
+	MaxMessageSize int
+	// MaxConnections refuses connections beyond this many; 0 = unlimited.
+	MaxConnections int
+	// PlayWait is how long a play of a stream that is not live waits for
+	// it before NetStream.Play.StreamNotFound.
+	PlayWait time.Duration
+	// AckWindow is the window ack size and peer bandwidth we announce, and
+	// the window we acknowledge when the peer announced none.
+	AckWindow uint32
+}
+
+func (c *ServerConfig) applyDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = DefaultOutChunkSize
+	}
+	c.ChunkSize = min(max(c.ChunkSize, 128), maxOutChunkSize)
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.PlayWait <= 0 {
+		c.PlayWait = DefaultPlayWait
+	}
+	if c.AckWindow == 0 {
+		c.AckWindow = DefaultAckWindow
+	}
+}
+
+// Server accepts RTMP connections: publishers write into the hub, players
+// read from it.
+type Server struct {
+	cfg ServerConfig
+	hub *hub.Hub
+	log *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	nextID    uint64
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a Server publishing into and playing from h.
+func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
+	cfg.applyDefaults()
+	return &Server{
+		cfg:       cfg,
+		hub:       h,
+		log:       cfg.Logger.With("proto", "rtmp"),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// Serve accepts connections on ln until Close, then returns ErrServerClosed.
+// Temporary accept errors (EMFILE, ECONNABORTED...) are retried with a
+// backoff from 5 ms doubling to 1 s, as net/http does; any other error is
+// returned. Serve closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			if !isTemporary(err) {
+				return fmt.Errorf("rtmp: accept: %w", err)
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
+			t := time.NewTimer(delay)
+			<-t.C
+			continue
+		}
+		delay = 0
+		s.accept(nc)
+	}
+}
+
+// isTemporary reports accept errors worth retrying: resource exhaustion and
+// connections aborted before accept (net.Error.Temporary is deprecated, so
+// name them).
+func isTemporary(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// accept registers nc and starts its goroutine, or refuses it.
+func (s *Server) accept(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		nc.Close()
+		return
+	}
+	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
+		nc.Close()
+		s.log.Warn("connection refused: too many connections",
+			"remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections)
+		return
+	}
+	s.nextID++
+	c := newConn(s, nc, s.nextID)
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	go c.run()
+}
+
+// forget unregisters c when its goroutine ends.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Close stops accepting, closes every connection and waits for their
+// goroutines. Idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		for ln := range s.listeners {
+			ln.Close()
+		}
+		for c := range s.conns {
+			c.kill(ErrServerClosed)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Conns returns the number of open connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// panicError is a recovered panic of a connection goroutine.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("rtmp: panic: %v", e.value) }
+
+// guard runs f and turns a panic into a *panicError carrying the stack.
+// It is the only recover in the package: every goroutine a connection owns
+// (reader, writer, play pump) runs through it, so a bug in one connection
+// cannot take the server down (style §5).
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+// closeLevel picks the log level of a connection's close line from its
+// cause (style §5): the peer leaving, a shutdown or an ordinary end is Info;
+// our own bug is Error; everything else (protocol violations, timeouts,
+// slow-reader eviction) is Warn.
+func closeLevel(err error) slog.Level {
+	var pe *panicError
+	switch {
+	case errors.As(err, &pe):
+		return slog.LevelError
+	case err == nil,
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.Canceled),
+		errors.Is(err, ErrServerClosed),
+		errors.Is(err, ErrStreamEnded),
+		errors.Is(err, errRefused),
+		errors.Is(err, errPlayStopped),
+		errors.Is(err, hub.ErrReplaced),
+		errors.Is(err, hub.ErrClosed):
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
