@@ -29,11 +29,11 @@ func run(m *testing.M) int {
 	var err error
 	// Fail, never skip: a CI machine without ffmpeg must not go green.
 	if ffmpegBin, err = exec.LookPath("ffmpeg"); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: ffmpeg not found on PATH (apt-get install ffmpeg): ", err)
+		fmt.Fprintf(os.Stderr, "e2e: ffmpeg not found on PATH (apt-get install ffmpeg): %v\n", err)
 		return 1
 	}
 	if ffprobe, err = exec.LookPath("ffprobe"); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: ffprobe not found on PATH (apt-get install ffmpeg): ", err)
+		fmt.Fprintf(os.Stderr, "e2e: ffprobe not found on PATH (apt-get install ffmpeg): %v\n", err)
 		return 1
 	}
 	if repoRoot, err = findRepoRoot(); err != nil {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,7 @@ func TestPlayback(t *testing.T) {
 		name    string
 		clip    string
 		pubArgs []string
+		env     []string // extra server environment
 	}{
 		{name: "h264_aac_gop2s", clip: "h264_aac_gop2s.mp4"},
 		{name: "h264_aac_bframes", clip: "h264_aac_gop2s_bframes.mp4"},
@@ -26,13 +28,17 @@ func TestPlayback(t *testing.T) {
 		// of the publisher carries an extended timestamp (RTMP 1.0 §5.3.1.3).
 		{name: "ts_past_0xffffff", clip: "h264_aac_gop2s.mp4", pubArgs: []string{"-output_ts_offset", "20000"}},
 		{name: "flv_source", clip: "h264_aac_gop2s.flv"},
+		// The smallest and largest outgoing chunk sizes: every frame spans
+		// many chunks, or one chunk holds whole frames.
+		{name: "chunk_size_128", clip: "h264_aac_gop2s_bframes.mp4", env: []string{"RIPPLE_RTMP_CHUNK_SIZE=128"}},
+		{name: "chunk_size_65536", clip: "h264_aac_gop2s.mp4", env: []string{"RIPPLE_RTMP_CHUNK_SIZE=65536"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			clip := mediaPath(t, tc.clip)
 			src := probeClip(t, clip)
-			srv := startServer(t, envGrace+"=0s")
+			srv := startServer(t, append([]string{envGrace + "=0s"}, tc.env...)...)
 			const key = "live/e2e"
 
 			pub := publish(t, srv, key, clip, tc.pubArgs...)
@@ -64,6 +70,63 @@ func TestPlayback(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestMidGOPJoin starts players in the middle of the second GOP: the GOP
+// cache must start them at that GOP's keyframe, so they get exactly the
+// frames from that keyframe on, beginning with a keyframe.
+func TestMidGOPJoin(t *testing.T) {
+	t.Parallel()
+	const key = "live/midgop"
+	clip := mediaPath(t, "h264_aac_gop2s.mp4")
+	src := probeClip(t, clip)
+	keyframes := src.keyframes()
+	require.GreaterOrEqual(t, len(keyframes), 3, "clip keyframes %v", keyframes)
+	// Join a fifth into the second GOP: far enough from both keyframes that
+	// process start-up latency cannot push the join into the next GOP.
+	joinAt := keyframes[1] + (keyframes[2]-keyframes[1])/5
+	srv := startServer(t, envGrace+"=0s")
+
+	pub := publish(t, srv, key, clip, "-progress", "pipe:2", "-stats_period", "0.1")
+	line, err := pub.out.waitFor(30*time.Second, 0, func(s string) bool {
+		n, ok := progressFrame(s)
+		return ok && n >= joinAt
+	})
+	require.NoError(t, err, "publisher progress")
+	sent, _ := progressFrame(line)
+	rtmpOut := tempFile(t, "rtmp.flv")
+	rtmpPlayer := playRTMPToFile(t, srv, key, rtmpOut)
+	httpRes := probeURLAsync(srv.flvURL(key))
+	require.NoError(t, pub.wait(playTimeout), "publisher")
+
+	// The GOP the players joined in starts at the last keyframe at or before
+	// the publisher's progress when they started.
+	gopStart := 0
+	for _, k := range keyframes {
+		if k <= sent {
+			gopStart = k
+		}
+	}
+	want := src.VideoPackets - gopStart
+	check := func(t *testing.T, got probe) {
+		video := got.packets("video")
+		t.Logf("joined at frame ≥%d: received %d video packets, want %d (from keyframe %d)", sent, len(video), want, gopStart)
+		checkStreams(t, got, src)
+		checkCount(t, "video", len(video), want, 0.02)
+		checkTimestamps(t, got, time.Second)
+	}
+	t.Run("rtmp", func(t *testing.T) {
+		require.NoError(t, rtmpPlayer.wait(playTimeout), "ffmpeg rtmp player")
+		assert.Empty(t, timestampWarnings(rtmpPlayer), "ffmpeg complained about received timestamps")
+		got, err := runProbe(t.Context(), rtmpOut)
+		require.NoError(t, err)
+		check(t, got)
+	})
+	t.Run("httpflv", func(t *testing.T) {
+		r := await(t, "http-flv ffprobe", httpRes, playTimeout)
+		require.NoError(t, r.err)
+		check(t, r.probe)
+	})
 }
 
 // TestSingleTrack plays audio-only and video-only streams over HTTP-FLV: the

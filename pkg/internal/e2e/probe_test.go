@@ -81,6 +81,17 @@ type source struct {
 	VideoPackets, AudioPackets int
 }
 
+// keyframes returns the indexes of the video keyframes in decode order.
+func (s source) keyframes() []int {
+	var out []int
+	for i, pk := range s.packets("video") {
+		if strings.HasPrefix(pk.Flags, "K") {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // probeClip measures a clip in media/.
 func probeClip(t *testing.T, path string) source {
 	t.Helper()
