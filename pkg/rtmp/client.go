@@ -142,7 +142,7 @@ func (c *ClientConn) dial(ctx context.Context) error {
 	c.cr = NewChunkReader(c.br, c.cfg.MaxMessageSize)
 	// The client writer never serves hub readers, but a relay pushes hub
 	// packets: the shared header cache applies when parameters match.
-	c.w = newWriter(c.nc, c.cfg.Timeout, c.cfg.ChunkSize, c.kill, c.endWriter)
+	c.w = newWriter(c.nc, c.cfg.Timeout, c.cfg.ChunkSize, func(error) {}, c.kill, c.endWriter)
 	go c.w.run(c.ctx)
 
 	if err := c.w.send(ctx, outItem{op: opChunkSize, n: uint32(c.cfg.ChunkSize)}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -54,6 +55,9 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
+	causeMu sync.Mutex
+	cause   error // first recorded reason the connection ends
+
 	// Read-goroutine state.
 	connected      bool
 	app            string // without query
@@ -90,21 +94,41 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		cancel:    cancel,
 		ackWindow: uint64(s.cfg.AckWindow),
 	}
-	c.w = newWriter(nc, s.cfg.WriteTimeout, s.cfg.ChunkSize, c.kill, c.endGracefully)
+	c.w = newWriter(nc, s.cfg.WriteTimeout, s.cfg.ChunkSize, c.setCause, c.kill, c.endGracefully)
 	return c
 }
 
-// kill ends the connection now: the first cause wins, the socket is closed
-// so both goroutines unblock.
+// setCause records why the connection ends; the first cause wins. It is
+// recorded apart from the cancellation so that a final status can still be
+// flushed: once the peer reads it, it may close before we cancel, and its
+// EOF must not replace the real cause in the close line.
+func (c *conn) setCause(cause error) {
+	c.causeMu.Lock()
+	if c.cause == nil {
+		c.cause = cause
+	}
+	c.causeMu.Unlock()
+}
+
+func (c *conn) closeCause() error {
+	c.causeMu.Lock()
+	defer c.causeMu.Unlock()
+	return c.cause
+}
+
+// kill ends the connection now: the socket is closed so both goroutines
+// unblock.
 func (c *conn) kill(cause error) {
+	c.setCause(cause)
 	c.cancel(cause)
 	c.nc.Close()
 }
 
 // endGracefully ends the connection after the writer flushed its last
-// message: the cause is recorded and the reader is woken (players have no
-// read deadline) so it can linger and close.
+// message: the reader is woken (players have no read deadline) so it can
+// linger and close.
 func (c *conn) endGracefully(cause error) {
+	c.setCause(cause)
 	c.cancel(cause)
 	c.nc.SetReadDeadline(time.Now())
 }
@@ -115,7 +139,8 @@ func (c *conn) run() {
 	defer c.s.forget(c)
 	start := time.Now()
 	err := guard(c.runInner)
-	c.cancel(err) // no-op if a cause was recorded first
+	c.setCause(err) // no-op if a cause was recorded first
+	c.cancel(err)
 	c.nc.Close()
 	if c.writerStarted {
 		<-c.w.done
@@ -127,7 +152,7 @@ func (c *conn) run() {
 		c.reader.Close()
 	}
 
-	cause := context.Cause(c.ctx)
+	cause := c.closeCause()
 	level := closeLevel(cause)
 	attrs := []any{"err", cause, "dur", time.Since(start).Round(time.Millisecond)}
 	if key := c.streamKey(); key != "" {
@@ -244,6 +269,7 @@ func (c *conn) refuse(cause error, msgs ...*Message) error {
 			return err
 		}
 	}
+	c.setCause(cause)
 	if err := c.w.send(c.ctx, outItem{op: opClose, err: cause}); err != nil {
 		return err
 	}

@@ -91,6 +91,8 @@ type writer struct {
 	q       chan outItem
 	done    chan struct{}
 
+	// note records the cause of an end the writer is about to flush.
+	note func(error)
 	// fail ends the connection abruptly (cause recorded, socket closed).
 	fail func(error)
 	// end ends the connection gracefully after everything was flushed
@@ -113,13 +115,14 @@ type writer struct {
 	encFn           func(*av.Packet) []byte
 }
 
-func newWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, fail, end func(error)) *writer {
+func newWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, note, fail, end func(error)) *writer {
 	w := &writer{
 		nc:              nc,
 		timeout:         timeout,
 		cw:              NewChunkWriter(),
 		q:               make(chan outItem, writeQueueLen),
 		done:            make(chan struct{}),
+		note:            note,
 		fail:            fail,
 		end:             end,
 		bufs:            make(net.Buffers, 0, 64),
@@ -189,6 +192,9 @@ func (w *writer) loop(ctx context.Context) error {
 			default:
 			}
 			break
+		}
+		if errors.Is(err, ErrStreamEnded) {
+			w.note(err) // before the flush: the player may close right after reading it
 		}
 		if err == nil || errors.Is(err, errGracefulEnd) || errors.Is(err, ErrStreamEnded) {
 			if ferr := w.flush(); ferr != nil {

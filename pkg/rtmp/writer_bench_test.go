@@ -23,7 +23,7 @@ func BenchmarkWriterFanout(b *testing.B) {
 	src := gen.Packets(256)
 	ws := make([]*writer, players)
 	for i := range ws {
-		ws[i] = newWriter(discardConn{}, time.Second, DefaultOutChunkSize, func(error) {}, func(error) {})
+		ws[i] = newWriter(discardConn{}, time.Second, DefaultOutChunkSize, func(error) {}, func(error) {}, func(error) {})
 		ws[i].cw.SetChunkSize(DefaultOutChunkSize)
 	}
 	b.ReportAllocs()
