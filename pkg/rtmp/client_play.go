@@ -46,8 +46,9 @@ func (c *ClientConn) killOnStatus(err error) {
 
 // ReadPacket returns the next metadata, sequence header or media packet of
 // the played stream, in arrival order. It returns io.EOF when the server
-// ends the stream (StreamEOF, NetStream.Play.UnpublishNotify or
-// Play.Stop). Each call waits at most Timeout.
+// ends the stream (StreamEOF, NetStream.Play.UnpublishNotify or Play.Stop)
+// and also when it closes the connection between two messages, which is
+// how ffmpeg -listen ends a stream. Each call waits at most Timeout.
 func (c *ClientConn) ReadPacket() (*av.Packet, error) {
 	if c.mode != modePlaying {
 		return nil, errors.New("rtmp: read packet: connection is not playing")

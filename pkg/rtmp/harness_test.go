@@ -98,6 +98,21 @@ func (s *logSink) waitClosed(t *testing.T, want ...string) string {
 	}
 }
 
+// pollClosed returns a "conn closed" line containing want if one was
+// logged, without blocking (lines not matching are dropped).
+func (s *logSink) pollClosed(want string) (string, bool) {
+	for {
+		select {
+		case line := <-s.closed:
+			if strings.Contains(line, want) {
+				return line, true
+			}
+		default:
+			return "", false
+		}
+	}
+}
+
 // testEnv is a server on loopback with a real hub.
 type testEnv struct {
 	addr string

@@ -299,3 +299,48 @@ func TestSilentPlayerOutlivesReadTimeout(t *testing.T) {
 	}
 	require.Equal(t, 2, env.srv.Conns())
 }
+
+// TestSlowPlayer: a player that stops reading fills its socket, then its
+// hub queue, and is evicted by the hub. If the writer is blocked on that
+// player's socket meanwhile (the hub reader has no channel to watch), the
+// connection ends when the player reads again (close line: evicted) or at
+// the write deadline (close line: i/o timeout); both at Warn, and the
+// server carries on.
+func TestSlowPlayer(t *testing.T) {
+	fill := func(t *testing.T, env *testEnv, pub *ClientConn) {
+		t.Helper()
+		gen := mediatest.New(mediatest.Config{NoAudio: true, GOP: 1, KeySize: 64 << 10})
+		for i := 0; ; i++ {
+			require.NoError(t, pub.WritePacket(gen.Next()))
+			if info, ok := env.hub.Stream("live/cam1"); ok && info.Evicted > 0 {
+				return
+			}
+			require.Less(t, i, 3000, "slow player never evicted")
+		}
+	}
+	t.Run("resumes reading after eviction", func(t *testing.T) {
+		env := startServer(t, ServerConfig{}, hub.Config{QueueSize: 16, MaxOverflows: 1})
+		pub := env.publisher(t, "cam1")
+		slow := env.player(t, "cam1")
+		fill(t, env, pub)
+		var err error
+		for err == nil {
+			_, err = slow.ReadPacket()
+		}
+		line := env.logs.waitClosed(t, "reader evicted")
+		require.Contains(t, line, "level=WARN")
+		require.Contains(t, line, "stream=live/cam1")
+		env.requireServes(t)
+	})
+	t.Run("never reads again", func(t *testing.T) {
+		env := startServer(t, ServerConfig{WriteTimeout: 300 * time.Millisecond}, hub.Config{QueueSize: 16, MaxOverflows: 1})
+		pub := env.publisher(t, "cam1")
+		env.player(t, "cam1") // never reads
+		fill(t, env, pub)
+		// Whichever comes first: the pump sees the eviction (if it was
+		// waiting in Read) or the write deadline fires.
+		line := env.logs.waitClosed(t, "stream=live/cam1", "level=WARN")
+		require.True(t, strings.Contains(line, "reader evicted") || strings.Contains(line, "i/o timeout"), line)
+		env.requireServes(t)
+	})
+}

@@ -72,6 +72,7 @@ type mediaBatch struct {
 
 // playState is a running play: a pump goroutine reading the hub reader.
 type playState struct {
+	fail     func(error)
 	r        *hub.Reader
 	streamID uint32
 	cancel   context.CancelFunc
@@ -388,6 +389,7 @@ func (w *writer) startPlay(r *hub.Reader, msid uint32) {
 	w.stopPlay()
 	ctx, cancel := context.WithCancel(context.Background())
 	ps := &playState{
+		fail:     w.fail,
 		r:        r,
 		streamID: msid,
 		cancel:   cancel,
@@ -435,6 +437,13 @@ func (ps *playState) pumpLoop(ctx context.Context) error {
 			return nil
 		}
 		pkts, err := ps.r.Read(ctx, buf)
+		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+			// Evicted (hub.ErrSlowReader) or detached: end the connection
+			// now. The writer is likely blocked on this very player's
+			// socket and would only notice at its write deadline.
+			ps.fail(fmt.Errorf("play %q: %w", ps.r.Key(), err))
+			return nil
+		}
 		select {
 		case ps.media <- mediaBatch{pkts: pkts, err: err}:
 		case <-ctx.Done():
