@@ -171,6 +171,10 @@ type Hub struct {
 	closed  bool
 	streams map[string]*stream
 	waiters map[string]*waiter
+
+	watch    watchers
+	demandMu sync.Mutex
+	demand   func(key string, info ReaderInfo) bool
 }
 
 // waiter is shared by all WaitStream calls on one key.
@@ -232,6 +236,7 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 		}
 		h.mu.Unlock()
 		h.log.Info("publish started", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr)
+		h.emit(Event{Type: EventPublish, Key: key, Publisher: info})
 		return p, nil
 	}
 
@@ -249,8 +254,10 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 	}
 	p := newPublisher(s, info)
 	s.attachLocked(p, true)
+	readers := len(s.readers)
 	s.mu.Unlock()
 	h.mu.Unlock()
+	h.emit(Event{Type: EventPublish, Key: key, Resumed: true, Publisher: info, Readers: readers})
 	if old != nil {
 		h.log.Info("publisher replaced", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr,
 			"old_remote", old.info.RemoteAddr)
@@ -279,7 +286,9 @@ func (h *Hub) Subscribe(key string, info ReaderInfo) (*Reader, error) {
 	s.mu.Lock()
 	h.mu.Unlock()
 	r := s.addReaderLocked(info)
+	readers := len(s.readers)
 	s.mu.Unlock()
+	h.emit(Event{Type: EventReaderJoin, Key: key, Reader: info, Readers: readers})
 	return r, nil
 }
 
@@ -348,9 +357,11 @@ func (h *Hub) Stream(key string) (StreamInfo, bool) {
 // io.EOF. It waits for running grace timers. Idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	var ended []string
 	if !h.closed {
 		h.closed = true
 		for key, s := range h.streams {
+			ended = append(ended, key)
 			s.mu.Lock()
 			if s.pub != nil {
 				s.pub.detachLocked(ErrClosed, true)
@@ -368,6 +379,9 @@ func (h *Hub) Close() {
 		}
 	}
 	h.mu.Unlock()
+	for _, key := range ended {
+		h.emit(Event{Type: EventStreamEnd, Key: key})
+	}
 	h.timers.Wait()
 }
 
@@ -389,5 +403,6 @@ func (h *Hub) expire(s *stream, gen uint64) {
 	h.mu.Unlock()
 	if ended {
 		h.log.Info("stream ended", "stream", s.key, "cause", "reconnect grace expired")
+		h.emit(Event{Type: EventStreamEnd, Key: s.key})
 	}
 }

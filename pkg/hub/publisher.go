@@ -89,10 +89,12 @@ func (p *Publisher) Close() {
 	}
 	s.mu.Unlock()
 	h.mu.Unlock()
+	h.emit(Event{Type: EventUnpublish, Key: s.key, Publisher: p.info})
 	if grace > 0 {
 		h.log.Info("publish stopped", "stream", s.key, "grace", grace)
 	} else {
 		h.log.Info("stream ended", "stream", s.key, "cause", "publisher closed")
+		h.emit(Event{Type: EventStreamEnd, Key: s.key})
 	}
 }
 

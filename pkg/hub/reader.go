@@ -32,10 +32,12 @@ type Reader struct {
 	mu         sync.Mutex
 	ring       []*av.Packet
 	mask       uint64
-	head, tail uint64      // ring[head&mask] is the oldest; tail-head queued
-	needKey    bool        // skip media until a packet a decoder can start at
-	err        error       // terminal: io.EOF (after drain), ErrSlowReader, ErrClosed
-	overflowAt []time.Time // last MaxOverflows overflow times, allocated on the first
+	head, tail uint64        // ring[head&mask] is the oldest; tail-head queued
+	needKey    bool          // skip media until a packet a decoder can start at
+	err        error         // terminal: io.EOF (after drain), ErrSlowReader, ErrClosed
+	done       chan struct{} // closed when err is first set
+	closed     bool          // Close was called
+	overflowAt []time.Time   // last MaxOverflows overflow times, allocated on the first
 	overflowN  uint64
 	stats      ReaderStats
 }
@@ -45,6 +47,7 @@ func newReader(s *stream, info ReaderInfo, size int) *Reader {
 		s:      s,
 		info:   info,
 		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
 		ring:   make([]*av.Packet, size),
 		mask:   uint64(size - 1),
 	}
@@ -157,7 +160,7 @@ func (r *Reader) overflowLocked(s *stream) (dropped uint64, evict bool) {
 	}
 	r.stats.Dropped += dropped
 	if evict {
-		r.err = ErrSlowReader
+		r.setErrLocked(ErrSlowReader)
 	}
 	return dropped, evict
 }
@@ -174,11 +177,31 @@ func (r *Reader) resync() {
 // packets are still delivered first.
 func (r *Reader) end(err error) {
 	r.mu.Lock()
-	if r.err == nil {
-		r.err = err
-	}
+	r.setErrLocked(err)
 	r.mu.Unlock()
 	r.signal()
+}
+
+// setErrLocked records the reader's terminal error once and closes done.
+func (r *Reader) setErrLocked(err error) {
+	if r.err == nil {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// Done is closed as soon as the reader has a terminal condition: the stream
+// ended (queued packets may still be waiting for Read), it was evicted, or
+// it was closed. A writer blocked on a socket can select on it to abort at
+// once instead of at its next Read.
+func (r *Reader) Done() <-chan struct{} { return r.done }
+
+// Err returns the terminal condition (io.EOF, ErrSlowReader, ErrClosed)
+// once Done is closed, else nil.
+func (r *Reader) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
 // Read appends queued packets to dst (at most cap(dst)-len(dst) if that is
@@ -227,8 +250,12 @@ func (r *Reader) Close() {
 	s := r.s
 	s.mu.Lock()
 	s.removeReaderLocked(r)
+	readers := len(s.readers)
 	s.mu.Unlock()
 	r.mu.Lock()
+	first := !r.closed
+	r.closed = true
+	r.setErrLocked(ErrClosed)
 	r.err = ErrClosed
 	for i := r.head; i != r.tail; i++ {
 		r.ring[i&r.mask] = nil
@@ -236,6 +263,9 @@ func (r *Reader) Close() {
 	r.head = r.tail
 	r.mu.Unlock()
 	r.signal()
+	if first {
+		s.h.emit(Event{Type: EventReaderLeave, Key: s.key, Reader: r.info, Readers: readers})
+	}
 }
 
 // Key returns the stream key.
