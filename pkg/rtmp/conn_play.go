@@ -36,6 +36,9 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote}
 	r, err := c.hub.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
+		// An edge app starts its upstream pull here; either way RTMP
+		// players wait PlayWait before StreamNotFound.
+		c.hub.Demand(key, info)
 		wctx, cancel := context.WithTimeout(c.ctx, c.cfg.PlayWait)
 		err = c.hub.WaitStream(wctx, key)
 		cancel()

@@ -344,3 +344,32 @@ func TestSlowPlayer(t *testing.T) {
 		env.requireServes(t)
 	})
 }
+
+// RTMP play of a stream that is not live asks the hub for it (an edge app
+// starts its upstream pull there) before waiting PlayWait.
+func TestPlayDemandsStream(t *testing.T) {
+	env := startServer(t, ServerConfig{PlayWait: testTimeout}, hub.Config{})
+	asked := make(chan hub.ReaderInfo, 1)
+	env.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+		if key == "live/edge" {
+			asked <- info
+		}
+		return true
+	})
+	c := env.dial(t)
+	played := make(chan error, 1)
+	go func() { played <- c.Play(testCtx(t), "edge") }()
+	select {
+	case info := <-asked:
+		require.Equal(t, "rtmp", info.Protocol)
+	case <-time.After(testTimeout):
+		t.Fatal("play did not demand the stream")
+	}
+	env.publisher(t, "edge") // the "pull" arrives
+	select {
+	case err := <-played:
+		require.NoError(t, err)
+	case <-time.After(testTimeout):
+		t.Fatal("play did not start once the demanded stream was live")
+	}
+}
