@@ -129,7 +129,17 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	defer h.untrack(p)
 
-	rd, err := h.hub.Subscribe(key, hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr})
+	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr}
+	rd, err := h.hub.Subscribe(key, rinfo)
+	if errors.Is(err, hub.ErrStreamNotFound) && h.hub.Demand(key, rinfo) {
+		// A source is being started for this player (edge pull): wait
+		// for it, bounded, instead of answering 404 at once.
+		wctx, wcancel := context.WithTimeout(ctx, h.cfg.DemandWait)
+		if h.hub.WaitStream(wctx, key) == nil {
+			rd, err = h.hub.Subscribe(key, rinfo)
+		}
+		wcancel()
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, hub.ErrStreamNotFound):

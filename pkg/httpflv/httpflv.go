@@ -31,10 +31,16 @@ type Config struct {
 	// WriteTimeout bounds every single write to a player (not the response):
 	// a player that accepts no data for this long is dropped. Default 10s.
 	WriteTimeout time.Duration
+
+	// DemandWait bounds how long a play waits for a stream whose source the
+	// hub is starting on demand (an edge pull, see hub.Demand). Streams with
+	// no such source get 404 at once. Default 5s.
+	DemandWait time.Duration
 }
 
 const (
 	defaultWriteTimeout = 10 * time.Second
+	defaultDemandWait   = 5 * time.Second
 
 	// holdTimeout bounds how long the FLV header waits for the tracks the
 	// stream announced (onMetaData codec ids) to show up. flv.js and mpegts.js
@@ -68,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = defaultWriteTimeout
+	}
+	if c.DemandWait <= 0 {
+		c.DemandWait = defaultDemandWait
 	}
 	return c
 }
