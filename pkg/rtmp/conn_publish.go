@@ -51,7 +51,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 		key+" is now published")); err != nil {
 		return err
 	}
-	c.log.Info("publish started", "stream", key)
+	c.log.Debug("publish started", "stream", key) // the hub logs the state change at Info
 	return nil
 }
 
@@ -64,7 +64,7 @@ func (c *conn) endPublish() {
 	// Unwatch first: our own Close must not look like a takeover.
 	c.w.send(c.ctx, outItem{op: opUnwatch})
 	c.pub.Close()
-	c.log.Info("publish ended", "stream", c.pubKey)
+	c.log.Debug("publish ended", "stream", c.pubKey)
 	c.pub = nil
 }
 
