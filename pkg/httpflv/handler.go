@@ -129,7 +129,7 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	defer h.untrack(p)
 
-	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr}
+	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr, Query: r.URL.RawQuery}
 	rd, err := h.hub.Subscribe(key, rinfo)
 	if errors.Is(err, hub.ErrStreamNotFound) && h.hub.Demand(key, rinfo) {
 		// A source is being started for this player (edge pull): wait

@@ -151,6 +151,9 @@ type PublisherInfo struct {
 type ReaderInfo struct {
 	Protocol   string // "rtmp", "http-flv", "ws-flv", "hls", "relay"
 	RemoteAddr string
+	// Query is the raw query string of the play URL, without '?' (an auth
+	// token an edge relay passes upstream); never part of the key.
+	Query string
 }
 
 // stopper is the part of *time.Timer the hub uses; tests inject fakes.

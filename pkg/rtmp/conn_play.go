@@ -23,7 +23,7 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 		return protocolErrorf("play on a connection that is already publishing or playing")
 	}
 	raw, _ := cmd.stringArg(0)
-	name, _ := splitQuery(raw)
+	name, query := splitQuery(raw)
 	// ffmpeg strips ".flv" itself; other players may not.
 	name = strings.TrimSuffix(name, ".flv")
 	key := c.app + "/" + name
@@ -33,7 +33,7 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 			onStatusMessage(msid, levelError, codePlayFailed, "invalid stream name"))
 	}
 
-	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote}
+	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote, Query: joinQuery(c.appQuery, query)}
 	r, err := c.hub.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
 		// An edge app starts its upstream pull here; either way RTMP
