@@ -42,6 +42,7 @@ type Config struct {
 	HTTP            HTTP           `mapstructure:"http"`
 	Hub             Hub            `mapstructure:"hub"`
 	Apps            map[string]App `mapstructure:"apps"`
+	API             API            `mapstructure:"api"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 }
 

@@ -58,6 +58,7 @@ func wantDefaults() Config {
 			PublishPolicy:          "reject",
 		},
 		Apps:            map[string]App{},
+		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
 		ShutdownTimeout: 10 * time.Second,
 	}
 }
