@@ -44,6 +44,7 @@ type Config struct {
 	Apps            map[string]App `mapstructure:"apps"`
 	API             API            `mapstructure:"api"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
+	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
 }
 
 // Log configures the process logger.

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,8 @@ var (
 	ErrSlowReader      = errors.New("hub: reader evicted: too slow")
 	ErrClosed          = errors.New("hub: closed")
 	ErrInvalidKey      = errors.New("hub: invalid stream key")
+	// ErrKicked ends a publisher removed by an operator (KickPublisher).
+	ErrKicked = errors.New("hub: publisher kicked")
 )
 
 // PublishPolicy decides what happens when a second publisher arrives for a
@@ -174,6 +177,11 @@ type Hub struct {
 	closed  bool
 	streams map[string]*stream
 	waiters map[string]*waiter
+
+	// Client registry counters (clients.go).
+	nextID       atomic.Uint64 // last reader id handed out
+	bytesOut     atomic.Uint64 // Reader.AddBytes over all readers ever
+	endedBytesIn atomic.Uint64 // BytesIn of streams that ended
 
 	watch    watchers
 	demandMu sync.Mutex

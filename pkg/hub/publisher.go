@@ -66,7 +66,12 @@ func (p *Publisher) WritePacket(pkt *av.Packet) error {
 // Close ends publishing. Readers stay attached for ReconnectGrace; if no
 // publisher resumes the key in time they drain their queues and get io.EOF.
 // Idempotent.
-func (p *Publisher) Close() {
+func (p *Publisher) Close() { p.stop(ErrPublisherClosed, false) }
+
+// stop detaches p with cause (external: Done closes, as for a kick) and
+// starts the reconnect grace or ends the stream. It reports whether p was
+// still the stream's publisher.
+func (p *Publisher) stop(cause error, external bool) bool {
 	s := p.s
 	h := s.h
 	h.mu.Lock()
@@ -74,9 +79,9 @@ func (p *Publisher) Close() {
 	if s.pub != p {
 		s.mu.Unlock()
 		h.mu.Unlock()
-		return
+		return false
 	}
-	p.detachLocked(ErrPublisherClosed, false)
+	p.detachLocked(cause, external)
 	s.pub = nil
 	grace := h.cfg.ReconnectGrace
 	if grace > 0 {
@@ -91,18 +96,19 @@ func (p *Publisher) Close() {
 	h.mu.Unlock()
 	h.emit(Event{Type: EventUnpublish, Key: s.key, Publisher: p.info})
 	if grace > 0 {
-		h.log.Info("publish stopped", "stream", s.key, "grace", grace)
+		h.log.Info("publish stopped", "stream", s.key, "grace", grace, "cause", cause)
 	} else {
-		h.log.Info("stream ended", "stream", s.key, "cause", "publisher closed")
+		h.log.Info("stream ended", "stream", s.key, "cause", cause)
 		h.emit(Event{Type: EventStreamEnd, Key: s.key})
 	}
+	return true
 }
 
 // Done is closed when the publisher is ended from outside (takeover, kick,
 // Hub.Close); Err then says why. Close does not close it.
 func (p *Publisher) Done() <-chan struct{} { return p.done }
 
-// Err returns why Done was closed (ErrReplaced, ErrClosed), or nil.
+// Err returns why Done was closed (ErrReplaced, ErrKicked, ErrClosed), or nil.
 func (p *Publisher) Err() error {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -26,6 +27,13 @@ type Reader struct {
 	s      *stream
 	info   ReaderInfo
 	notify chan struct{}
+	id     uint64
+	since  time.Time
+
+	// Bytes the protocol reported written: this reader's, and its
+	// protocol's total within the stream (shared with other readers).
+	bytes atomic.Uint64
+	out   *atomic.Uint64
 
 	idx int // position in s.readers, -1 when detached; guarded by s.mu
 
@@ -46,6 +54,8 @@ func newReader(s *stream, info ReaderInfo, size int) *Reader {
 	return &Reader{
 		s:      s,
 		info:   info,
+		id:     s.h.nextID.Add(1),
+		since:  s.h.now(),
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		ring:   make([]*av.Packet, size),
@@ -284,4 +294,38 @@ func (r *Reader) Stats() ReaderStats {
 	st := r.stats
 	st.Queued = int(r.tail - r.head)
 	return st
+}
+
+// ID returns the reader's hub-assigned id, unique for the hub's lifetime
+// (the API's client id).
+func (r *Reader) ID() uint64 { return r.id }
+
+// AddBytes records n bytes written to the reader's client. Protocols call
+// it once per write batch, not per packet: it is three atomic adds.
+func (r *Reader) AddBytes(n uint64) {
+	r.bytes.Add(n)
+	r.out.Add(n)
+	r.s.h.bytesOut.Add(n)
+}
+
+// snapshot describes r for Hub.Readers; the caller holds r.s.mu.
+func (r *Reader) snapshot() ReaderSnapshot {
+	r.mu.Lock()
+	st := r.stats
+	st.Queued = int(r.tail - r.head)
+	var lag time.Duration
+	if r.tail != r.head {
+		oldest, newest := r.ring[r.head&r.mask], r.ring[(r.tail-1)&r.mask]
+		lag = time.Duration(newest.DTS-oldest.DTS) * time.Millisecond
+	}
+	r.mu.Unlock()
+	return ReaderSnapshot{
+		ID:          r.id,
+		Key:         r.s.key,
+		Info:        r.info,
+		Since:       r.since,
+		Bytes:       r.bytes.Load(),
+		ReaderStats: st,
+		Lag:         lag,
+	}
 }

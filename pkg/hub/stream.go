@@ -2,7 +2,10 @@ package hub
 
 import (
 	"io"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -27,6 +30,29 @@ type StreamInfo struct {
 	// after jumps, first packets clamped to 0 or moved next to the other
 	// track.
 	TimestampFixes uint64
+
+	// The current publish session's sequence headers and metadata (nil
+	// until seen). Shared and immutable: for parsing (picture size, frame
+	// rate) on control paths, never to be modified.
+	VideoHeader, AudioHeader, MetaData *av.Packet
+	// VideoFrames counts video frames (sequence headers excluded), so a
+	// sampler can measure the frame rate from deltas.
+	VideoFrames uint64
+	// GOPFrames and GOPDuration describe the last complete GOP (keyframe
+	// to keyframe); zero until two keyframes were seen.
+	GOPFrames   int
+	GOPDuration time.Duration
+	// Protocols lists, per reader protocol ever attached to the stream,
+	// the readers attached now and the bytes they reported written
+	// (Reader.AddBytes), sorted by protocol.
+	Protocols []ProtocolStats
+}
+
+// ProtocolStats are one reader protocol's numbers within a stream.
+type ProtocolStats struct {
+	Protocol string
+	Readers  int
+	BytesOut uint64
 }
 
 // stream is one key's state. Everything below mu is guarded by it.
@@ -54,6 +80,18 @@ type stream struct {
 	readers []*Reader
 
 	bytesIn, packets, dropped, evicted uint64
+
+	// Video cadence, for the API (frame rate, GOP length).
+	videoFrames    uint64
+	keyDTS         int64
+	framesSinceKey int
+	sawKey         bool
+	gopFrames      int
+	gopDur         time.Duration
+
+	// out holds the bytes written per reader protocol; entries are created
+	// under mu and updated atomically by Reader.AddBytes.
+	out map[string]*atomic.Uint64
 }
 
 func newStream(h *Hub, key string) *stream {
@@ -75,6 +113,7 @@ func (s *stream) attachLocked(p *Publisher, resume bool) {
 	}
 	s.ts.republish()
 	s.meta, s.vHdr, s.aHdr = nil, nil, nil
+	s.sawKey, s.framesSinceKey = false, 0
 	s.hasVideo, s.hasAudio = false, false
 	s.vCodec, s.aCodec = av.CodecUnknown, av.CodecUnknown
 	s.gop.reset()
@@ -97,6 +136,8 @@ func (s *stream) writeLocked(p *av.Packet) int {
 		s.hasVideo = true
 		if p.Header {
 			s.vHdr = p
+		} else {
+			s.countFrameLocked(p)
 		}
 		if p.Header || s.vCodec == av.CodecUnknown {
 			s.vCodec = p.Codec
@@ -129,6 +170,19 @@ func (s *stream) writeLocked(p *av.Packet) int {
 	return evicted
 }
 
+// countFrameLocked tracks the video frame count and the last GOP's length.
+func (s *stream) countFrameLocked(p *av.Packet) {
+	s.videoFrames++
+	if p.Keyframe {
+		if s.sawKey {
+			s.gopFrames = s.framesSinceKey
+			s.gopDur = time.Duration(p.DTS-s.keyDTS) * time.Millisecond
+		}
+		s.sawKey, s.keyDTS, s.framesSinceKey = true, p.DTS, 0
+	}
+	s.framesSinceKey++
+}
+
 // addReaderLocked creates a reader primed with metadata, sequence headers and
 // the GOP cache, and registers it for live packets.
 func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
@@ -145,6 +199,13 @@ func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 		size = nextPow2(n + size/2)
 	}
 	r := newReader(s, info, size)
+	if s.out == nil {
+		s.out = make(map[string]*atomic.Uint64)
+	}
+	if r.out = s.out[info.Protocol]; r.out == nil {
+		r.out = new(atomic.Uint64)
+		s.out[info.Protocol] = r.out
+	}
 	for _, p := range [...]*av.Packet{s.meta, s.vHdr, s.aHdr} {
 		if p != nil {
 			r.push(p)
@@ -193,6 +254,7 @@ func (s *stream) endLocked() {
 		return
 	}
 	s.ended = true
+	s.h.endedBytesIn.Add(s.bytesIn)
 	for _, r := range s.readers {
 		r.end(io.EOF)
 		r.idx = -1
@@ -229,7 +291,28 @@ func (s *stream) stopGraceLocked() {
 func (s *stream) info() StreamInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var protos []ProtocolStats
+	if len(s.out) > 0 {
+		protos = make([]ProtocolStats, 0, len(s.out))
+		for name, n := range s.out {
+			protos = append(protos, ProtocolStats{Protocol: name, BytesOut: n.Load()})
+		}
+		slices.SortFunc(protos, func(a, b ProtocolStats) int { return strings.Compare(a.Protocol, b.Protocol) })
+		for _, r := range s.readers {
+			i, _ := slices.BinarySearchFunc(protos, r.info.Protocol, func(p ProtocolStats, t string) int {
+				return strings.Compare(p.Protocol, t)
+			})
+			protos[i].Readers++
+		}
+	}
 	return StreamInfo{
+		VideoHeader:    s.vHdr,
+		AudioHeader:    s.aHdr,
+		MetaData:       s.meta,
+		VideoFrames:    s.videoFrames,
+		GOPFrames:      s.gopFrames,
+		GOPDuration:    s.gopDur,
+		Protocols:      protos,
 		Key:            s.key,
 		VideoCodec:     s.vCodec,
 		AudioCodec:     s.aCodec,
