@@ -41,6 +41,7 @@ type Config struct {
 	RTMP            RTMP           `mapstructure:"rtmp"`
 	HTTP            HTTP           `mapstructure:"http"`
 	Hub             Hub            `mapstructure:"hub"`
+	HLS             HLS            `mapstructure:"hls"`
 	Apps            map[string]App `mapstructure:"apps"`
 	API             API            `mapstructure:"api"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`

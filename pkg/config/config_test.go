@@ -57,6 +57,7 @@ func wantDefaults() Config {
 			SlowReaderWindow:       30 * time.Second,
 			PublishPolicy:          "reject",
 		},
+		HLS:             wantHLSDefaults(),
 		Apps:            map[string]App{},
 		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
 		ShutdownTimeout: 10 * time.Second,

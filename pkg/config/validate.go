@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 		oneOf("hub.publish_policy", c.Hub.PublishPolicy, PolicyReject, PolicyTakeover),
 	}
 	errs = append(errs, c.validateApps())
+	errs = append(errs, c.HLS.validate())
 	errs = append(errs, c.validateAPI())
 	errs = append(errs, positive("shutdown_timeout", c.ShutdownTimeout))
 	errs = append(errs, nonNegative("shutdown_delay", c.ShutdownDelay))

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// HLS configures HLS egress (pkg/hls): one in-memory muxer per live stream.
+type HLS struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Variant is mpegts, fmp4 or low_latency ("lowLatency" is accepted as
+	// an alias of low_latency).
+	Variant         string        `mapstructure:"variant"`
+	SegmentDuration time.Duration `mapstructure:"segment_duration"`
+	PartDuration    time.Duration `mapstructure:"part_duration"` // low_latency only
+	SegmentCount    int           `mapstructure:"segment_count"`
+	// SegmentKeep segments stay fetchable after leaving the playlist, so
+	// players and CDNs that fetch late still succeed.
+	SegmentKeep int  `mapstructure:"segment_keep"`
+	OnDemand    bool `mapstructure:"on_demand"`
+	// IdleTimeout stops an on-demand muxer after this long without requests.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// Directory, when set, also receives every segment and playlist.
+	Directory string `mapstructure:"directory"`
+	// AllowOrigin is the CORS origin; "" inherits http.allow_origin.
+	AllowOrigin string `mapstructure:"allow_origin"`
+}
+
+// HLS variants as spelled in the file.
+const (
+	HLSVariantMPEGTS     = "mpegts"
+	HLSVariantFMP4       = "fmp4"
+	HLSVariantLowLatency = "low_latency"
+	hlsVariantLLAlias    = "lowLatency" // the spelling of the HLS issue
+)
+
+// Limits of the hls keys.
+const (
+	MinHLSSegmentDuration = 500 * time.Millisecond
+	MaxHLSSegmentDuration = 60 * time.Second
+	MinHLSPartDuration    = 50 * time.Millisecond
+	MaxHLSSegmentCount    = 100
+	MaxHLSSegmentKeep     = 100
+)
+
+// HLSVariant returns the canonical variant name (the alias resolved).
+func (h HLS) HLSVariant() string {
+	if h.Variant == hlsVariantLLAlias {
+		return HLSVariantLowLatency
+	}
+	return h.Variant
+}
+
+// validate checks the hls section, naming the key in every error.
+func (h HLS) validate() error {
+	errs := []error{
+		oneOf("hls.variant", h.Variant, HLSVariantMPEGTS, HLSVariantFMP4, HLSVariantLowLatency, hlsVariantLLAlias),
+		durationRange("hls.segment_duration", h.SegmentDuration, MinHLSSegmentDuration, MaxHLSSegmentDuration),
+		durationRange("hls.part_duration", h.PartDuration, MinHLSPartDuration, h.SegmentDuration),
+		inRange("hls.segment_count", int64(h.SegmentCount), 1, MaxHLSSegmentCount),
+		inRange("hls.segment_keep", int64(h.SegmentKeep), 0, MaxHLSSegmentKeep),
+		positive("hls.idle_timeout", h.IdleTimeout),
+	}
+	if h.AllowOrigin != "" {
+		errs = append(errs, headerValue("hls.allow_origin", h.AllowOrigin))
+	}
+	if strings.ContainsRune(h.Directory, 0) {
+		errs = append(errs, fmt.Errorf("config: hls.directory: %q contains a NUL byte", h.Directory))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func durationRange(key string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return fmt.Errorf("config: %s: %s out of range [%s, %s]", key, d, lo, hi)
+	}
+	return nil
+}
