@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // HLS configures HLS egress (pkg/hls): one in-memory muxer per live stream.
@@ -65,8 +66,8 @@ func (h HLS) validate() error {
 	if h.AllowOrigin != "" {
 		errs = append(errs, headerValue("hls.allow_origin", h.AllowOrigin))
 	}
-	if strings.ContainsRune(h.Directory, 0) {
-		errs = append(errs, fmt.Errorf("config: hls.directory: %q contains a NUL byte", h.Directory))
+	if strings.ContainsFunc(h.Directory, unicode.IsControl) {
+		errs = append(errs, fmt.Errorf("config: hls.directory: %q contains a control character", h.Directory))
 	}
 	for _, err := range errs {
 		if err != nil {

@@ -49,7 +49,7 @@ func TestHLSValidate(t *testing.T) {
 			err: `config: hls.allow_origin: "*\nX: y" contains a line break`},
 		{name: "allow origin own", edit: func(h *HLS) { h.AllowOrigin = "https://a.example" }},
 		{name: "directory nul", edit: func(h *HLS) { h.Directory = "a\x00b" },
-			err: `config: hls.directory: "a\x00b" contains a NUL byte`},
+			err: `config: hls.directory: "a\x00b" contains a control character`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
