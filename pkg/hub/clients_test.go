@@ -90,6 +90,10 @@ func TestKickReader(t *testing.T) {
 	require.Empty(t, h.Readers())
 	require.False(t, h.KickReader(r.ID()), "already gone")
 	require.Equal(t, []EventType{EventReaderJoin, EventReaderLeave}, rc.types())
+	rc.mu.Lock()
+	require.Equal(t, r.ID(), rc.events[0].ReaderID)
+	require.Equal(t, r.ID(), rc.events[1].ReaderID)
+	rc.mu.Unlock()
 }
 
 func TestKickPublisher(t *testing.T) {

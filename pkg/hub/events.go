@@ -45,6 +45,7 @@ type Event struct {
 	Resumed   bool          // EventPublish: the stream existed (reconnect or takeover)
 	Publisher PublisherInfo // EventPublish, EventUnpublish
 	Reader    ReaderInfo    // EventReaderJoin, EventReaderLeave
+	ReaderID  uint64        // EventReaderJoin, EventReaderLeave: Reader.ID
 	Readers   int           // readers attached after the change
 }
 

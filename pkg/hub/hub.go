@@ -299,7 +299,7 @@ func (h *Hub) Subscribe(key string, info ReaderInfo) (*Reader, error) {
 	r := s.addReaderLocked(info)
 	readers := len(s.readers)
 	s.mu.Unlock()
-	h.emit(Event{Type: EventReaderJoin, Key: key, Reader: info, Readers: readers})
+	h.emit(Event{Type: EventReaderJoin, Key: key, Reader: info, ReaderID: r.id, Readers: readers})
 	return r, nil
 }
 

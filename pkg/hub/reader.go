@@ -274,7 +274,7 @@ func (r *Reader) Close() {
 	r.mu.Unlock()
 	r.signal()
 	if first {
-		s.h.emit(Event{Type: EventReaderLeave, Key: s.key, Reader: r.info, Readers: readers})
+		s.h.emit(Event{Type: EventReaderLeave, Key: s.key, Reader: r.info, ReaderID: r.id, Readers: readers})
 	}
 }
 
