@@ -1,0 +1,185 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Checker. Only Rules can change later (Reload).
+type Config struct {
+	Logger *slog.Logger // nil: discard
+	// Client sends the hooks; nil uses a client of its own.
+	Client *http.Client
+	// QueueSize bounds the asynchronous hook queue (default 1024).
+	QueueSize int
+	// Now is the clock for token expiry; nil is time.Now.
+	Now   func() time.Time
+	Rules Rules
+}
+
+// Checker admits or refuses publishers and players. It is safe for
+// concurrent use; Reload swaps its rules atomically.
+type Checker struct {
+	log    *slog.Logger
+	client *http.Client
+	now    func() time.Time
+	rules  atomic.Pointer[compiled]
+	notify *notifier
+	sess   sessions
+}
+
+// New validates cfg.Rules and returns a Checker; Close releases it.
+func New(cfg Config) (*Checker, error) {
+	comp, err := compile(cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Client == nil {
+		// Hooks are internal services: no proxy from the environment, and
+		// redirects are not followed (a 3xx is a refusal like any non-2xx).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		cfg.Client = &http.Client{
+			Transport:     tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger.With("component", "auth")
+	c := &Checker{log: log, client: cfg.Client, now: cfg.Now}
+	c.rules.Store(comp)
+	c.notify = newNotifier(log, cfg.Client, cfg.QueueSize)
+	return c, nil
+}
+
+// Reload replaces the rules (secrets, IP lists, hooks). Sessions already
+// admitted are not re-checked; on error the old rules stay.
+func (c *Checker) Reload(r Rules) error {
+	comp, err := compile(r)
+	if err != nil {
+		return err
+	}
+	c.rules.Store(comp)
+	c.log.Info("auth rules reloaded", "apps", len(r.Apps),
+		"publish_signed", comp.global[idxPublish].secret != "", "play_signed", comp.global[idxPlay].secret != "",
+		"on_publish", r.OnPublish.URL != "", "on_play", r.OnPlay.URL != "",
+		"on_unpublish", r.OnUnpublish.URL != "", "on_stop", r.OnStop.URL != "")
+	return nil
+}
+
+// Close delivers the queued notifications until ctx ends, then drops the
+// rest and stops the background worker.
+func (c *Checker) Close(ctx context.Context) {
+	c.notify.close(ctx)
+}
+
+// CheckPublish decides whether req may publish: IP lists, then the signed
+// URL, then the on_publish hook. It returns nil or an error wrapping
+// ErrUnauthorized or ErrForbidden (an *Error with the client-facing reason),
+// or the context's cause if ctx ended while a hook was asked.
+func (c *Checker) CheckPublish(ctx context.Context, req Request) error {
+	comp := c.rules.Load()
+	return c.check(ctx, comp, idxPublish, ActionPublish, comp.rules.OnPublish, req)
+}
+
+// CheckPlay decides whether req may play, like CheckPublish with the play
+// rules and the on_play hook.
+func (c *Checker) CheckPlay(ctx context.Context, req Request) error {
+	comp := c.rules.Load()
+	return c.check(ctx, comp, idxPlay, ActionPlay, comp.rules.OnPlay, req)
+}
+
+func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action string, h Hook, req Request) error {
+	p := comp.policy(req.App, idx)
+	if !p.allow.Empty() || !p.deny.Empty() {
+		addr, ok := ParseAddr(req.RemoteIP)
+		switch {
+		case ok && p.deny.Contains(addr):
+			return forbidden("address %s is denied", addr)
+		case !p.allow.Empty() && (!ok || !p.allow.Contains(addr)):
+			return forbidden("address %s is not allowed", req.RemoteIP)
+		}
+	}
+	if p.secret != "" {
+		if err := verify(p.secret, req.App, req.Stream, req.Query, c.now()); err != nil {
+			return err
+		}
+	}
+	if h.URL != "" {
+		if err := c.callSync(ctx, action, h, comp.rules.ServerID, req); err != nil {
+			return err
+		}
+	}
+	if comp.track {
+		c.sess.admit(idx, req)
+	}
+	return nil
+}
+
+// NotifyUnpublish queues the on_unpublish hook for a publisher that left.
+// It never blocks (call it from hub event callbacks). ClientID and Query,
+// when empty, are taken from the admitted publish that matches app, stream,
+// protocol and remote address.
+func (c *Checker) NotifyUnpublish(req Request) {
+	c.notifyAsync(idxPublish, ActionUnpublish, req)
+}
+
+// NotifyStop queues the on_stop hook for a player that left, like
+// NotifyUnpublish.
+func (c *Checker) NotifyStop(req Request) {
+	c.notifyAsync(idxPlay, ActionStop, req)
+}
+
+func (c *Checker) notifyAsync(idx int, action string, req Request) {
+	comp := c.rules.Load()
+	if s, ok := c.sess.release(idx, req); ok {
+		if req.ClientID == "" {
+			req.ClientID = s.clientID
+		}
+		if req.Query == "" {
+			req.Query = s.query
+		}
+	}
+	h := comp.rules.OnUnpublish
+	if idx == idxPlay {
+		h = comp.rules.OnStop
+	}
+	if h.URL == "" {
+		return
+	}
+	body, err := json.Marshal(newHookBody(action, comp.rules.ServerID, req))
+	if err != nil {
+		c.log.Error("encode hook body", "hook", action, "err", err)
+		return
+	}
+	c.notify.enqueue(notification{
+		action: action, url: h.URL, timeout: h.Timeout,
+		retries: comp.rules.Retries, backoff: comp.rules.RetryBackoff,
+		body: body, stream: req.Key(),
+	})
+}
+
+// Stats are counters of the asynchronous hooks.
+type Stats struct {
+	Delivered, Failed, Dropped uint64
+	Queued                     int
+}
+
+// Stats returns the asynchronous hook counters.
+func (c *Checker) Stats() Stats {
+	return Stats{
+		Delivered: c.notify.delivered.Load(),
+		Failed:    c.notify.failed.Load(),
+		Dropped:   c.notify.dropped.Load(),
+		Queued:    len(c.notify.q),
+	}
+}

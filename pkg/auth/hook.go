@@ -1,0 +1,164 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Hook defaults.
+const (
+	DefaultHookTimeout  = 3 * time.Second
+	DefaultRetries      = 3
+	DefaultRetryBackoff = time.Second
+	DefaultQueueSize    = 1024
+
+	// maxReasonLen bounds how much of a hook's refusal body is passed on to
+	// the client as the reason.
+	maxReasonLen = 200
+)
+
+// Hook is a synchronous hook (on_publish, on_play): its answer decides.
+// A 2xx response allows; any other status refuses, and the first line of the
+// body (up to 200 bytes) becomes the reason shown to the client. When the
+// hook cannot answer (connection error, timeout), FailOpen decides: true
+// allows, false (the default, fail closed) refuses.
+type Hook struct {
+	URL      string // "" = no hook
+	Timeout  time.Duration
+	FailOpen bool
+}
+
+// AsyncHook is a notification hook (on_unpublish, on_stop): delivered in the
+// background, retried with exponential backoff on a non-2xx or no answer;
+// its outcome never affects a stream.
+type AsyncHook struct {
+	URL     string // "" = no hook
+	Timeout time.Duration
+}
+
+// hookBody is the JSON POSTed to every hook, close to SRS's callbacks
+// (action, client_id, ip, app, stream, param) with the query kept raw.
+type hookBody struct {
+	Action   string `json:"action"`
+	App      string `json:"app"`
+	Stream   string `json:"stream"`
+	ClientID string `json:"client_id"`
+	IP       string `json:"ip"`
+	Query    string `json:"query"`
+	Protocol string `json:"protocol"`
+	ServerID string `json:"server_id,omitempty"`
+}
+
+func newHookBody(action, serverID string, r Request) hookBody {
+	ip := r.RemoteIP
+	if a, ok := ParseAddr(r.RemoteIP); ok {
+		ip = a.String()
+	}
+	return hookBody{
+		Action: action, App: r.App, Stream: r.Stream, ClientID: r.ClientID,
+		IP: ip, Query: r.Query, Protocol: r.Protocol, ServerID: serverID,
+	}
+}
+
+// errHookUnavailable marks a hook that gave no answer (as opposed to one
+// that answered with a refusal).
+var errHookUnavailable = errors.New("auth: hook unavailable")
+
+// hookStatusError is a hook's non-2xx answer.
+type hookStatusError struct {
+	status int
+	reason string
+}
+
+func (e *hookStatusError) Error() string {
+	if e.reason == "" {
+		return fmt.Sprintf("hook answered HTTP %d", e.status)
+	}
+	return fmt.Sprintf("hook answered HTTP %d: %s", e.status, e.reason)
+}
+
+// post sends body to url within timeout. It returns nil on 2xx, a
+// *hookStatusError on other statuses, and an error wrapping
+// errHookUnavailable when no answer arrived.
+func post(ctx context.Context, client *http.Client, url string, timeout time.Duration, body []byte) error {
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errHookUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "ripple-hook")
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: no answer within %s", errHookUnavailable, timeout)
+		}
+		return fmt.Errorf("%w: %v", errHookUnavailable, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // a short read only shortens the reason
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	return &hookStatusError{status: resp.StatusCode, reason: firstLine(b)}
+}
+
+// firstLine returns the first line of b, printable characters only, at most
+// maxReasonLen bytes: it ends up in an RTMP onStatus or HTTP error body.
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > maxReasonLen {
+		s = s[:maxReasonLen]
+	}
+	return s
+}
+
+// callSync runs a synchronous hook and turns its outcome into a decision.
+func (c *Checker) callSync(ctx context.Context, action string, h Hook, serverID string, r Request) error {
+	body, err := json.Marshal(newHookBody(action, serverID, r))
+	if err != nil {
+		return fmt.Errorf("auth: encode %s body: %w", action, err)
+	}
+	err = post(ctx, c.client, h.URL, h.Timeout, body)
+	var se *hookStatusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		reason := se.reason
+		if reason == "" {
+			reason = fmt.Sprintf("HTTP %d", se.status)
+		}
+		return forbidden("rejected by %s hook: %s", action, reason)
+	case ctx.Err() != nil:
+		// The client left (or we are shutting down) while we asked.
+		return context.Cause(ctx)
+	case h.FailOpen:
+		c.log.Warn("hook failed, allowing (fail_open)", "hook", action, "stream", r.Key(),
+			"remote", r.RemoteIP, "err", err)
+		return nil
+	default:
+		c.log.Warn("hook failed, refusing (fail_closed)", "hook", action, "stream", r.Key(),
+			"remote", r.RemoteIP, "err", err)
+		return forbidden("%s hook unavailable", action)
+	}
+}
