@@ -44,7 +44,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 			onStatusMessage(msid, levelError, code, err.Error()))
 	}
 	c.pub, c.pubStreamID = p, msid
-	if err := c.w.send(c.ctx, outItem{op: opWatch, pub: p}); err != nil {
+	if err := c.w.send(c.ctx, outItem{op: opWatch, pub: p, streamID: msid}); err != nil {
 		return err
 	}
 	if err := c.send(csidCommand, onStatusMessage(msid, levelStatus, codePublishStart,

@@ -98,6 +98,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	closed    bool
+	draining  bool // Shutdown: no new connections, the open ones end on their own
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	nextID    uint64
@@ -122,7 +123,7 @@ func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
 // returned. Serve closes ln.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.draining {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
@@ -180,14 +181,14 @@ func isTemporary(err error) bool {
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.closed
+	return s.closed || s.draining
 }
 
 // accept registers nc and starts its goroutine, or refuses it.
 func (s *Server) accept(nc net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.draining {
 		nc.Close()
 		return
 	}

@@ -47,6 +47,7 @@ const (
 	opWatch                  // end the conn when pub is ended from outside
 	opUnwatch                // stop watching the publisher
 	opClose                  // flush everything queued before, then end gracefully with err
+	opShutdown               // server draining: end now if neither publishing nor playing
 )
 
 // outItem is one entry of the ordered outbound queue. Everything a
@@ -100,9 +101,10 @@ type writer struct {
 	// (cause recorded, reader woken so it can linger).
 	end func(error)
 
-	play    *playState
-	pub     *hub.Publisher
-	pubDone <-chan struct{}
+	play        *playState
+	pub         *hub.Publisher
+	pubDone     <-chan struct{}
+	pubStreamID uint32 // the message stream the publisher publishes on
 
 	bufs    net.Buffers // this connection's own iovec list, reused per batch
 	wbufs   net.Buffers // the copy of bufs that WriteTo consumes
@@ -232,7 +234,9 @@ func (w *writer) handle(it outItem) error {
 	case opStopPlay:
 		w.stopPlay()
 	case opWatch:
-		w.pub, w.pubDone = it.pub, it.pub.Done()
+		w.pub, w.pubDone, w.pubStreamID = it.pub, it.pub.Done(), it.streamID
+	case opShutdown:
+		return w.shutdownIdle()
 	case opUnwatch:
 		w.pub, w.pubDone = nil, nil
 	case opClose:
@@ -255,6 +259,9 @@ func (w *writer) publisherEnded() error {
 	if err == nil || errors.Is(err, hub.ErrPublisherClosed) {
 		// Our own Close (unpublish): nothing to do.
 		return nil
+	}
+	if errors.Is(err, hub.ErrClosed) {
+		return w.serverClosing()
 	}
 	return fmt.Errorf("publisher ended: %w", err)
 }
