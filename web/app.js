@@ -103,7 +103,7 @@ const streams = new Map();
 const rows = new Map();
 
 function streamKey(s) {
-  return s.key || s.app + '/' + s.name;
+  return s.key;
 }
 
 function videoText(s) {
@@ -123,15 +123,10 @@ function audioText(s) {
   return t.trim() || '–';
 }
 
-function viewerCount(s) {
-  if (typeof s.readers === 'number') return s.readers;
-  if (s.players && typeof s.players === 'object') return Object.values(s.players).reduce((a, b) => a + b, 0);
-  return 0;
-}
-
+// players counts every hub reader, the HLS segmenter included;
+// players_by_protocol says which (its title shows the split).
 function viewerTitle(s) {
-  if (!s.players || typeof s.players !== 'object') return '';
-  return Object.entries(s.players).filter(([, n]) => n > 0).map(([p, n]) => p + ': ' + n).join(', ');
+  return Object.entries(s.players_by_protocol || {}).filter(([, n]) => n > 0).map(([p, n]) => p + ': ' + n).join(', ');
 }
 
 function renderStream(s) {
@@ -167,11 +162,14 @@ function renderStream(s) {
   };
   set('video', videoText(s));
   set('audio', audioText(s));
-  set('bitrate', formatBitrate(s.bitrate_bps ?? s.ingest_bitrate_bps ?? s.bitrate));
-  set('viewers', String(viewerCount(s)));
+  set('bitrate', formatBitrate(s.ingest_bitrate));
+  set('viewers', String(s.players || 0));
   row.querySelector('.viewers').title = viewerTitle(s);
-  set('uptime', formatDuration(s.uptime_seconds ?? sinceSeconds(s.since || s.started_at)));
+  set('uptime', formatDuration(sinceSeconds(s.since)));
   row.classList.toggle('playing', key === playingKey);
+  // Inside its reconnect grace a stream has no publisher for a while.
+  row.classList.toggle('waiting', s.publishing === false);
+  row.title = s.publishing === false ? 'publisher gone: waiting for it to reconnect' : '';
 }
 
 function removeStream(key) {
@@ -207,8 +205,7 @@ function mergeStream(key, patch) {
 
 async function refreshStreams() {
   try {
-    const body = await api('GET', '/streams');
-    setStreams(Array.isArray(body) ? body : body.streams || []);
+    setStreams(await api('GET', '/streams'));
     return true;
   } catch (e) {
     liveState(apiProblem(e), true);
@@ -218,9 +215,7 @@ async function refreshStreams() {
 
 // Uptime moves every second even without events.
 setInterval(() => {
-  for (const s of streams.values()) {
-    if (s.since || s.started_at) renderStream(s);
-  }
+  for (const s of streams.values()) renderStream(s);
 }, 1000);
 
 // ---------------------------------------------------------------- clients
@@ -233,8 +228,7 @@ async function refreshClients() {
   }
   let list;
   try {
-    const body = await api('GET', '/clients');
-    list = Array.isArray(body) ? body : body.clients || [];
+    list = await api('GET', '/clients');
   } catch (e) {
     section.hidden = true;
     liveState(apiProblem(e), true);
@@ -247,8 +241,8 @@ async function refreshClients() {
     kick.addEventListener('click', () => kickClient(c.id));
     const tr = el('tr', {},
       el('td', {}, String(c.id)), el('td', {}, c.protocol || ''), el('td', {}, c.stream || ''),
-      el('td', {}, c.remote_addr || c.remote || ''),
-      el('td', { className: 'num' }, formatDuration(sinceSeconds(c.since || c.connected_at))),
+      el('td', {}, c.remote_addr || ''),
+      el('td', { className: 'num' }, formatDuration(c.connected_seconds)),
       el('td', {}, kick));
     tr.dataset.client = String(c.id);
     return tr;
@@ -369,6 +363,7 @@ async function readEvents(body, onEvent) {
   }
 }
 
+// handleEvent applies one event of pkg/api (events.go) to the list.
 function handleEvent(type, data) {
   let d;
   try {
@@ -376,30 +371,35 @@ function handleEvent(type, data) {
   } catch {
     return;
   }
-  const key = d.key || d.stream || (d.app && d.name ? d.app + '/' + d.name : '');
   switch (type) {
-    case 'stream.published':
-    case 'publish':
-      if (key) mergeStream(key, d.stream_info || d);
-      refreshStreams(); // the event carries less than the list: fetch the details
+    case 'stream_published':
+      // The event names the stream; codecs and size come with the list.
+      mergeStream(d.key, { key: d.key, app: d.app, name: d.name, publishing: true, publisher: d.publisher });
+      refreshStreams();
       break;
-    case 'stream.unpublished':
-    case 'stream.ended':
-    case 'unpublish':
-      if (key) removeStream(key);
+    case 'stream_unpublished':
+      if (streams.has(d.key)) mergeStream(d.key, { publishing: false });
       break;
-    case 'player.joined':
-    case 'player.left':
-    case 'reader.join':
-    case 'reader.leave':
-      if (key && streams.has(key) && typeof d.readers === 'number') mergeStream(key, { readers: d.readers, players: d.players });
+    case 'stream_ended':
+      removeStream(d.key);
+      break;
+    case 'player_joined':
+    case 'player_left':
+      if (streams.has(d.key)) mergeStream(d.key, { players: d.players });
       refreshClients();
       break;
     case 'stats':
-      for (const s of d.streams || []) {
-        const k = streamKey(s);
-        if (streams.has(k)) mergeStream(k, s);
+      for (const st of d.streams || []) {
+        if (!streams.has(st.key)) continue;
+        const s = streams.get(st.key);
+        const patch = { ingest_bitrate: st.ingest_bitrate, players: st.players, players_by_protocol: st.players_by_protocol };
+        if (s.video && st.fps) patch.video = Object.assign({}, s.video, { measured_fps: st.fps });
+        mergeStream(st.key, patch);
       }
+      break;
+    case 'resync':
+      refreshStreams();
+      refreshClients();
       break;
   }
 }
