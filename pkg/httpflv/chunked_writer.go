@@ -96,10 +96,11 @@ func (w *chunkedWriter) write() error {
 
 func (w *chunkedWriter) bytes() uint64 { return w.sent }
 
-// end finishes the response: after the stream ended, the last chunk tells
-// the client the body is complete (a truncated body has no terminator).
+// end finishes the response: after the stream ended or on a graceful
+// Shutdown, the last chunk tells the client the body is complete (a
+// truncated body has no terminator).
 func (w *chunkedWriter) end(cause error) {
-	if errors.Is(cause, io.EOF) {
+	if errors.Is(cause, io.EOF) || errors.Is(cause, errDraining) {
 		if w.chunked {
 			w.bufs = append(w.bufs[:0], w.head, []byte("0\r\n\r\n"))
 		} else {

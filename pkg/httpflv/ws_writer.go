@@ -97,8 +97,10 @@ func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (en
 	p.setConn(closerFunc(c.CloseNow))
 
 	// CloseRead answers pings and the close handshake; its context ends
-	// when the client closes or sends data (a policy violation).
-	readCtx := c.CloseRead(p.ctx)
+	// when the client closes or sends data (a policy violation). Not p.ctx
+	// itself: coder/websocket closes the connection at once when a read
+	// context ends, which would cut the 1001 close of a Shutdown.
+	readCtx := c.CloseRead(context.WithoutCancel(p.ctx))
 	stop := context.AfterFunc(readCtx, func() { p.cancel(errClientGone) })
 	return func(cause error) {
 		stop()
