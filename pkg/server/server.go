@@ -48,6 +48,7 @@ type Server struct {
 	http *http.Server
 
 	running atomic.Bool
+	ops     ops // API, readiness (api.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -78,8 +79,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 	}, s.hub)
+	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
+	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           newMux(s.flv, portOf(rtmpLn.Addr())),
+		Handler:           mux,
+		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.With("proto", "http").Handler(), slog.LevelWarn),
@@ -178,6 +182,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	s.ops.serving.Store(true)
 	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
 	g.Go(func() error {
 		<-gctx.Done()
@@ -190,6 +195,7 @@ func (s *Server) Run(ctx context.Context) error {
 // already done or about to be, whose values (not cancellation) carry over.
 func (s *Server) shutdown(parent context.Context) error {
 	s.log.Info("ripple stopping", "cause", context.Cause(parent))
+	s.stopOps() // not ready; end the SSE streams Shutdown would wait for
 	timeout := s.cfg.ShutdownTimeout
 	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), timeout,
 		fmt.Errorf("%w after %s", ErrShutdownTimeout, timeout))

@@ -1,0 +1,268 @@
+// Package api is Ripple's operator HTTP API under /api/v1: JSON views of the
+// hub's streams and clients, kicks, a server summary, and a Server-Sent
+// Events stream of lifecycle changes and periodic stats. It is documented in
+// openapi.yaml (embedded and served at /api/v1/openapi.yaml).
+//
+// Everything here reads hub snapshots on request or on a timer: nothing is
+// done per packet. A sampler computes ingest bitrate and frame rate from
+// counter deltas every StatsInterval and feeds both the JSON views and the
+// SSE "stats" event.
+package api
+
+import (
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1"
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultStatsInterval = 2 * time.Second
+	DefaultKeepAlive     = 15 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultEventsBacklog = 256
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3 document of the API.
+func OpenAPI() []byte { return openAPI }
+
+// Config configures the API.
+type Config struct {
+	Logger *slog.Logger // nil: discard
+
+	// Token is the bearer token every /api/v1 request must carry when
+	// RequireToken is set or Token is not empty.
+	Token string
+	// RequireToken is set when the HTTP listener is reachable beyond
+	// loopback: with no Token configured, the API then answers 403.
+	RequireToken bool
+
+	StatsInterval time.Duration // sampler and SSE stats period; default 2s
+	KeepAlive     time.Duration // SSE keep-alive comment period; default 15s
+	WriteTimeout  time.Duration // per SSE write; default 10s
+	EventsBacklog int           // SSE events kept for Last-Event-ID resume; default 256
+
+	// Version is reported by /summary; default: the main module's build
+	// version.
+	Version string
+	// Connections returns the open connections per listener ("rtmp",
+	// "http") for /summary; nil reports none.
+	Connections func() map[string]int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StatsInterval <= 0 {
+		c.StatsInterval = DefaultStatsInterval
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.EventsBacklog <= 0 {
+		c.EventsBacklog = DefaultEventsBacklog
+	}
+	if c.Version == "" {
+		c.Version = "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			c.Version = bi.Main.Version
+		}
+	}
+	return c
+}
+
+// API serves /api/v1. Create it with New; Close stops its sampler and ends
+// every open event stream.
+type API struct {
+	cfg     Config
+	log     *slog.Logger
+	hub     *hub.Hub
+	started time.Time
+	mux     *http.ServeMux
+
+	sampler *Sampler
+	broker  *broker
+
+	closeOnce sync.Once
+	unwatch   func()
+}
+
+// New builds the API over h and starts its sampler.
+func New(cfg Config, h *hub.Hub) *API {
+	cfg = cfg.withDefaults()
+	a := &API{cfg: cfg, log: cfg.Logger, hub: h, started: time.Now()}
+	a.broker = newBroker(cfg.EventsBacklog)
+	a.sampler = NewSampler(h, cfg.StatsInterval, a.publishStats)
+	a.unwatch = h.Watch(a.onHubEvent)
+	a.mux = http.NewServeMux()
+	for _, rt := range a.routes() {
+		a.mux.HandleFunc(rt.pattern, rt.handler)
+	}
+	return a
+}
+
+// route is one endpoint; routes() is also what the OpenAPI test walks.
+type route struct {
+	pattern string // Go 1.22 ServeMux pattern: "GET /api/v1/streams"
+	handler http.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{"GET " + Prefix + "/streams", a.listStreams},
+		{"GET " + Prefix + "/streams/{path...}", a.getStream},
+		{"DELETE " + Prefix + "/streams/{path...}", a.kickPublisher},
+		{"GET " + Prefix + "/clients", a.listClients},
+		{"DELETE " + Prefix + "/clients/{id}", a.kickClient},
+		{"GET " + Prefix + "/summary", a.summary},
+		{"GET " + Prefix + "/events", a.events},
+		{"GET " + Prefix + "/openapi.yaml", a.openAPI},
+	}
+}
+
+// Sampler returns the API's rate sampler (for the metrics collector).
+func (a *API) Sampler() *Sampler { return a.sampler }
+
+// Close stops the sampler and the hub watch and ends every event stream,
+// waiting for their handlers to return. Idempotent.
+func (a *API) Close() {
+	a.closeOnce.Do(func() {
+		a.unwatch()
+		a.sampler.Close()
+		a.broker.close()
+	})
+}
+
+// ServeHTTP authorizes the request, then routes it. Unknown paths under
+// /api/v1 get a JSON 404.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r) {
+		return
+	}
+	h, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		// The mux's own 404/405 are text: answer JSON, keeping Allow.
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		return
+	}
+	a.mux.ServeHTTP(w, r) // again, so that it sets r's path values
+}
+
+// statusProbe records the status and headers of the mux's error handlers.
+type statusProbe struct {
+	header http.Header
+	code   int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.code = code }
+
+// authorize applies the token rule: with a token configured every request
+// must present it; without one, a non-loopback bind refuses the API.
+// EventSource cannot set headers, so /events also accepts ?token=.
+func (a *API) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if a.cfg.Token == "" {
+		if a.cfg.RequireToken {
+			writeError(w, http.StatusForbidden,
+				"api disabled: http.listen is not a loopback address and api.token is not set")
+			return false
+		}
+		return true
+	}
+	got, ok := bearer(r)
+	if !ok && r.URL.Path == Prefix+"/events" {
+		got, ok = r.URL.Query().Get("token"), r.URL.Query().Has("token")
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ripple"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token")
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ripple", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid bearer token")
+		return false
+	}
+	return true
+}
+
+// bearer extracts the token of an "Authorization: Bearer TOKEN" header
+// (RFC 6750 §2.1; the scheme is case-insensitive).
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// TokenHandler wraps next with the bearer rule for token (used for
+// /metrics with api.metrics_token). An empty token leaves next open.
+func TokenHandler(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := bearer(r)
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ripple"`)
+			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openAPI) // a failed write means the client left
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, Error{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Our own types always marshal; this is a bug.
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n')) // a failed write means the client left
+}

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// SSE event names (the "event:" field).
+const (
+	EventStreamPublished   = "stream_published"
+	EventStreamUnpublished = "stream_unpublished"
+	EventStreamEnded       = "stream_ended"
+	EventPlayerJoined      = "player_joined"
+	EventPlayerLeft        = "player_left"
+	EventStats             = "stats"
+	EventResync            = "resync"
+)
+
+// StreamEvent is the data of stream_published, stream_unpublished and
+// stream_ended.
+type StreamEvent struct {
+	Time      time.Time  `json:"time"`
+	Key       string     `json:"key"`
+	App       string     `json:"app"`
+	Name      string     `json:"name"`
+	Resumed   bool       `json:"resumed,omitempty"` // stream_published: reconnect or takeover
+	Publisher *Publisher `json:"publisher,omitempty"`
+}
+
+// PlayerEvent is the data of player_joined and player_left.
+type PlayerEvent struct {
+	Time       time.Time `json:"time"`
+	Key        string    `json:"key"`
+	ClientID   uint64    `json:"client_id"`
+	Protocol   string    `json:"protocol"`
+	RemoteAddr string    `json:"remote_addr"`
+	Players    int       `json:"players"` // readers attached after the change
+}
+
+// StatsEvent is the data of the periodic stats event.
+type StatsEvent struct {
+	Time    time.Time     `json:"time"`
+	Players int           `json:"players"`
+	Streams []StreamStats `json:"streams"`
+}
+
+// StreamStats is one stream's line in a stats event.
+type StreamStats struct {
+	Key               string         `json:"key"`
+	IngestBitrate     float64        `json:"ingest_bitrate"` // bits/s
+	FPS               float64        `json:"fps"`            // measured
+	Players           int            `json:"players"`
+	PlayersByProtocol map[string]int `json:"players_by_protocol"`
+	BytesIn           uint64         `json:"bytes_in"`
+	BytesOut          uint64         `json:"bytes_out"`
+}
+
+// ResyncEvent tells a client that events were lost (it resumed from an id
+// older than the backlog): it should refetch GET /streams.
+type ResyncEvent struct {
+	Reason string `json:"reason"`
+}
+
+// onHubEvent maps hub lifecycle events to SSE events. It runs inside the
+// hub's Watch callback: publish only encodes and appends to the ring.
+func (a *API) onHubEvent(e hub.Event) {
+	app, name := splitKey(e.Key)
+	switch e.Type {
+	case hub.EventPublish, hub.EventUnpublish:
+		ev := StreamEvent{Time: e.Time.UTC(), Key: e.Key, App: app, Name: name, Resumed: e.Resumed,
+			Publisher: &Publisher{Protocol: e.Publisher.Protocol, RemoteAddr: e.Publisher.RemoteAddr}}
+		kind := EventStreamPublished
+		if e.Type == hub.EventUnpublish {
+			kind = EventStreamUnpublished
+		}
+		a.broker.publish(kind, ev)
+	case hub.EventStreamEnd:
+		a.broker.publish(EventStreamEnded, StreamEvent{Time: e.Time.UTC(), Key: e.Key, App: app, Name: name})
+	case hub.EventReaderJoin, hub.EventReaderLeave:
+		kind := EventPlayerJoined
+		if e.Type == hub.EventReaderLeave {
+			kind = EventPlayerLeft
+		}
+		a.broker.publish(kind, PlayerEvent{Time: e.Time.UTC(), Key: e.Key, ClientID: e.ReaderID,
+			Protocol: e.Reader.Protocol, RemoteAddr: e.Reader.RemoteAddr, Players: e.Readers})
+	}
+}
+
+// publishStats is the sampler's tick callback.
+func (a *API) publishStats(streams []hub.StreamInfo, rates map[string]Rate) {
+	ev := StatsEvent{Time: time.Now().UTC(), Streams: make([]StreamStats, 0, len(streams))}
+	for _, st := range streams {
+		ss := StreamStats{
+			Key: st.Key, IngestBitrate: rates[st.Key].Bitrate, FPS: rates[st.Key].FPS,
+			Players: st.Readers, PlayersByProtocol: make(map[string]int, len(st.Protocols)), BytesIn: st.BytesIn,
+		}
+		for _, p := range st.Protocols {
+			ss.BytesOut += p.BytesOut
+			if p.Readers > 0 {
+				ss.PlayersByProtocol[p.Protocol] = p.Readers
+			}
+		}
+		ev.Players += st.Readers
+		ev.Streams = append(ev.Streams, ss)
+	}
+	a.broker.setStats(ev)
+}
+
+// events serves GET /api/v1/events as Server-Sent Events (WHATWG HTML
+// §9.2). A client resuming with Last-Event-ID (sent by EventSource on
+// reconnect, or ?last_event_id=) gets the events it missed from the
+// backlog; a new client starts with the current stats and live events.
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	last, resume := lastEventID(r)
+	sub, ok := a.broker.subscribe()
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	defer a.broker.unsubscribe(sub)
+	if !resume {
+		last = a.broker.lastID()
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	rc := http.NewResponseController(w)
+	sw := sseWriter{w: w, rc: rc, timeout: a.cfg.WriteTimeout}
+	sw.buf = append(sw.buf, "retry: 2000\n\n"...)
+	keep := time.NewTicker(a.cfg.KeepAlive)
+	defer keep.Stop()
+
+	var statsN uint64
+	var evs []sseEvent
+	for {
+		var lost bool
+		var stats sseEvent
+		evs, lost, stats, statsN = a.broker.since(last, statsN, evs[:0])
+		if lost {
+			sw.event(sseEvent{name: EventResync, data: []byte(`{"reason":"events lost: refetch /api/v1/streams"}`)})
+		}
+		for _, ev := range evs {
+			sw.event(ev)
+			last = ev.id
+		}
+		clear(evs)
+		if stats.name != "" {
+			sw.event(stats)
+		}
+		if err := sw.flush(); err != nil {
+			a.log.Debug("events client gone", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+		select {
+		case <-sub:
+		case <-keep.C:
+			sw.buf = append(sw.buf, ": keep-alive\n\n"...)
+		case <-r.Context().Done():
+			return
+		case <-a.broker.done:
+			return
+		}
+	}
+}
+
+// lastEventID reads the Last-Event-ID header, or the last_event_id query
+// parameter for clients that cannot set headers.
+func lastEventID(r *http.Request) (uint64, bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	return id, err == nil
+}
+
+// sseWriter frames events and writes them in one write per wake-up, each
+// under its own deadline (style §3.8: never a whole-response timeout).
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     []byte
+}
+
+func (s *sseWriter) event(ev sseEvent) {
+	if ev.id != 0 {
+		s.buf = append(s.buf, "id: "...)
+		s.buf = strconv.AppendUint(s.buf, ev.id, 10)
+		s.buf = append(s.buf, '\n')
+	}
+	s.buf = append(s.buf, "event: "...)
+	s.buf = append(s.buf, ev.name...)
+	s.buf = append(s.buf, "\ndata: "...)
+	s.buf = append(s.buf, ev.data...) // json.Marshal output has no newlines
+	s.buf = append(s.buf, "\n\n"...)
+}
+
+func (s *sseWriter) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	if err != nil {
+		return err
+	}
+	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// stream builds the JSON view of one hub snapshot.
+func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
+	app, name := splitKey(st.Key)
+	out := Stream{
+		Key:               st.Key,
+		App:               app,
+		Name:              name,
+		Publishing:        st.Publishing,
+		Since:             st.Since.UTC(),
+		UptimeSeconds:     seconds(now.Sub(st.Since)),
+		BytesIn:           st.BytesIn,
+		Players:           st.Readers,
+		PlayersByProtocol: make(map[string]int, len(st.Protocols)),
+		DroppedPackets:    st.Dropped,
+		Evictions:         st.Evicted,
+		TimestampFixes:    st.TimestampFixes,
+	}
+	if st.Publishing {
+		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}
+	}
+	for _, p := range st.Protocols {
+		out.BytesOut += p.BytesOut
+		if p.Readers > 0 {
+			out.PlayersByProtocol[p.Protocol] = p.Readers
+		}
+	}
+	out.Video, out.Audio = a.sampler.media.describe(st)
+	rate, _ := a.sampler.Rate(st.Key)
+	out.IngestBitrate = rate.Bitrate
+	if out.Video != nil {
+		out.Video.MeasuredFPS = rate.FPS
+		if out.Video.FPS == 0 {
+			out.Video.FPS = rate.FPS
+		}
+	}
+	if st.GOPFrames > 0 {
+		out.GOP = &GOP{Frames: st.GOPFrames, Seconds: seconds(st.GOPDuration)}
+	}
+	return out
+}
+
+// splitKey splits "a/b/c" into app "a/b" and name "c".
+func splitKey(key string) (app, name string) {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return "", key
+	}
+	return key[:i], key[i+1:]
+}
+
+func seconds(d time.Duration) float64 {
+	return float64(d.Milliseconds()) / 1000
+}
+
+func (a *API) listStreams(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	infos := a.hub.Streams()
+	out := make([]Stream, 0, len(infos))
+	for i := range infos {
+		out = append(out, a.stream(&infos[i], now))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getStream(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("path")
+	st, ok := a.hub.Stream(key)
+	if !ok {
+		writeError(w, http.StatusNotFound, "stream "+strconv.Quote(key)+" not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, a.stream(&st, time.Now()))
+}
+
+// kickPublisher ends the stream's publisher; its players follow the
+// reconnect grace like after any publisher loss.
+func (a *API) kickPublisher(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("path")
+	if err := a.hub.KickPublisher(key); err != nil {
+		if errors.Is(err, hub.ErrStreamNotFound) {
+			writeError(w, http.StatusNotFound, "stream "+strconv.Quote(key)+" has no publisher")
+			return
+		}
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	a.log.Info("publisher kicked", "stream", key, "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listClients(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	rs := a.hub.Readers()
+	out := make([]Client, 0, len(rs))
+	for _, rd := range rs {
+		out = append(out, Client{
+			ID:               rd.ID,
+			Protocol:         rd.Info.Protocol,
+			RemoteAddr:       rd.Info.RemoteAddr,
+			Stream:           rd.Key,
+			Since:            rd.Since.UTC(),
+			ConnectedSeconds: seconds(now.Sub(rd.Since)),
+			Bytes:            rd.Bytes,
+			QueuedPackets:    rd.Queued,
+			LagMS:            rd.Lag.Milliseconds(),
+			DroppedPackets:   rd.Dropped,
+			Overflows:        rd.Overflows,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) kickClient(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "client "+strconv.Quote(raw)+" not found")
+		return
+	}
+	if !a.hub.KickReader(id) {
+		writeError(w, http.StatusNotFound, "client "+raw+" not found")
+		return
+	}
+	a.log.Info("client kicked", "reader", id, "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) summary(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	in, out := a.hub.Traffic()
+	s := Summary{
+		Version:       a.cfg.Version,
+		Started:       a.started.UTC(),
+		UptimeSeconds: seconds(now.Sub(a.started)),
+		BytesIn:       in,
+		BytesOut:      out,
+		Goroutines:    runtime.NumGoroutine(),
+		Connections:   map[string]int{},
+	}
+	for _, st := range a.hub.Streams() {
+		s.Streams++
+		s.Players += st.Readers
+		if st.Publishing {
+			s.Publishers++
+		}
+	}
+	if a.cfg.Connections != nil {
+		s.Connections = a.cfg.Connections()
+	}
+	writeJSON(w, http.StatusOK, s)
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+type openAPIDoc struct {
+	OpenAPI    string                    `yaml:"openapi"`
+	Paths      map[string]map[string]any `yaml:"paths"`
+	Components struct {
+		Schemas map[string]struct {
+			Required   []string       `yaml:"required"`
+			Properties map[string]any `yaml:"properties"`
+		} `yaml:"schemas"`
+	} `yaml:"components"`
+}
+
+func loadOpenAPI(t *testing.T) openAPIDoc {
+	t.Helper()
+	var doc openAPIDoc
+	require.NoError(t, yaml.Unmarshal(OpenAPI(), &doc))
+	require.True(t, strings.HasPrefix(doc.OpenAPI, "3."), "OpenAPI 3")
+	return doc
+}
+
+// TestOpenAPICoversRoutes checks that every route the API serves is in
+// openapi.yaml with its method, and that the file documents nothing else.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	a := &API{}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, rt := range a.routes() {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		require.True(t, ok, rt.pattern)
+		path = strings.TrimPrefix(path, Prefix)
+		// {path...} is app (which may hold "/") + "/" + stream.
+		path = strings.Replace(path, "{path...}", "{app}/{stream}", 1)
+		served[method+" "+path] = true
+	}
+	require.Equal(t, served, documented)
+}
+
+// TestOpenAPIMatchesTypes checks that each schema lists exactly the JSON
+// fields of its Go type, and requires those that are never omitted.
+func TestOpenAPIMatchesTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	types := map[string]any{
+		"Error": Error{}, "Stream": Stream{}, "Publisher": Publisher{}, "Video": Video{}, "Audio": Audio{},
+		"GOP": GOP{}, "Client": Client{}, "Summary": Summary{}, "StreamEvent": StreamEvent{},
+		"PlayerEvent": PlayerEvent{}, "StatsEvent": StatsEvent{}, "StreamStats": StreamStats{},
+		"ResyncEvent": ResyncEvent{},
+	}
+	var schemas []string
+	for name := range doc.Components.Schemas {
+		schemas = append(schemas, name)
+	}
+	slices.Sort(schemas)
+	var want []string
+	for name := range types {
+		want = append(want, name)
+	}
+	slices.Sort(want)
+	require.Equal(t, want, schemas, "one schema per JSON type")
+
+	for name, v := range types {
+		t.Run(name, func(t *testing.T) {
+			sc := doc.Components.Schemas[name]
+			var fields, required []string
+			rt := reflect.TypeOf(v)
+			for i := range rt.NumField() {
+				tag := rt.Field(i).Tag.Get("json")
+				key, opts, _ := strings.Cut(tag, ",")
+				fields = append(fields, key)
+				if !strings.Contains(opts, "omitempty") {
+					required = append(required, key)
+				}
+			}
+			var props []string
+			for p := range sc.Properties {
+				props = append(props, p)
+			}
+			slices.Sort(fields)
+			slices.Sort(props)
+			slices.Sort(required)
+			got := slices.Clone(sc.Required)
+			slices.Sort(got)
+			require.Equal(t, fields, props, "properties")
+			require.Equal(t, required, got, "required")
+		})
+	}
+}
+
+// TestEventNamesDocumented checks the SSE event names appear in the
+// /events description.
+func TestEventNamesDocumented(t *testing.T) {
+	doc := loadOpenAPI(t)
+	get, _ := doc.Paths["/events"]["get"].(map[string]any)
+	desc, _ := get["description"].(string)
+	for _, name := range []string{EventStreamPublished, EventStreamUnpublished, EventStreamEnded,
+		EventPlayerJoined, EventPlayerLeft, EventStats, EventResync} {
+		require.Contains(t, desc, "`"+name+"`")
+	}
+}

@@ -1,0 +1,102 @@
+package api
+
+import "time"
+
+// The JSON types below are the API's wire format; openapi.yaml documents
+// them field by field (TestOpenAPIMatchesTypes keeps both in step).
+
+// Stream is one live stream (GET /streams, GET /streams/{app}/{stream}).
+type Stream struct {
+	Key  string `json:"key"`  // "live/cam1"
+	App  string `json:"app"`  // "live" (may contain "/")
+	Name string `json:"name"` // "cam1"
+
+	// Publishing is false while the stream waits inside its reconnect
+	// grace for the publisher to return.
+	Publishing bool       `json:"publishing"`
+	Publisher  *Publisher `json:"publisher"`
+
+	Since         time.Time `json:"since"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+
+	Video *Video `json:"video"` // null until a video track is seen
+	Audio *Audio `json:"audio"` // null until an audio track is seen
+
+	// IngestBitrate is bits per second received from the publisher over
+	// the last sampling interval (api.events_stats_interval).
+	IngestBitrate float64 `json:"ingest_bitrate"`
+	BytesIn       uint64  `json:"bytes_in"`
+	BytesOut      uint64  `json:"bytes_out"`
+
+	Players           int            `json:"players"`             // all readers
+	PlayersByProtocol map[string]int `json:"players_by_protocol"` // "rtmp", "http-flv", "ws-flv", "hls", "relay"
+
+	DroppedPackets uint64 `json:"dropped_packets"` // across all readers
+	Evictions      uint64 `json:"evictions"`       // slow readers evicted
+	TimestampFixes uint64 `json:"timestamp_fixes"`
+
+	GOP *GOP `json:"gop"` // null until two keyframes were seen
+}
+
+// Publisher is who publishes a stream.
+type Publisher struct {
+	Protocol   string `json:"protocol"`
+	RemoteAddr string `json:"remote_addr"`
+}
+
+// Video describes a stream's video track.
+type Video struct {
+	Codec  string `json:"codec"` // "h264", "hevc", "av1", "vp9"
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	// FPS is the declared frame rate (SPS timing info, else onMetaData
+	// framerate), else the measured one; 0 when unknown.
+	FPS float64 `json:"fps"`
+	// MeasuredFPS counts frames received over the last sampling interval.
+	MeasuredFPS float64 `json:"measured_fps"`
+	Profile     string  `json:"profile,omitempty"` // "high", "main", ...
+	Level       string  `json:"level,omitempty"`   // "4.0"
+}
+
+// Audio describes a stream's audio track.
+type Audio struct {
+	Codec      string `json:"codec"` // "aac", "opus", "mp3", ...
+	SampleRate int    `json:"sample_rate,omitempty"`
+	Channels   int    `json:"channels,omitempty"`
+}
+
+// GOP is the last complete group of pictures.
+type GOP struct {
+	Frames  int     `json:"frames"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Client is one reader (player, segmenter, relay) attached to a stream.
+type Client struct {
+	ID         uint64    `json:"id"`
+	Protocol   string    `json:"protocol"`
+	RemoteAddr string    `json:"remote_addr"`
+	Stream     string    `json:"stream"` // stream key
+	Since      time.Time `json:"since"`
+	// ConnectedSeconds is the time since Since.
+	ConnectedSeconds float64 `json:"connected_seconds"`
+	Bytes            uint64  `json:"bytes"` // bytes written to the client
+	QueuedPackets    int     `json:"queued_packets"`
+	LagMS            int64   `json:"lag_ms"` // media time queued
+	DroppedPackets   uint64  `json:"dropped_packets"`
+	Overflows        uint64  `json:"overflows"`
+}
+
+// Summary is the server overview (GET /summary).
+type Summary struct {
+	Version       string         `json:"version"`
+	Started       time.Time      `json:"started"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Streams       int            `json:"streams"`
+	Publishers    int            `json:"publishers"` // streams with a publisher attached
+	Players       int            `json:"players"`
+	BytesIn       uint64         `json:"bytes_in"`
+	BytesOut      uint64         `json:"bytes_out"`
+	Goroutines    int            `json:"goroutines"`
+	Connections   map[string]int `json:"connections"` // open connections per listener
+}

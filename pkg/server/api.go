@@ -1,0 +1,102 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/ripplemedia/ripple/pkg/api"
+)
+
+// ops holds the operator endpoints' state: the API (with its sampler and
+// event streams), readiness and the HTTP connection count.
+type ops struct {
+	api *api.API
+
+	serving  atomic.Bool  // both listeners are being served
+	draining atomic.Bool  // set by SetDraining (SIGTERM handling)
+	httpConn atomic.Int64 // open HTTP connections not taken over by a player
+}
+
+// mountOps builds the API and routes /api/v1/, /readyz and /metrics (/healthz
+// is in newMux). A non-loopback HTTP bind without api.token disables the
+// API (403) and says so once here.
+func (s *Server) mountOps(mux *http.ServeMux) {
+	loopback := isLoopback(s.httpLn.Addr())
+	s.ops.api = api.New(api.Config{
+		Logger:        s.log.With("proto", "api"),
+		Token:         s.cfg.API.Token,
+		RequireToken:  !loopback,
+		StatsInterval: s.cfg.API.EventsStatsInterval,
+		KeepAlive:     s.cfg.API.EventsKeepAlive,
+		WriteTimeout:  s.cfg.HTTP.WriteTimeout,
+		Connections:   s.connections,
+	}, s.hub)
+	if !loopback && s.cfg.API.Token == "" {
+		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
+			"http", s.HTTPAddr().String())
+	}
+	mux.Handle(api.Prefix+"/", s.ops.api)
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+// isLoopback reports whether a is a loopback address; the unspecified
+// address (":8080") listens on every interface and is not.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// connState counts the HTTP connections net/http still manages.
+func (s *Server) connState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.ops.httpConn.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.ops.httpConn.Add(-1)
+	}
+}
+
+func (s *Server) connections() map[string]int {
+	return map[string]int{
+		"rtmp": s.rtmp.Conns(),
+		"http": int(s.ops.httpConn.Load()),
+	}
+}
+
+// SetDraining marks the server as draining (or not): /readyz then answers
+// 503 so load balancers stop sending new viewers, while everything already
+// connected keeps running. The SIGTERM path sets it before shutting down.
+func (s *Server) SetDraining(draining bool) {
+	if s.ops.draining.Swap(draining) != draining {
+		s.log.Info("readiness changed", "draining", draining)
+	}
+}
+
+// Ready reports whether the listeners are being served and the server is
+// not draining (what /readyz answers).
+func (s *Server) Ready() bool {
+	return s.ops.serving.Load() && !s.ops.draining.Load()
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case s.ops.draining.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+	case !s.ops.serving.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not serving\n"))
+	default:
+		_, _ = w.Write([]byte("ready\n")) // a failed write means the client left
+	}
+}
+
+// stopOps runs first in shutdown: not ready any more, and the API's event
+// streams end, since http.Server.Shutdown does not end long-lived responses.
+func (s *Server) stopOps() {
+	s.ops.serving.Store(false)
+	s.ops.api.Close()
+}
