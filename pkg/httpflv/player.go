@@ -142,7 +142,7 @@ func (p *player) hold(info hub.StreamInfo) error {
 	p.started = !p.hasVideo
 	// The FLV header alone first: over WebSocket it is the first message.
 	p.sink.add(flv.Header(p.hasAudio, p.hasVideo))
-	if err := p.sink.flush(); err != nil {
+	if err := p.flush(); err != nil {
 		return err
 	}
 	if err := p.writePackets(pending); err != nil {
@@ -188,7 +188,12 @@ func (p *player) writePackets(pkts []*av.Packet) error {
 
 func (p *player) flush() error {
 	p.added = 0
-	return p.sink.flush()
+	before := p.sink.bytes()
+	err := p.sink.flush()
+	if n := p.sink.bytes() - before; n > 0 {
+		p.reader.AddBytes(n) // one atomic add per batch, for the API
+	}
+	return err
 }
 
 // keep is the per-player drop policy. The timestamps and bytes are the

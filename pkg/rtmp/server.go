@@ -59,6 +59,14 @@ type ServerConfig struct {
 	// AckWindow is the window ack size and peer bandwidth we announce, and
 	// the window we acknowledge when the peer announced none.
 	AckWindow uint32
+	// Authorize, when set, is asked before every publish and play, after
+	// the stream name is validated and before the hub sees it. A non-nil
+	// error refuses: publishers get onStatus NetStream.Publish.Denied,
+	// players NetStream.Play.Failed, both of level "error" with the
+	// error's text as description, and the connection closes. ctx ends
+	// with the connection. It runs on the connection's goroutine and may
+	// block (an HTTP hook), bounded by its own timeout.
+	Authorize func(ctx context.Context, req AuthRequest) error
 }
 
 func (c *ServerConfig) applyDefaults() {
@@ -280,6 +288,7 @@ func closeLevel(err error) slog.Level {
 		errors.Is(err, errRefused),
 		errors.Is(err, errPlayStopped),
 		errors.Is(err, hub.ErrReplaced),
+		errors.Is(err, hub.ErrKicked),
 		errors.Is(err, hub.ErrClosed):
 		return slog.LevelInfo
 	}

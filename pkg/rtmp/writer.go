@@ -380,8 +380,11 @@ func (w *writer) flush() error {
 	// WriteTo consumes its receiver: write through a copy of the slice
 	// header, kept in the writer so taking its address does not allocate.
 	w.wbufs = w.bufs
-	_, err := w.wbufs.WriteTo(w.nc)
+	n, err := w.wbufs.WriteTo(w.nc)
 	w.wbufs = nil
+	if w.play != nil && n > 0 {
+		w.play.r.AddBytes(uint64(n)) // one atomic add per batch, for the API
+	}
 	clear(w.bufs)
 	w.bufs, w.arena, w.pending = w.bufs[:0], w.arena[:0], 0
 	if err != nil {
