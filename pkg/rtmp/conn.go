@@ -51,6 +51,7 @@ type conn struct {
 	w      *writer
 	log    *slog.Logger
 	remote string
+	id     uint64
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -90,6 +91,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		br:        bufio.NewReaderSize(nc, readBufferSize),
 		log:       s.log.With("conn", id, "remote", remote),
 		remote:    remote,
+		id:        id,
 		ctx:       ctx,
 		cancel:    cancel,
 		ackWindow: uint64(s.cfg.AckWindow),

@@ -32,6 +32,9 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 		return c.refuse(protocolErrorf("play: invalid stream key %q", key),
 			onStatusMessage(msid, levelError, codePlayFailed, "invalid stream name"))
 	}
+	if refused, err := c.authorize(false, msid, key, name, query); refused {
+		return err
+	}
 
 	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote, Query: joinQuery(c.appQuery, query)}
 	r, err := c.hub.Subscribe(key, info)

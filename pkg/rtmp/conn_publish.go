@@ -28,6 +28,9 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 		return c.refuse(protocolErrorf("publish: invalid stream key %q", key),
 			onStatusMessage(msid, levelError, codePublishBadName, "invalid stream name"))
 	}
+	if refused, err := c.authorize(true, msid, key, name, query); refused {
+		return err
+	}
 	p, err := c.hub.Publish(key, hub.PublisherInfo{
 		Protocol:   "rtmp",
 		RemoteAddr: c.remote,
