@@ -35,6 +35,18 @@ as_root() {
 	if ((EUID == 0)); then "$@"; else sudo "$@"; fi
 }
 
+# apt_install PACKAGE... installs Debian packages, running apt-get update
+# once per run.
+apt_updated=0
+apt_install() {
+	export DEBIAN_FRONTEND=noninteractive
+	if ((apt_updated == 0)); then
+		as_root apt-get update
+		apt_updated=1
+	fi
+	as_root apt-get install -y --no-install-recommends "$@"
+}
+
 setup_tools() {
 	# Go: these machines ship Go 1.26 in /usr/local/go; it is not always on
 	# PATH (e.g. under `bash .ci/run` with a minimal environment).
@@ -50,11 +62,23 @@ setup_tools() {
 	# ffmpeg/ffprobe: the e2e suite publishes and plays with them.
 	if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
 		echo "ffmpeg/ffprobe missing: installing the Debian package"
-		export DEBIAN_FRONTEND=noninteractive
-		as_root apt-get update
-		as_root apt-get install -y --no-install-recommends ffmpeg
+		apt_install ffmpeg
 	fi
 	ffmpeg -hide_banner -version | head -n 1
+
+	# Chromium: the e2e browser tests drive the web page in it, headless
+	# (fonts-liberation is only a Recommends, but pages need a font).
+	# node/npm: scripts/web.sh installs the page's player libraries.
+	if ! command -v chromium >/dev/null 2>&1; then
+		echo "chromium missing: installing the Debian package"
+		apt_install chromium fonts-liberation
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "npm missing: installing the Debian packages"
+		apt_install nodejs npm
+	fi
+	chromium --version 2>/dev/null
+	echo "node $(node --version), npm $(npm --version 2>/dev/null)"
 }
 
 check_gofmt() {
@@ -91,6 +115,9 @@ setup_tools
 
 step "gofmt" check_gofmt
 step "go vet" check_vet
+# Before any build: the ripple binary embeds web/vendor/ (the player
+# libraries) only if it is filled when the binary is built.
+step "web libraries (scripts/web.sh)" ./scripts/web.sh
 step "unit tests (go test -race)" go test -race -count=1 ./...
 
 if [[ "${SKIP_E2E:-}" == 1 ]]; then
