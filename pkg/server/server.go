@@ -45,6 +45,7 @@ type Server struct {
 	hub  *hub.Hub
 	rtmp *rtmp.Server
 	flv  *httpflv.Handler
+	hls  hlsPart // HLS egress (hls.go)
 	http *http.Server
 
 	running atomic.Bool
@@ -79,10 +80,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 	}, s.hub)
+	s.hls = newHLS(cfg, log, s)
 	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
 	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.hls.wrap(mux),
 		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -212,6 +214,7 @@ func (s *Server) shutdown(parent context.Context) error {
 		s.rtmp.Close() // stop accepting, end every RTMP session, wait
 		s.hub.Close()  // publishers told; readers drain and get io.EOF
 		s.flv.Close()  // WebSocket and hijacked players: Shutdown does not track them
+		s.hls.close()  // muxers stop; blocked playlist requests return
 	}()
 	select {
 	case <-done:

@@ -1,0 +1,186 @@
+package hls
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// demandWait bounds how long a first request waits for an on-demand source
+// (an edge pull) to go live.
+const demandWait = 10 * time.Second
+
+// Manager runs one muxer per live stream and serves them over HTTP (it is
+// an http.Handler for GET, HEAD and OPTIONS on the URLs of the package
+// comment).
+type Manager struct {
+	cfg     Config
+	hub     *hub.Hub
+	origins []string // nil when AllowOrigin is "*"
+	unwatch func()
+	done    chan struct{} // closed by Close: blocked requests give up
+
+	mu     sync.Mutex
+	muxers map[string]*muxer
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a Manager reading streams from h. Unless cfg.OnDemand, a
+// muxer starts on every publish (and for streams already live).
+func New(cfg Config, h *hub.Hub) *Manager {
+	cfg.setDefaults()
+	m := &Manager{
+		cfg:    cfg,
+		hub:    h,
+		done:   make(chan struct{}),
+		muxers: make(map[string]*muxer),
+	}
+	if cfg.AllowOrigin != "*" {
+		m.origins = strings.FieldsFunc(cfg.AllowOrigin, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	m.unwatch = h.Watch(m.onEvent)
+	if !cfg.OnDemand {
+		for _, s := range h.Streams() {
+			m.ensure(s.Key)
+		}
+	}
+	return m
+}
+
+// onEvent runs synchronously in the hub: it only starts goroutines and sets
+// flags.
+func (m *Manager) onEvent(e hub.Event) {
+	if e.Type != hub.EventPublish {
+		return
+	}
+	if e.Resumed {
+		m.mu.Lock()
+		mx := m.muxers[e.Key]
+		m.mu.Unlock()
+		if mx != nil && !isClosed(mx.stopped) {
+			mx.resumed.Store(true)
+			return
+		}
+	}
+	if !m.cfg.OnDemand {
+		m.ensure(e.Key)
+	}
+}
+
+// ensure returns key's running muxer, starting one if needed; nil after
+// Close.
+func (m *Manager) ensure(key string) *muxer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	if mx := m.muxers[key]; mx != nil && !isClosed(mx.stopped) {
+		return mx
+	}
+	mx := newMuxer(key, &m.cfg, m.hub, m.cfg.onUpdate)
+	ctx, cancel := context.WithCancel(context.Background())
+	mx.cancel = cancel
+	m.muxers[key] = mx
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		if m.cfg.OnDemand {
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				mx.idle(ctx)
+			}()
+		}
+		mx.log.Info("hls muxer started", "variant", m.cfg.Variant.String())
+		err := mx.run(ctx)
+		close(mx.stopped)
+		m.mu.Lock()
+		if m.muxers[key] == mx {
+			delete(m.muxers, key)
+		}
+		m.mu.Unlock()
+		lvl, cause := closeCause(err)
+		mx.log.Log(context.Background(), lvl, "hls muxer stopped", "cause", cause, "err", err)
+	}()
+	return mx
+}
+
+// get returns key's running muxer or nil.
+func (m *Manager) get(key string) *muxer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mx := m.muxers[key]; mx != nil && !isClosed(mx.stopped) {
+		return mx
+	}
+	return nil
+}
+
+// demand finds or starts (OnDemand) the muxer of key for a playlist
+// request, asking the hub for the stream when it is not live.
+func (m *Manager) demand(ctx context.Context, key, remote string) *muxer {
+	if mx := m.get(key); mx != nil || !m.cfg.OnDemand {
+		return mx
+	}
+	if _, live := m.hub.Stream(key); !live {
+		if !m.hub.Demand(key, hub.ReaderInfo{Protocol: "hls", RemoteAddr: remote}) {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, demandWait)
+		defer cancel()
+		if err := m.waitStream(wctx, key); err != nil {
+			return nil
+		}
+	}
+	return m.ensure(key)
+}
+
+// waitStream is hub.WaitStream that also gives up on Close.
+func (m *Manager) waitStream(ctx context.Context, key string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-m.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return m.hub.WaitStream(ctx, key)
+}
+
+// Close stops every muxer, wakes blocked playlist requests and waits.
+// Idempotent.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	muxers := make([]*muxer, 0, len(m.muxers))
+	for _, mx := range m.muxers {
+		muxers = append(muxers, mx)
+	}
+	m.mu.Unlock()
+	m.unwatch()
+	close(m.done)
+	for _, mx := range muxers {
+		mx.cancel()
+	}
+	m.wg.Wait()
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,257 @@
+package hls
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// file is one immutable object served under /app/stream/: a segment, a part
+// or an initialization section. data is never modified once published.
+type file struct {
+	data    []byte
+	modTime time.Time
+	ctype   string
+}
+
+// segment is a complete media segment.
+type segment struct {
+	msn      uint64
+	name     string
+	dur      time.Duration
+	pdt      time.Time // EXT-X-PROGRAM-DATE-TIME of its first sample
+	disc     bool      // EXT-X-DISCONTINUITY before it
+	initName string    // fMP4: the EXT-X-MAP it needs
+	parts    []*part   // low_latency: its parts, in order
+	size     int
+	maxDTS   int64 // highest DTS it holds (ms), for the delay measurement
+}
+
+// part is an LL-HLS partial segment.
+type part struct {
+	name        string
+	dur         time.Duration
+	independent bool // starts with a keyframe (or audio only)
+}
+
+// media is the state one muxer publishes and many HTTP requests read: the
+// segment window, the parts of the segment in progress and the files. The
+// muxer goroutine writes under mu; readers take mu briefly and render.
+// changed is closed (and replaced) on every update, so blocking playlist
+// requests wait on a channel with their own deadline instead of a sync.Cond.
+type media struct {
+	key     string
+	variant Variant
+	epoch   string
+	segDur  time.Duration
+	partDur time.Duration
+	count   int // segments in the playlist
+	keep    int // segments served after leaving it
+
+	mu       sync.Mutex
+	segments []*segment // oldest first; the last count are in the playlist
+	parts    []*part    // low_latency: parts of segment nextMSN, in progress
+	partPDT  time.Time  // PDT of the segment in progress
+	nextDisc bool       // the segment in progress starts a discontinuity
+	nextInit string
+	nextMSN  uint64
+	discSeq  uint64 // discontinuities that have left the window
+	files    map[string]*file
+	target   int // EXT-X-TARGETDURATION, seconds; only grows
+	codecs   string
+	version  uint64 // bumped on every update
+	modTime  time.Time
+	ended    bool
+	changed  chan struct{}
+	cache    [2]rendered // last media playlist renders, by prefix
+}
+
+type rendered struct {
+	version uint64
+	prefix  string
+	b       []byte
+}
+
+func newMedia(key string, v Variant, cfg *Config, start time.Time) *media {
+	target := int((cfg.SegmentDuration + time.Second - 1) / time.Second)
+	return &media{
+		key:     key,
+		variant: v,
+		epoch:   strconv.FormatInt(start.UnixMilli(), 36),
+		segDur:  cfg.SegmentDuration,
+		partDur: cfg.PartDuration,
+		count:   cfg.SegmentCount,
+		keep:    cfg.SegmentKeep,
+		files:   make(map[string]*file),
+		target:  target,
+		modTime: start,
+		changed: make(chan struct{}),
+	}
+}
+
+// Names. The epoch (the muxer's start in base-36 Unix ms) keeps names unique
+// across muxer restarts, so an immutable cached object never goes stale.
+func (m *media) segmentName(msn uint64) string {
+	ext := ".ts"
+	if m.variant != VariantMPEGTS {
+		ext = ".m4s"
+	}
+	return m.epoch + "-" + strconv.FormatUint(msn, 10) + ext
+}
+
+func (m *media) partName(msn uint64, i int) string {
+	return m.epoch + "-" + strconv.FormatUint(msn, 10) + "." + strconv.Itoa(i) + ".m4s"
+}
+
+func (m *media) initName(n int) string {
+	return m.epoch + "-init" + strconv.Itoa(n) + ".mp4"
+}
+
+// notifyLocked publishes an update: waiters wake up and re-check.
+func (m *media) notifyLocked(now time.Time) {
+	m.version++
+	m.modTime = now
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *media) setInit(name string, data []byte, codecs string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[name] = &file{data: data, modTime: now, ctype: "video/mp4"}
+	m.nextInit = name
+	m.codecs = codecs
+}
+
+func (m *media) setCodecs(codecs string) {
+	m.mu.Lock()
+	m.codecs = codecs
+	m.mu.Unlock()
+}
+
+// startSegment records the PDT and discontinuity of the segment in progress.
+func (m *media) startSegment(pdt time.Time, disc bool) {
+	m.mu.Lock()
+	m.partPDT = pdt
+	m.nextDisc = disc
+	m.mu.Unlock()
+}
+
+// addPart publishes a low_latency part of the segment in progress.
+func (m *media) addPart(p *part, data []byte, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[p.name] = &file{data: data, modTime: now, ctype: "video/mp4"}
+	m.parts = append(m.parts, p)
+	m.notifyLocked(now)
+}
+
+// addSegment publishes a complete segment and evicts the ones past
+// count+keep. It returns the names of the evicted files (for the disk copy).
+func (m *media) addSegment(s *segment, data []byte, now time.Time) (evicted []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.msn = m.nextMSN
+	s.pdt = m.partPDT
+	s.disc = m.nextDisc
+	s.initName = m.nextInit
+	s.parts = m.parts
+	s.size = len(data)
+	ctype := "video/mp2t"
+	if m.variant != VariantMPEGTS {
+		ctype = "video/mp4"
+	}
+	m.files[s.name] = &file{data: data, modTime: now, ctype: ctype}
+	m.segments = append(m.segments, s)
+	m.parts = nil
+	m.nextDisc = false
+	m.nextMSN++
+	if t := int((s.dur + time.Second - 1) / time.Second); t > m.target {
+		m.target = t // RFC 8216 §4.3.3.1: EXTINF rounded must not exceed it
+	}
+	for len(m.segments) > m.count+m.keep {
+		old := m.segments[0]
+		m.segments = m.segments[1:]
+		if old.disc {
+			m.discSeq++
+		}
+		delete(m.files, old.name)
+		evicted = append(evicted, old.name)
+		for _, p := range old.parts {
+			delete(m.files, p.name)
+			evicted = append(evicted, p.name)
+		}
+	}
+	// Parts are listed only near the live edge (§6.2.2 of rfc8216bis: they
+	// should be removed once more than three target durations old); drop
+	// their bytes once the segment leaves the playlist window too.
+	m.notifyLocked(now)
+	return evicted
+}
+
+// end marks the stream over and wakes every waiter.
+func (m *media) end() {
+	m.mu.Lock()
+	m.ended = true
+	m.notifyLocked(time.Now())
+	m.mu.Unlock()
+}
+
+// window returns the segments listed in the playlist (locked).
+func (m *media) windowLocked() []*segment {
+	if len(m.segments) > m.count {
+		return m.segments[len(m.segments)-m.count:]
+	}
+	return m.segments
+}
+
+// lookup returns the file called name, if still kept.
+func (m *media) lookup(name string) (*file, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.files[name]
+	return f, ok
+}
+
+// ready reports whether the playlist can be served: one segment exists.
+func (m *media) readyLocked() bool { return len(m.segments) > 0 }
+
+// wait blocks until cond (evaluated under mu) holds, the stream ends, stop
+// is closed or ctx ends. It reports whether cond held.
+func (m *media) wait(ctx context.Context, stop <-chan struct{}, cond func() bool) bool {
+	for {
+		m.mu.Lock()
+		ok, ended, ch := cond(), m.ended, m.changed
+		m.mu.Unlock()
+		if ok {
+			return true
+		}
+		if ended {
+			return false
+		}
+		select {
+		case <-ch:
+		case <-stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// hasPartLocked reports whether the playlist holds part p of segment msn or
+// anything later (rfc8216bis §6.2.5.2, delivery directives _HLS_msn/_HLS_part).
+func (m *media) hasPartLocked(msn uint64, p int) bool {
+	if len(m.segments) == 0 {
+		return false
+	}
+	last := m.segments[len(m.segments)-1].msn
+	if msn <= last {
+		return true
+	}
+	if msn == m.nextMSN {
+		return p >= 0 && len(m.parts) > p
+	}
+	return false
+}

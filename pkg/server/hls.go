@@ -1,0 +1,77 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/hls"
+)
+
+// hlsPart is the server's HLS egress: nil Manager when hls.enabled is false.
+type hlsPart struct {
+	m *hls.Manager
+}
+
+// newHLS maps the hls.* keys; an empty hls.allow_origin inherits
+// http.allow_origin.
+func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
+	if !cfg.HLS.Enabled {
+		return hlsPart{}
+	}
+	return hlsPart{m: hls.New(hlsConfig(cfg, log), s.hub)}
+}
+
+func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
+	v, _ := hls.ParseVariant(cfg.HLS.Variant) // validated by config
+	origin := cfg.HLS.AllowOrigin
+	if origin == "" {
+		origin = cfg.HTTP.AllowOrigin
+	}
+	return hls.Config{
+		Logger:          log,
+		Variant:         v,
+		SegmentDuration: cfg.HLS.SegmentDuration,
+		PartDuration:    cfg.HLS.PartDuration,
+		SegmentCount:    cfg.HLS.SegmentCount,
+		SegmentKeep:     cfg.HLS.SegmentKeep,
+		OnDemand:        cfg.HLS.OnDemand,
+		IdleTimeout:     cfg.HLS.IdleTimeout,
+		Directory:       cfg.HLS.Directory,
+		AllowOrigin:     origin,
+	}
+}
+
+// withHLS routes /{app...}/{stream}.m3u8 and the files under
+// /{app...}/{stream}/ (.ts, .m4s, .mp4) to HLS, everything else to next.
+// Go 1.22 patterns cannot match a suffix, so this dispatches on it, like
+// the .flv router.
+func (h hlsPart) wrap(next http.Handler) http.Handler {
+	if h.m == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isHLSPath(r.URL.Path) {
+			h.m.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isHLSPath(p string) bool {
+	for _, ext := range [...]string{".m3u8", ".ts", ".m4s", ".mp4"} {
+		if strings.HasSuffix(p, ext) && strings.Count(p, "/") >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// close stops every muxer and wakes blocked playlist requests.
+func (h hlsPart) close() {
+	if h.m != nil {
+		h.m.Close()
+	}
+}
