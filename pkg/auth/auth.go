@@ -80,3 +80,12 @@ func Reason(err error) string {
 	}
 	return "not authorized"
 }
+
+// HTTPStatus is the status an HTTP handler answers a refusal with: 401 for
+// a missing, bad or expired token, 403 otherwise.
+func (e *Error) HTTPStatus() int {
+	if errors.Is(e.Kind, ErrUnauthorized) {
+		return 401
+	}
+	return 403
+}

@@ -138,3 +138,10 @@ func TestIPList(t *testing.T) {
 	var empty IPList
 	require.True(t, empty.Empty())
 }
+
+func TestErrorHTTPStatus(t *testing.T) {
+	require.Equal(t, 401, unauthorized("x").(*Error).HTTPStatus())
+	require.Equal(t, 403, forbidden("x").(*Error).HTTPStatus())
+	require.Equal(t, "auth: forbidden: x", forbidden("x").Error())
+	require.Equal(t, "x", Reason(forbidden("x")))
+}

@@ -128,6 +128,9 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	defer h.untrack(p)
+	if !h.authorize(ctx, w, r, key, proto) {
+		return
+	}
 
 	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr, Query: r.URL.RawQuery}
 	rd, err := h.hub.Subscribe(key, rinfo)

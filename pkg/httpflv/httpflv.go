@@ -12,6 +12,7 @@
 package httpflv
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -36,6 +37,12 @@ type Config struct {
 	// hub is starting on demand (an edge pull, see hub.Demand). Streams with
 	// no such source get 404 at once. Default 5s.
 	DemandWait time.Duration
+
+	// Authorize, when set, is asked before every play (HTTP-FLV GET and
+	// WebSocket-FLV) with the request's query; a non-nil error answers
+	// 401/403 (see AuthRequest) before anything is subscribed. ctx ends
+	// with the request.
+	Authorize func(ctx context.Context, req AuthRequest) error
 }
 
 const (
