@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PlayConfig configures a play run.
+type PlayConfig struct {
+	URL      string        // rtmp://, http(s)://….flv, ws(s)://….flv or ….m3u8
+	Players  int           // number of players
+	Ramp     time.Duration // players connect spread over this long
+	Warmup   time.Duration // after the ramp, before the window starts
+	Duration time.Duration // measurement window
+	Stall    time.Duration // default DefaultStall
+	Insecure bool          // skip TLS verification (https, wss)
+	PIDs     []int         // server processes to sample (none: skip)
+}
+
+// Protocol names the player kind for a URL.
+func Protocol(u string) (string, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	path := pu.Path
+	switch {
+	case pu.Scheme == "rtmp":
+		return "rtmp", nil
+	case strings.HasSuffix(path, ".m3u8") && (pu.Scheme == "http" || pu.Scheme == "https"):
+		return "hls", nil
+	case pu.Scheme == "http" || pu.Scheme == "https":
+		return "httpflv", nil
+	case pu.Scheme == "ws" || pu.Scheme == "wss":
+		return "wsflv", nil
+	}
+	return "", fmt.Errorf("bench: url scheme %q not one of rtmp, http, https, ws, wss", pu.Scheme)
+}
+
+// Play runs cfg.Players players until the window ends and returns the
+// report. It fails only for a bad configuration; player failures are
+// counted in the report.
+func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
+	proto, err := Protocol(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Players < 1 {
+		return nil, fmt.Errorf("bench: players %d out of range [1, ∞)", cfg.Players)
+	}
+	if cfg.Duration <= 0 {
+		return nil, fmt.Errorf("bench: duration %s must be > 0", cfg.Duration)
+	}
+	if cfg.Stall <= 0 {
+		cfg.Stall = DefaultStall
+	}
+	pu, _ := url.Parse(cfg.URL)
+	t0 := time.Now()
+	w := &Window{Start: t0.Add(cfg.Ramp + cfg.Warmup), Stall: cfg.Stall}
+	w.End = w.Start.Add(cfg.Duration)
+	// Players stop a little after the window so that in-flight frames land.
+	pctx, cancel := context.WithDeadline(ctx, w.End.Add(200*time.Millisecond))
+	defer cancel()
+
+	var hlsClient *http.Client
+	if proto == "hls" {
+		hlsClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: cfg.Players, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}}
+		defer hlsClient.CloseIdleConnections()
+	}
+
+	stats := make([]*PlayerStats, cfg.Players)
+	var wg sync.WaitGroup
+	for i := range stats {
+		st := &PlayerStats{}
+		stats[i] = st
+		start := t0.Add(cfg.Ramp * time.Duration(i) / time.Duration(cfg.Players))
+		wg.Go(func() {
+			if d := time.Until(start); d > 0 {
+				select {
+				case <-pctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			ts := time.Now()
+			var err error
+			switch proto {
+			case "rtmp":
+				err = playRTMP(pctx, cfg.URL, st, w, ts)
+			case "httpflv":
+				err = playHTTPFLV(pctx, pu, cfg.Insecure, st, w, ts)
+			case "wsflv":
+				err = playWSFLV(pctx, cfg.URL, cfg.Insecure, st, w, ts)
+			case "hls":
+				err = playHLS(pctx, cfg.URL, hlsClient, st, w, ts)
+			}
+			if pctx.Err() == nil { // errors after the deadline are our own stop
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				st.Err = err
+			}
+		})
+	}
+
+	r := &Report{Protocol: proto, URL: cfg.URL, Players: cfg.Players, Window: cfg.Duration.Seconds(), PIDs: cfg.PIDs}
+	sampler := newSampler(cfg.PIDs)
+	// Wait for the window, sampling at its edges and every 500 ms in it.
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(w.Start)):
+	}
+	sampler.begin(stats)
+	tick := time.NewTicker(500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case now := <-tick.C:
+			if !now.Before(w.End) {
+				done = true
+				break
+			}
+			sampler.sample()
+		}
+	}
+	tick.Stop()
+	sampler.end(stats, r)
+	wg.Wait()
+	r.collect(stats, w)
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	return r, nil
+}
