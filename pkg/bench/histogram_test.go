@@ -77,7 +77,7 @@ func TestPlayerStatsWindow(t *testing.T) {
 	var ps PlayerStats
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	stamp := func(ms, seq int) Stamp { return Stamp{SendNs: at(ms).UnixNano() - 5e6, Seq: uint32(seq)} }
-	ps.frame(w, t0, at(200), stamp(200, 1), true)   // before the window: first frame only
+	ps.frame(w, t0, at(200), stamp(200, 1), true)    // before the window: first frame only
 	ps.frame(w, t0, at(1100), stamp(1100, 10), true) // in the window
 	ps.frame(w, t0, at(1133), stamp(1133, 11), true)
 	ps.frame(w, t0, at(1166), stamp(1166, 14), true) // 12, 13 lost

@@ -59,7 +59,7 @@ func TestPlaySmoke(t *testing.T) {
 			require.Zero(t, r.Failed)
 			require.Positive(t, r.FirstFrame.N)
 			require.Greater(t, r.Frames, uint64(3*10)) // 25 fps clip, 0.7 s, 3 players
-			require.Less(t, r.Latency.P50, 500.0)       // loopback, in-process: ms at most
+			require.Less(t, r.Latency.P50, 500.0)      // loopback, in-process: ms at most
 			require.Positive(t, r.Mbps)
 			require.Positive(t, r.RSSMaxMB) // pid 0 samples ourselves
 		})

@@ -93,7 +93,7 @@ func TestStampRoundTrip(t *testing.T) {
 func TestInsertStampRejects(t *testing.T) {
 	for _, b := range [][]byte{
 		nil,
-		{0x17, 0, 0, 0, 0, 1, 2, 3},   // sequence header
+		{0x17, 0, 0, 0, 0, 1, 2, 3},    // sequence header
 		{0xaf, 1, 0x21, 0x10, 4, 0},    // audio-looking body
 		{0x80 | 1, 'h', 'v', 'c', '1'}, // HEVC
 		{0x12, 1, 0, 0, 0},             // codec 2 (Sorenson)
