@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ripplemedia/ripple/pkg/api"
+	"github.com/ripplemedia/ripple/pkg/metrics"
 )
 
 // ops holds the operator endpoints' state: the API (with its sampler and
@@ -38,6 +39,18 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 	}
 	mux.Handle(api.Prefix+"/", s.ops.api)
 	mux.HandleFunc("GET /readyz", s.readyz)
+
+	sampler := s.ops.api.Sampler()
+	collector := metrics.NewCollector(s.hub, metrics.Config{
+		Rate: func(key string) (float64, float64, bool) {
+			r, ok := sampler.Rate(key)
+			return r.Bitrate, r.FPS, ok
+		},
+		Connections: s.connections,
+	})
+	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
+	// and the metrics hold no viewer addresses.
+	mux.Handle("GET /metrics", api.TokenHandler(s.cfg.API.MetricsToken, metrics.Handler(collector)))
 }
 
 // isLoopback reports whether a is a loopback address; the unspecified

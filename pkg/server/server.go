@@ -172,6 +172,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("server: Run called twice")
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	s.ops.serving.Store(true) // the listeners are bound; Serve starts below
 	g.Go(func() error {
 		if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
 			return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
@@ -184,7 +185,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	s.ops.serving.Store(true)
 	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
 	g.Go(func() error {
 		<-gctx.Done()

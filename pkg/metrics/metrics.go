@@ -1,0 +1,55 @@
+// Package metrics exposes Ripple's state to Prometheus. A custom Collector
+// reads hub snapshots at scrape time, so nothing on the packet path updates
+// a metric: the hub's own counters (which it keeps anyway) are the source.
+//
+// Labels are only app, stream and protocol (reader protocol, listener or
+// relay kind), never a client: cardinality grows with streams, not viewers.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every Ripple metric.
+const Namespace = "ripple"
+
+// Relay is one relay's state, as the collector needs it (the server maps
+// the relay package's snapshots to it).
+type Relay struct {
+	Stream     string // local stream key
+	Kind       string // "forward", "pull", "push": the protocol label
+	Live       bool   // media flowing
+	Bytes      uint64 // media bytes relayed
+	Reconnects uint64 // connection attempts after the first
+}
+
+// Config says where the collector reads what the hub does not know.
+// Every function may be nil.
+type Config struct {
+	// Rate returns a stream's ingest bitrate (bits/s) and frame rate,
+	// measured by the API's sampler.
+	Rate func(key string) (bitrate, fps float64, ok bool)
+	// Connections returns open connections per listener ("rtmp", "http").
+	Connections func() map[string]int
+	// Relays returns the running relays.
+	Relays func() []Relay
+}
+
+// Handler returns the /metrics handler: the collector plus the Go runtime
+// and process collectors, in a registry of its own (no global state).
+func Handler(c *Collector) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		c,
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// Guard: the collector is a prometheus.Collector.
+var _ prometheus.Collector = (*Collector)(nil)
