@@ -44,6 +44,7 @@ type Config struct {
 	HLS             HLS            `mapstructure:"hls"`
 	Apps            map[string]App `mapstructure:"apps"`
 	API             API            `mapstructure:"api"`
+	Auth            Auth           `mapstructure:"auth"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
 }
@@ -65,6 +66,9 @@ type RTMP struct {
 	MaxMessageSize   ByteSize      `mapstructure:"max_message_size"`
 	PlayWait         time.Duration `mapstructure:"play_wait"`
 	AckWindow        ByteSize      `mapstructure:"ack_window"`
+	// ProxyProtocol requires a PROXY v1/v2 header (from a load balancer)
+	// on every RTMP connection; its client address replaces the peer's.
+	ProxyProtocol bool `mapstructure:"proxy_protocol"`
 }
 
 // HTTP configures the HTTP listener (HTTP-FLV, WebSocket-FLV, web page).
@@ -72,6 +76,9 @@ type HTTP struct {
 	Listen       string        `mapstructure:"listen"`
 	AllowOrigin  string        `mapstructure:"allow_origin"`
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed
+	// (comma or space separated); empty: X-Forwarded-For is ignored.
+	TrustedProxies string `mapstructure:"trusted_proxies"`
 }
 
 // Hub configures the stream registry and fan-out.
@@ -90,7 +97,8 @@ type Hub struct {
 
 // App holds per-app overrides. Empty fields inherit the global setting.
 type App struct {
-	PublishPolicy string `mapstructure:"publish_policy"` // "", reject, takeover
+	PublishPolicy string  `mapstructure:"publish_policy"` // "", reject, takeover
+	Auth          AppAuth `mapstructure:"auth"`
 }
 
 // Publish policies, as spelled in the file.

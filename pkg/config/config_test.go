@@ -60,6 +60,7 @@ func wantDefaults() Config {
 		HLS:             wantHLSDefaults(),
 		Apps:            map[string]App{},
 		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
+		Auth:            wantAuthDefaults(),
 		ShutdownTimeout: 10 * time.Second,
 	}
 }
