@@ -49,7 +49,9 @@ type Server struct {
 	http *http.Server
 
 	running atomic.Bool
-	ops     ops // API, readiness (api.go)
+	lc      lifecycle // shutdown steps (lifecycle.go)
+	reload  reloader  // SIGHUP (reload.go)
+	ops     ops       // API, readiness (api.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -73,7 +75,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn}
-	s.hub = hub.New(hubConfig(cfg, log))
+	s.initReload(cfg)
+	hc := hubConfig(cfg, log)
+	hc.Policy = s.reload.publishPolicy // reloadable: reload.go
+	s.hub = hub.New(hc)
 	s.rtmp = rtmp.NewServer(rtmpConfig(cfg, log), s.hub)
 	s.flv = httpflv.NewHandler(httpflv.Config{
 		Logger:       log,
@@ -191,47 +196,4 @@ func (s *Server) Run(ctx context.Context) error {
 		return s.shutdown(ctx)
 	})
 	return g.Wait()
-}
-
-// shutdown stops everything in dependency order; parent is Run's context,
-// already done or about to be, whose values (not cancellation) carry over.
-func (s *Server) shutdown(parent context.Context) error {
-	s.log.Info("ripple stopping", "cause", context.Cause(parent))
-	s.stopOps() // not ready; end the SSE streams Shutdown would wait for
-	timeout := s.cfg.ShutdownTimeout
-	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), timeout,
-		fmt.Errorf("%w after %s", ErrShutdownTimeout, timeout))
-	defer cancel()
-
-	// Shutdown closes the HTTP listener at once, then waits for handlers;
-	// the FLV handlers return once the hub ends their streams below.
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- s.http.Shutdown(ctx) }()
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.rtmp.Close() // stop accepting, end every RTMP session, wait
-		s.hub.Close()  // publishers told; readers drain and get io.EOF
-		s.flv.Close()  // WebSocket and hijacked players: Shutdown does not track them
-		s.hls.close()  // muxers stop; blocked playlist requests return
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		// Something is stuck past the grace period: do not hang the
-		// process. The goroutine above finishes on its own or dies with it.
-		s.http.Close()
-		<-httpDone
-		return context.Cause(ctx)
-	}
-	if err := <-httpDone; err != nil {
-		s.http.Close() // cut what is left
-		if errors.Is(err, context.DeadlineExceeded) {
-			return context.Cause(ctx)
-		}
-		return fmt.Errorf("server: http shutdown: %w", err)
-	}
-	s.log.Info("ripple stopped")
-	return nil
 }

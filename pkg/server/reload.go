@@ -1,0 +1,212 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// A reloadPart is a component that can take a new configuration while
+// running (SIGHUP), without dropping anyone: it swaps what it reads per
+// request or per connection (an atomic.Pointer, a locked field), so
+// clients already admitted keep going and the next ones see the new rules.
+type reloadPart struct {
+	name string
+	// keys are the config keys the part owns, as key patterns: "auth" owns
+	// auth and everything below it; "apps.*.publish_policy" owns that field
+	// of every app ("*" stands for an app name, which may hold dots), and
+	// then also an app being added or removed ("apps.NAME").
+	keys []string
+	// apply takes the whole new, validated configuration. It must be
+	// idempotent, and all-or-nothing: on error the part keeps its old
+	// settings (validate first, then swap).
+	apply func(cfg config.Config) error
+}
+
+// reloader is the Server's SIGHUP state.
+type reloader struct {
+	mu    sync.Mutex
+	boot  config.Config // what Run started with: listeners, sizes, timeouts
+	cur   config.Config // what the reloadable parts last applied
+	parts []reloadPart
+
+	policy atomic.Pointer[policyTable] // hub publish policies, per app
+}
+
+// OnReload registers a reloadable part: on Reload, when a key matching one
+// of keys changed, apply gets the new configuration (see reloadPart). Parts
+// are applied in registration order. Call it before Run; cmd/ripple uses it
+// for log.level, pkg/server files for their components.
+func (s *Server) OnReload(name string, keys []string, apply func(cfg config.Config) error) {
+	s.reload.mu.Lock()
+	defer s.reload.mu.Unlock()
+	s.reload.parts = append(s.reload.parts, reloadPart{name: name, keys: keys, apply: apply})
+}
+
+// ReloadResult says what a Reload did.
+type ReloadResult struct {
+	Changed []string // every key that differs from the running configuration
+	Applied []string // parts that took the new configuration
+	// Restart lists changed keys no part can apply while running: they take
+	// effect at the next start (listen addresses, chunk size, queue sizes…).
+	// Keys changed by an earlier reload and still pending are included.
+	Restart []string
+}
+
+// Reload applies the parts of cfg that can change while running and logs
+// one line: what changed, which parts applied it, and which keys need a
+// restart. cfg must come from config.Load (it is validated again here; an
+// invalid one changes nothing). On a part's error the parts applied before
+// it keep the new settings and the error names the part; the running
+// configuration is not advanced, so the next reload applies everything
+// again (parts are idempotent).
+func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return ReloadResult{}, err
+	}
+	if s.Draining() {
+		return ReloadResult{}, errors.New("server: reload: shutting down")
+	}
+	r := &s.reload
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := config.Diff(r.cur, cfg)
+	parts, _ := classify(r.parts, changed, appChanges(r.cur, cfg))
+	_, restart := classify(r.parts, config.Diff(r.boot, cfg), appChanges(r.boot, cfg))
+	res := ReloadResult{Changed: changed, Restart: restart}
+	for _, p := range parts {
+		if err := p.apply(cfg); err != nil {
+			s.log.Error("config reload failed", "part", p.name, "err", err, "applied", res.Applied)
+			return res, fmt.Errorf("server: reload %s: %w", p.name, err)
+		}
+		res.Applied = append(res.Applied, p.name)
+	}
+	r.cur = cfg
+	s.log.Info("config reloaded", "changed", orNone(changed), "applied", orNone(res.Applied),
+		"restart_required", orNone(restart))
+	return res, nil
+}
+
+// Draining reports whether shutdown has begun.
+func (s *Server) Draining() bool { return s.ops.draining.Load() }
+
+// classify returns the parts owning at least one of keys (in registration
+// order) and the keys no part owns. wholeApps are the keys of apps added or
+// removed ("apps.NAME"): every part with an "apps.*…" pattern owns them, as
+// an app appearing or going away changes each of its fields at once. (An
+// app name may contain dots, so the key alone cannot say whether
+// "apps.a.b" is an app or a field.)
+func classify(parts []reloadPart, keys []string, wholeApps map[string]bool) (owners []reloadPart, rest []string) {
+	hit := make([]bool, len(parts))
+	for _, k := range keys {
+		owned := false
+		for i, p := range parts {
+			if slices.ContainsFunc(p.keys, func(pat string) bool {
+				if wholeApps[k] {
+					return strings.HasPrefix(pat, appsPrefix+"*")
+				}
+				return keyMatch(pat, k)
+			}) {
+				hit[i], owned = true, true
+			}
+		}
+		if !owned {
+			rest = append(rest, k)
+		}
+	}
+	for i, p := range parts {
+		if hit[i] {
+			owners = append(owners, p)
+		}
+	}
+	return owners, rest
+}
+
+const appsPrefix = "apps."
+
+// keyMatch reports whether the dotted key is owned by pattern: equal, or
+// below it ("auth" owns "auth.secret"); in a pattern, "*" stands for any
+// non-empty name, dots included ("apps.*.publish_policy").
+func keyMatch(pattern, key string) bool {
+	before, after, wild := strings.Cut(pattern, "*")
+	if !wild {
+		return key == pattern || strings.HasPrefix(key, pattern+".")
+	}
+	name, ok := strings.CutPrefix(key, before)
+	if !ok {
+		return false
+	}
+	if after == "" {
+		return name != ""
+	}
+	if i := strings.LastIndex(name, after); i > 0 {
+		rest := name[i+len(after):]
+		return rest == "" || strings.HasPrefix(rest, ".")
+	}
+	return false
+}
+
+// appChanges returns the keys "apps.NAME" of the apps added or removed
+// between a and b.
+func appChanges(a, b config.Config) map[string]bool {
+	out := make(map[string]bool)
+	for name := range a.Apps {
+		if _, ok := b.Apps[name]; !ok {
+			out[appsPrefix+name] = true
+		}
+	}
+	for name := range b.Apps {
+		if _, ok := a.Apps[name]; !ok {
+			out[appsPrefix+name] = true
+		}
+	}
+	return out
+}
+
+func orNone(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// policyTable is the hub's per-app publish policy, swapped as a whole on
+// reload: a publish reads one pointer and one map.
+type policyTable struct {
+	def   hub.PublishPolicy
+	byApp map[string]hub.PublishPolicy
+}
+
+// publishPolicy is hub.Config.Policy: the current table's answer.
+func (r *reloader) publishPolicy(app string) hub.PublishPolicy {
+	t := r.policy.Load()
+	if p, ok := t.byApp[app]; ok {
+		return p
+	}
+	return t.def
+}
+
+// setPolicy builds the table of cfg (validated) and swaps it in. Publishers
+// already live keep their stream; the policy decides the next publish.
+func (r *reloader) setPolicy(cfg config.Config) error {
+	t := &policyTable{def: toPolicy(cfg.Hub.PublishPolicy), byApp: make(map[string]hub.PublishPolicy, len(cfg.Apps))}
+	for app := range cfg.Apps {
+		t.byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
+	}
+	r.policy.Store(t)
+	return nil
+}
+
+// initReload records the boot configuration and registers the parts
+// pkg/server itself can reload. Called by New before the hub is built.
+func (s *Server) initReload(cfg config.Config) {
+	s.reload.boot, s.reload.cur = cfg, cfg
+	_ = s.reload.setPolicy(cfg) // cannot fail on a validated config
+	s.OnReload("publish_policy", []string{"hub.publish_policy", "apps.*.publish_policy"}, s.reload.setPolicy)
+}
