@@ -38,7 +38,9 @@ function playURLs(app, stream) {
 
 function el(tag, props, ...children) {
   const e = document.createElement(tag);
-  Object.assign(e, props);
+  const { dataset, ...rest } = props || {};
+  Object.assign(e, rest);
+  Object.assign(e.dataset, dataset);
   e.append(...children);
   return e;
 }
@@ -123,10 +125,20 @@ function audioText(s) {
   return t.trim() || '–';
 }
 
-// players counts every hub reader, the HLS segmenter included;
-// players_by_protocol says which (its title shows the split).
+// The API's players counts every hub reader, and HLS has exactly one: the
+// segmenter, whatever the number of HLS viewers (they are plain HTTP requests
+// for the same files). Viewers are therefore the readers of every other
+// protocol; the cell's title shows the split.
+function viewerCount(s) {
+  const by = s.players_by_protocol;
+  if (!by) return s.players || 0;
+  return Object.entries(by).reduce((n, [p, c]) => (p === 'hls' ? n : n + c), 0);
+}
+
 function viewerTitle(s) {
-  return Object.entries(s.players_by_protocol || {}).filter(([, n]) => n > 0).map(([p, n]) => p + ': ' + n).join(', ');
+  const parts = Object.entries(s.players_by_protocol || {}).filter(([p, n]) => n > 0 && p !== 'hls').map(([p, n]) => p + ': ' + n);
+  if ((s.players_by_protocol || {}).hls) parts.push('HLS segmenter on (HLS viewers are not counted)');
+  return parts.join(', ');
 }
 
 function renderStream(s) {
@@ -146,11 +158,13 @@ function renderStream(s) {
     const kick = el('button', { type: 'button', textContent: 'Kick', className: 'danger kick' });
     kick.setAttribute('aria-label', 'Kick the publisher of ' + key);
     kick.addEventListener('click', () => kickStream(key));
+    // data-label names a cell where phones show rows as cards (style.css).
+    const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
     row.append(
       el('th', { scope: 'row', className: 'name' }, key),
-      el('td', { className: 'video' }), el('td', { className: 'audio' }),
-      el('td', { className: 'num bitrate' }), el('td', { className: 'num viewers' }),
-      el('td', { className: 'num uptime' }), el('td', { className: 'actions' }, watch, ' ', kick));
+      cell('video', 'Video'), cell('audio', 'Audio'), cell('num bitrate', 'Bitrate'),
+      cell('num viewers', 'Viewers'), cell('num uptime', 'Uptime'),
+      el('td', { className: 'actions' }, watch, ' ', kick));
     rows.set(key, row);
     // Keep the table sorted by key.
     const after = [...rows.keys()].sort().find((k) => k > key);
@@ -163,7 +177,7 @@ function renderStream(s) {
   set('video', videoText(s));
   set('audio', audioText(s));
   set('bitrate', formatBitrate(s.ingest_bitrate));
-  set('viewers', String(s.players || 0));
+  set('viewers', String(viewerCount(s)));
   row.querySelector('.viewers').title = viewerTitle(s);
   set('uptime', formatDuration(sinceSeconds(s.since)));
   row.classList.toggle('playing', key === playingKey);
@@ -240,10 +254,10 @@ async function refreshClients() {
     kick.setAttribute('aria-label', 'Kick client ' + c.id);
     kick.addEventListener('click', () => kickClient(c.id));
     const tr = el('tr', {},
-      el('td', {}, String(c.id)), el('td', {}, c.protocol || ''), el('td', {}, c.stream || ''),
-      el('td', {}, c.remote_addr || ''),
-      el('td', { className: 'num' }, formatDuration(c.connected_seconds)),
-      el('td', {}, kick));
+      el('td', { dataset: { label: 'ID' } }, String(c.id)), el('td', { className: 'proto' }, c.protocol || ''),
+      el('td', { dataset: { label: 'Stream' } }, c.stream || ''), el('td', { dataset: { label: 'Address' } }, c.remote_addr || '–'),
+      el('td', { className: 'num', dataset: { label: 'Connected' } }, formatDuration(c.connected_seconds)),
+      el('td', { className: 'actions' }, kick));
     tr.dataset.client = String(c.id);
     return tr;
   }));
@@ -385,18 +399,28 @@ function handleEvent(type, data) {
       break;
     case 'player_joined':
     case 'player_left':
-      if (streams.has(d.key)) mergeStream(d.key, { players: d.players });
+      if (streams.has(d.key)) {
+        const by = Object.assign({}, streams.get(d.key).players_by_protocol);
+        by[d.protocol] = Math.max(0, (by[d.protocol] || 0) + (type === 'player_joined' ? 1 : -1));
+        mergeStream(d.key, { players: d.players, players_by_protocol: by });
+      }
       refreshClients();
       break;
-    case 'stats':
+    case 'stats': {
+      // Codecs and size are not in stats: fetch the list again while a
+      // stream has not shown its tracks yet (right after it was published).
+      let incomplete = false;
       for (const st of d.streams || []) {
         if (!streams.has(st.key)) continue;
+        if (!streams.get(st.key).video && !streams.get(st.key).audio) incomplete = true;
         const s = streams.get(st.key);
         const patch = { ingest_bitrate: st.ingest_bitrate, players: st.players, players_by_protocol: st.players_by_protocol };
         if (s.video && st.fps) patch.video = Object.assign({}, s.video, { measured_fps: st.fps });
         mergeStream(st.key, patch);
       }
+      if (incomplete) refreshStreams();
       break;
+    }
     case 'resync':
       refreshStreams();
       refreshClients();

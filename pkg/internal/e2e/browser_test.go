@@ -169,3 +169,92 @@ func describeErrors(errs []playerError) string {
 	}
 	return b.String()
 }
+
+// logTime parses the time= attribute of a ripple log line (slog text).
+func logTime(t *testing.T, line string) time.Time {
+	t.Helper()
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "time="); ok {
+			ts, err := time.Parse(time.RFC3339Nano, v)
+			require.NoError(t, err, "time in %q", line)
+			return ts
+		}
+	}
+	t.Fatalf("no time= in log line %q", line)
+	return time.Time{}
+}
+
+// TestBrowserDashboard drives the page's live list (issue 5): with api.token
+// set the page asks for the token; once it is entered a stream shows up
+// within 3 s of publishing, its viewer count follows a player joining and
+// being kicked (from the page's own kick button), and the row goes when the
+// stream ends.
+func TestBrowserDashboard(t *testing.T) {
+	t.Parallel()
+	const (
+		key       = "live/dash"
+		token     = "e2e-dashboard-token"
+		grace     = time.Second
+		appearMax = 3 * time.Second
+	)
+	row := `document.querySelector('tr[data-stream="` + key + `"]')`
+	viewers := row + `?.querySelector('.viewers').textContent`
+	liveState := `document.getElementById('live-state').textContent`
+	clip := mediaPath(t, "h264_aac_gop1s.mp4")
+	srv := startServer(t, "RIPPLE_API_TOKEN="+token, envGrace+"="+grace.String())
+	br := startBrowser(t)
+	tb := br.newTab(t, "dashboard")
+	tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()))
+
+	// The API refuses the page until the token is entered.
+	tb.poll(t, "the page asks for the API token", 10*time.Second, liveState+`.includes('needs a token')`)
+	tb.do(t, "enter the token", pageTimeout,
+		chromedp.SendKeys(chromedp.CSS(`#token`), token),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
+	tb.poll(t, "live updates connect", 10*time.Second, liveState+` === 'Live updates on.'`)
+	require.Equal(t, "e2e-dashboard-token",
+		eval[string](t, tb, "token kept", pageTimeout, `sessionStorage.getItem('ripple.apiToken')`))
+
+	// Publish: the row must appear within appearMax of the server
+	// accepting the publish (its "publish started" log line).
+	logFrom := srv.out.len()
+	pubStart := time.Now()
+	pub := publishLoop(t, srv, key, clip)
+	tb.poll(t, "the stream appears", 15*time.Second, row)
+	seen := time.Now()
+	line, err := srv.out.waitFor(5*time.Second, logFrom, func(s string) bool {
+		return strings.Contains(s, `msg="publish started"`) && strings.Contains(s, "stream="+key)
+	})
+	require.NoError(t, err, "server log: publish started")
+	published := logTime(t, line)
+	t.Logf("stream row shown %s after the server accepted the publish (%s after ffmpeg started)",
+		seen.Sub(published).Round(time.Millisecond), seen.Sub(pubStart).Round(time.Millisecond))
+	require.LessOrEqual(t, seen.Sub(published), appearMax, "stream row too late")
+	tb.poll(t, "codecs and bitrate filled in", 15*time.Second,
+		row+`.querySelector('.video').textContent.startsWith('h264') && `+row+`.querySelector('.bitrate').textContent !== '–'`)
+	require.Equal(t, "0", eval[string](t, tb, "viewers before", pageTimeout, viewers))
+
+	// A player joins: this page's own player, started from the row.
+	joinAt := time.Now()
+	tb.do(t, "press Watch", pageTimeout, chromedp.Click(chromedp.CSS(`tr[data-stream="`+key+`"] button`)))
+	tb.poll(t, "viewer count 1", 10*time.Second, viewers+` === '1'`)
+	t.Logf("viewer count changed %s after pressing Watch", time.Since(joinAt).Round(time.Millisecond))
+
+	// The player shows in the client list, with a kick button (the token is
+	// set); wait for it to play so the screenshots show video.
+	wsClient := `[...document.querySelectorAll('#clients tbody tr')].find((tr) => tr.cells[1].textContent === 'ws-flv')`
+	tb.poll(t, "ws-flv client listed", 10*time.Second, wsClient)
+	tb.poll(t, "video plays", 20*time.Second, `document.getElementById('video').currentTime > 1`)
+	tb.screenshot(t, "dashboard.png")
+	tb.do(t, "phone viewport", pageTimeout, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	tb.screenshot(t, "dashboard-phone.png")
+	tb.do(t, "desktop viewport", pageTimeout, chromedp.EmulateReset())
+
+	eval[bool](t, tb, "press the client's Kick", pageTimeout, `(() => { `+wsClient+`.querySelector('button').click(); return true; })()`)
+	tb.poll(t, "viewer count back to 0", 10*time.Second, viewers+` === '0'`)
+	tb.poll(t, "client gone from the list", 10*time.Second, `!(`+wsClient+`)`)
+
+	// The publisher stops: the row goes once the reconnect grace is over.
+	pub.kill()
+	tb.poll(t, "the stream row goes", grace+10*time.Second, `!`+row)
+}
