@@ -52,6 +52,7 @@ type Server struct {
 	lc      lifecycle // shutdown steps (lifecycle.go)
 	reload  reloader  // SIGHUP (reload.go)
 	ops     ops       // API, readiness (api.go)
+	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -76,20 +77,30 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 
 	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn}
 	s.initReload(cfg)
+	if err := s.initAuth(cfg); err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		return nil, fmt.Errorf("server: auth: %w", err)
+	}
+	s.rtmpLn = proxyListener(cfg, log, rtmpLn)
 	hc := hubConfig(cfg, log)
 	hc.Policy = s.reload.publishPolicy // reloadable: reload.go
 	s.hub = hub.New(hc)
-	s.rtmp = rtmp.NewServer(rtmpConfig(cfg, log), s.hub)
+	s.auth.watch(s.hub)
+	rc := rtmpConfig(cfg, log)
+	rc.Authorize = s.auth.authorizeRTMP
+	s.rtmp = rtmp.NewServer(rc, s.hub)
 	s.flv = httpflv.NewHandler(httpflv.Config{
 		Logger:       log,
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
+		Authorize:    s.auth.authorizeFLV,
 	}, s.hub)
 	s.hls = newHLS(cfg, log, s)
 	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
 	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           s.hls.wrap(mux),
+		Handler:           s.auth.realIP(s.auth.gateHLS(s.hls, s.hls.wrap(mux))),
 		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
