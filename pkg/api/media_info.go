@@ -74,9 +74,12 @@ func (m *mediaInfo) forget(live map[string]bool) {
 func (e *mediaEntry) parse() {
 	if e.meta != nil {
 		if md, err := flv.ParseMetaData(e.meta.Data); err == nil {
-			e.video.Width, e.video.Height = int(md.Width), int(md.Height)
+			// onMetaData is free-form numbers: keep only plausible ones.
+			e.video.Width = bounded(md.Width, h264.MaxDimension)
+			e.video.Height = bounded(md.Height, h264.MaxDimension)
 			e.video.FPS = roundFPS(md.FrameRate)
-			e.audio.SampleRate, e.audio.Channels = int(md.AudioSampleRate), int(md.AudioChannels)
+			e.audio.SampleRate = bounded(md.AudioSampleRate, 768000)
+			e.audio.Channels = bounded(md.AudioChannels, 64)
 		}
 	}
 	if e.vHdr != nil {
@@ -134,6 +137,14 @@ func parseVideoHeader(p *av.Packet, v *Video) {
 		// general_level_idc is 30 × the level number (H.265 §A.4).
 		v.Level = fmt.Sprintf("%d.%d", sps.GeneralLevelIdc/30, sps.GeneralLevelIdc%30/3)
 	}
+}
+
+// bounded returns v as an int if it is a whole number in [1, max], else 0.
+func bounded(v float64, max int) int {
+	if v >= 1 && v <= float64(max) && v == math.Trunc(v) {
+		return int(v)
+	}
+	return 0
 }
 
 // roundFPS keeps two decimals (29.97) and drops absurd values.
