@@ -2,9 +2,13 @@
 // HTTP-FLV and WebSocket-FLV.
 //
 //	ripple [-c ripple.yaml] [--rtmp-listen :1935] [--http-listen :8080] [--log-level info]
+//	ripple healthcheck [same flags]   # GET /healthz of that server: exit 0 or 1
 //
 // Without -c it runs on the built-in defaults; RIPPLE_* environment
 // variables override the file, flags override both (see ripple.example.yaml).
+//
+// Signals: SIGTERM or SIGINT drains and exits (a second one kills at once);
+// SIGHUP reloads the configuration (see pkg/server Reload).
 package main
 
 import (
@@ -25,23 +29,30 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first signal, restore the default handling: a second Ctrl-C
-	// kills a shutdown that hangs.
+	// After the first signal, restore the default handling: a second
+	// SIGINT/SIGTERM kills a shutdown that hangs (or one that is waiting
+	// out shutdown_delay).
 	context.AfterFunc(ctx, stop)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], os.Stderr, hup)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: it returns the exit code. 0 after a clean
 // shutdown, 1 on a configuration or startup error (one line on stderr) or a
-// failed run, 2 on bad usage.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+// failed run, 2 on bad usage. Every value received on hup reloads the
+// configuration (SIGHUP; see reload).
+func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], stderr)
+	}
 	fs := pflag.NewFlagSet("ripple", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ripple [flags]\n\nRipple live streaming server. Configuration: defaults < -c FILE < RIPPLE_* env < flags.\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: ripple [flags]\n       ripple healthcheck [flags]\n\nRipple live streaming server. Configuration: defaults < -c FILE < RIPPLE_* env < flags.\nSIGTERM/SIGINT drain and exit; SIGHUP reloads the configuration.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -61,12 +72,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ripple: %v\n", err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	log := newLogger(cfg.Log, level, stderr)
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "ripple: %v\n", err)
 		return 1
 	}
+	srv.OnReload("log", []string{"log.level"}, func(c config.Config) error {
+		return level.UnmarshalText([]byte(c.Log.Level))
+	})
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		reload(ctx, hup, func() (config.Config, error) { return config.Load(path, fs) }, srv, log)
+	}()
+	defer func() { <-reloaded }()
 	if err := srv.Run(ctx); err != nil {
 		log.Error("ripple failed", "err", err)
 		return 1
@@ -74,9 +95,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// newLogger builds the process logger from the validated log.* keys.
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
+// newLogger builds the process logger from the validated log.* keys; level
+// is set from log.level and stays adjustable (SIGHUP reloads it).
+func newLogger(c config.Log, level *slog.LevelVar, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.Level)) // validated: debug, info, warn or error
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {

@@ -60,7 +60,7 @@ func TestRunUsageAndConfigErrors(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var stderr strings.Builder
-			code := run(context.Background(), tc.args, &stderr)
+			code := run(context.Background(), tc.args, &stderr, nil)
 			require.Equal(t, tc.code, code, stderr.String())
 			if tc.line != "" {
 				require.Equal(t, tc.line+"\n", stderr.String(), "one clear line")
@@ -84,7 +84,7 @@ func TestRunServes(t *testing.T) {
 	defer cancel()
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, nil, pw)
+		code <- run(ctx, nil, pw, nil)
 		pw.Close()
 	}()
 

@@ -63,7 +63,8 @@ type ReloadResult struct {
 // one line: what changed, which parts applied it, and which keys need a
 // restart. cfg must come from config.Load (it is validated again here; an
 // invalid one changes nothing). On a part's error the parts applied before
-// it keep the new settings and the error names the part; the running
+// it keep the new settings and the error names them and the part; nothing
+// is logged (the caller logs the error); the running
 // configuration is not advanced, so the next reload applies everything
 // again (parts are idempotent).
 func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
@@ -82,8 +83,11 @@ func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
 	res := ReloadResult{Changed: changed, Restart: restart}
 	for _, p := range parts {
 		if err := p.apply(cfg); err != nil {
-			s.log.Error("config reload failed", "part", p.name, "err", err, "applied", res.Applied)
-			return res, fmt.Errorf("server: reload %s: %w", p.name, err)
+			what := p.name
+			if len(res.Applied) > 0 {
+				what += " (after " + strings.Join(res.Applied, ", ") + " applied)"
+			}
+			return res, fmt.Errorf("server: reload %s: %w", what, err)
 		}
 		res.Applied = append(res.Applied, p.name)
 	}
