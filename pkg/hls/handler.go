@@ -186,6 +186,10 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 	if r.Context().Err() != nil {
 		return
 	}
+	if isClosed(m.done) {
+		httpError(w, http.StatusServiceUnavailable, "shutting down", ccNoStore)
+		return
+	}
 	md.mu.Lock()
 	ended, ready := md.ended, md.readyLocked()
 	body, mod, target := md.renderMediaLocked(""), md.modTime, md.target

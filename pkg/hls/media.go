@@ -65,6 +65,7 @@ type media struct {
 	ended    bool
 	changed  chan struct{}
 	cache    [2]rendered // last media playlist renders, by prefix
+	onWait   func()      // tests: called (under mu) when a request blocks
 }
 
 type rendered struct {
@@ -223,6 +224,9 @@ func (m *media) wait(ctx context.Context, stop <-chan struct{}, cond func() bool
 	for {
 		m.mu.Lock()
 		ok, ended, ch := cond(), m.ended, m.changed
+		if !ok && !ended && m.onWait != nil {
+			m.onWait()
+		}
 		m.mu.Unlock()
 		if ok {
 			return true

@@ -37,6 +37,8 @@ type segmenter struct {
 	haveLast bool
 	lastV    int64
 	haveV    bool
+	lastA    int64 // audio of a stream with video
+	haveA    bool
 	frameDur int64 // last interval between samples of the driving track, ms
 	maxDTS   int64
 
@@ -114,16 +116,17 @@ func (s *segmenter) endEstimate() int64 {
 	return s.last + max(s.frameDur, 1)
 }
 
-// checkJump turns a timestamp jump into a discontinuity.
-func (s *segmenter) checkJump(dts int64) error {
-	if !s.haveLast || (dts-s.last <= s.jump && s.last-dts <= 1000) {
+// checkJump turns a timestamp jump of the driving track (prev is its
+// previous DTS) into a discontinuity.
+func (s *segmenter) checkJump(dts, prev int64, have bool) error {
+	if !have || (dts-prev <= s.jump && prev-dts <= 1000) {
 		return nil
 	}
 	if err := s.restart(); err != nil {
 		return err
 	}
 	s.haveBase = false // the wall clock mapping no longer holds
-	s.haveV = false
+	s.haveV, s.haveA, s.haveLast = false, false, false
 	return nil
 }
 
@@ -131,7 +134,7 @@ func (s *segmenter) video(dts int64, cts int32, key bool, au []byte) error {
 	if s.v == nil || s.c == nil {
 		return nil
 	}
-	if err := s.checkJump(dts); err != nil {
+	if err := s.checkJump(dts, s.lastV, s.haveV); err != nil {
 		return err
 	}
 	fd := s.frameDur
@@ -156,7 +159,7 @@ func (s *segmenter) video(dts int64, cts int32, key bool, au []byte) error {
 	}
 	s.frameDur = fd
 	s.lastV, s.haveV = dts, true
-	s.sampled(dts, true)
+	s.sampled(dts)
 	return s.c.video(dts, cts, key, au)
 }
 
@@ -166,13 +169,16 @@ func (s *segmenter) audio(dts int64, frame []byte) error {
 	}
 	if s.v != nil {
 		// Audio follows the video cuts; nothing before the first keyframe.
+		if err := s.checkJump(dts, s.lastA, s.haveA); err != nil {
+			return err
+		}
+		s.lastA, s.haveA = dts, true
 		if !s.open {
 			return nil
 		}
-		s.sampled(dts, false)
 		return s.c.audio(dts, frame)
 	}
-	if err := s.checkJump(dts); err != nil {
+	if err := s.checkJump(dts, s.last, s.haveLast); err != nil {
 		return err
 	}
 	fd := int64(s.a.frameSamples) * 1000 / int64(s.a.sampleRate)
@@ -190,18 +196,18 @@ func (s *segmenter) audio(dts int64, frame []byte) error {
 		}
 	}
 	s.frameDur = fd
-	s.sampled(dts, true)
+	s.sampled(dts)
 	return s.c.audio(dts, frame)
 }
 
-// sampled records a written sample; driving says it is of the track that
-// decides the cuts (video, or audio when there is no video).
-func (s *segmenter) sampled(dts int64, driving bool) {
+// sampled records a written sample of the track that decides the cuts
+// (video, or audio when there is no video).
+func (s *segmenter) sampled(dts int64) {
 	if !s.haveLast || dts > s.last {
 		s.last = dts
 	}
 	s.haveLast = true
-	if driving && dts > s.maxDTS {
+	if dts > s.maxDTS {
 		s.maxDTS = dts
 	}
 }
