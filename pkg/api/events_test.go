@@ -243,7 +243,7 @@ func TestSamplerRates(t *testing.T) {
 	require.NoError(t, err)
 	var ticks []map[string]Rate
 	s := NewSampler(h, time.Hour, func(_ []hub.StreamInfo, r map[string]Rate) { ticks = append(ticks, r) })
-	s.Close() // drive it by hand from here on (the first tick ran in its goroutine)
+	s.Close() // drive it by hand from here on (the first tick ran in NewSampler)
 	ticks = ticks[:0]
 	now := time.Now()
 	s.now = func() time.Time { return now }

@@ -39,8 +39,9 @@ type sample struct {
 	frames uint64
 }
 
-// NewSampler starts a sampler ticking every interval. onTick, if not nil,
-// runs on the sampler goroutine after each tick with the snapshot and the
+// NewSampler takes a first sample, then starts a goroutine ticking every
+// interval. onTick, if not nil, runs after each tick (on the sampler
+// goroutine except for the first) with the snapshot and the
 // new rates (it must not block for long).
 func NewSampler(h *hub.Hub, interval time.Duration, onTick func([]hub.StreamInfo, map[string]Rate)) *Sampler {
 	s := &Sampler{
@@ -48,6 +49,7 @@ func NewSampler(h *hub.Hub, interval time.Duration, onTick func([]hub.StreamInfo
 		prev: make(map[string]sample), rates: make(map[string]Rate),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	s.Tick() // here, not in run: a rate is known as soon as New returns
 	go s.run()
 	return s
 }
@@ -56,7 +58,6 @@ func (s *Sampler) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
-	s.Tick()
 	for {
 		select {
 		case <-t.C:
