@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"context"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +136,86 @@ func TestKickPublisher(t *testing.T) {
 			_, err := readToEnd(t, r)
 			require.ErrorIs(t, err, io.EOF)
 		})
+	}
+}
+
+// TestRegistryChurn kicks readers and publishers while others publish,
+// subscribe, read and report bytes; run with -race. Every reader must end
+// (kicked, evicted or at the end of its stream) and nothing may deadlock.
+func TestRegistryChurn(t *testing.T) {
+	h := New(Config{QueueSize: 16, ReconnectGrace: time.Millisecond})
+	defer h.Close()
+	keys := []string{"live/a", "live/b"}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, key := range keys {
+		wg.Go(func() { // publisher: republishes whenever kicked
+			g := mediatest.New(mediatest.Config{GOP: 5})
+			for {
+				p, err := h.Publish(key, PublisherInfo{Protocol: "test"})
+				if err != nil {
+					select {
+					case <-stop:
+						return
+					default:
+						continue // the old stream is still inside its grace
+					}
+				}
+				for _, pk := range g.Headers() {
+					_ = p.WritePacket(pk)
+				}
+				for p.WritePacket(g.Next()) == nil {
+					select {
+					case <-stop:
+						p.Close()
+						return
+					default:
+					}
+				}
+				p.Close()
+			}
+		})
+		wg.Go(func() { // readers: subscribe, read a little, report bytes
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := h.Subscribe(key, ReaderInfo{Protocol: "test"})
+				if err != nil {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				for range 3 {
+					pkts, err := r.Read(ctx, nil)
+					r.AddBytes(uint64(len(pkts)))
+					if err != nil {
+						break
+					}
+				}
+				cancel()
+				r.Close()
+			}
+		})
+	}
+	deadline := time.After(500 * time.Millisecond)
+	for kicks := 0; ; kicks++ {
+		select {
+		case <-deadline:
+			close(stop)
+			wg.Wait()
+			_, out := h.Traffic()
+			require.Positive(t, out)
+			return
+		default:
+		}
+		for _, rd := range h.Readers() {
+			h.KickReader(rd.ID)
+		}
+		if kicks%10 == 0 {
+			_ = h.KickPublisher(keys[kicks/10%len(keys)])
+		}
+		h.Streams()
 	}
 }
