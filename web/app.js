@@ -12,7 +12,7 @@ const tokenKey = 'ripple.apiToken';
 
 // window.ripple is what the browser tests (pkg/internal/e2e) read: every
 // player or media element error lands in errors.
-const ripple = (window.ripple = { errors: [], protocol: '', url: '' });
+const ripple = (window.ripple = { errors: [], protocol: '', url: '', engine: '' });
 
 // ---------------------------------------------------------------- helpers
 
@@ -496,6 +496,7 @@ function updateURLs() {
 
 function stop() {
   ripple.url = '';
+  ripple.engine = '';
   if (player) {
     player.destroy();
     player = null;
@@ -549,6 +550,7 @@ async function playFLV(url) {
   p.attachMediaElement(video);
   p.load();
   player = p;
+  ripple.engine = 'mpegts.js';
 }
 
 async function playHLS(url) {
@@ -557,6 +559,7 @@ async function playHLS(url) {
   const mse = 'MediaSource' in window || 'ManagedMediaSource' in window;
   if (!mse && video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = url;
+    ripple.engine = 'native';
     return;
   }
   await loadLib('hls');
@@ -571,6 +574,7 @@ async function playHLS(url) {
   h.loadSource(url);
   h.attachMedia(video);
   player = h;
+  ripple.engine = 'hls.js';
 }
 
 function startFromForm() {

@@ -67,6 +67,7 @@ type playResult struct {
 	ReadyState   int           `json:"readyState"`
 	Paused       bool          `json:"paused"`
 	Protocol     string        `json:"protocol"`
+	Engine       string        `json:"engine"` // mpegts.js, hls.js or native
 	URL          string        `json:"url"`
 	Errors       []playerError `json:"errors"`
 }
@@ -93,7 +94,7 @@ const watchPlayback = `((want, limitMS) => new Promise((resolve) => {
     const now = performance.now();
     resolve({ ok, reason, firstFrameMs: first ? first.at - t0 : -1, start: first ? first.ct : 0, end: v.currentTime,
       advanceMs: first ? now - first.at : 0, width: v.videoWidth, height: v.videoHeight, readyState: v.readyState,
-      paused: v.paused, protocol: window.ripple.protocol, url: window.ripple.url, errors: window.ripple.errors });
+      paused: v.paused, protocol: window.ripple.protocol, engine: window.ripple.engine, url: window.ripple.url, errors: window.ripple.errors });
   };
   function check() {
     if (window.ripple.errors.some((e) => e.fatal)) return done(false, 'player reported an error');
@@ -109,56 +110,81 @@ const watchPlayback = `((want, limitMS) => new Promise((resolve) => {
 
 // TestBrowserPlayback plays one live stream in the page over each protocol,
 // each in its own tab at the same time: the video must advance by
-// playAdvance with no player or media error.
+// playAdvance with no player or media error. HLS is the default variant
+// (mpegts); TestBrowserHLSVariants covers the others.
 func TestBrowserPlayback(t *testing.T) {
 	t.Parallel()
 	const key = "live/browser"
-	clip := mediaPath(t, "h264_aac_gop1s.mp4")
 	srv := startServer(t)
-	pub := publishLoop(t, srv, key, clip)
+	pub := publishLoop(t, srv, key, mediaPath(t, "h264_aac_gop1s.mp4"))
 	srv.waitLive(t, key, pub)
 	br := startBrowser(t)
 
 	for _, tc := range []struct {
-		name, proto string
-		screenshot  string
+		name, proto, engine string
+		screenshot          string
 	}{
-		{name: "WS-FLV", proto: "ws", screenshot: "player-ws-flv.png"},
-		{name: "HTTP-FLV", proto: "http"},
+		{name: "WS-FLV", proto: "ws", engine: "mpegts.js", screenshot: "player-ws-flv.png"},
+		{name: "HTTP-FLV", proto: "http", engine: "mpegts.js"},
+		{name: "HLS", proto: "hls", engine: "hls.js", screenshot: "player-hls.png"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tb := br.newTab(t, tc.name)
-			// #app/stream?protocol preselects the form; the test then
-			// presses Play like a person.
-			tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()+"#"+key+"?"+tc.proto))
-			requireLocalLibs(t, tb)
-			start := time.Now()
-			tb.do(t, "press Play", pageTimeout, chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
-			res := eval[playResult](t, tb, "watch playback", browserPlayTimeout+5*time.Second,
-				fmt.Sprintf(watchPlayback, playAdvance.Seconds(), browserPlayTimeout.Milliseconds()))
-			t.Logf("%s: %s: first frame after %.0f ms, currentTime %.2f → %.2f s in %.0f ms wall, %dx%d, %d non-fatal errors (total %s)",
-				tc.name, res.URL, res.FirstFrameMS, res.Start, res.End, res.AdvanceMS, res.Width, res.Height,
-				len(res.Errors), time.Since(start).Round(time.Millisecond))
-			require.True(t, res.OK, "%s: %s (state: %+v)", tc.name, res.Reason, res)
-			require.Equal(t, tc.proto, res.Protocol)
-			require.Contains(t, res.URL, "/"+key+".")
-			for _, e := range res.Errors {
-				require.False(t, e.Fatal, "%s error: %+v", e.Source, e)
-			}
-			require.Positive(t, res.Width, "no decoded video")
-			// Live playback runs at real time: currentTime cannot advance
-			// much faster than the wall clock (a seek or a burst of
-			// buffered media would).
-			require.GreaterOrEqual(t, res.AdvanceMS, 0.8*float64(playAdvance.Milliseconds()),
-				"currentTime advanced %.2f s in %.0f ms", res.End-res.Start, res.AdvanceMS)
-			if tc.screenshot != "" {
-				tb.screenshot(t, tc.screenshot)
-			}
-			if len(res.Errors) > 0 {
-				t.Logf("%s: non-fatal errors: %s", tc.name, describeErrors(res.Errors))
-			}
+			playInPage(t, br, srv, key, tc.proto, tc.engine, tc.screenshot)
 		})
+	}
+}
+
+// TestBrowserHLSVariants plays the fMP4 and low-latency HLS variants with
+// hls.js, one server per variant.
+func TestBrowserHLSVariants(t *testing.T) {
+	t.Parallel()
+	br := startBrowser(t)
+	for _, variant := range []string{"fmp4", "low_latency"} {
+		t.Run(variant, func(t *testing.T) {
+			t.Parallel()
+			const key = "live/variant"
+			srv := startServer(t, "RIPPLE_HLS_VARIANT="+variant)
+			pub := publishLoop(t, srv, key, mediaPath(t, "h264_aac_gop1s.mp4"))
+			srv.waitLive(t, key, pub)
+			playInPage(t, br, srv, key, "hls", "hls.js", "")
+		})
+	}
+}
+
+// playInPage opens the page in a new tab with key and proto preselected
+// (#app/stream?protocol), presses Play like a person, and requires the video
+// to advance by playAdvance at real time with engine playing it and no
+// fatal player or media error.
+func playInPage(t *testing.T, br *browser, srv *server, key, proto, engine, screenshot string) {
+	t.Helper()
+	tb := br.newTab(t, t.Name())
+	tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()+"#"+key+"?"+proto))
+	requireLocalLibs(t, tb)
+	start := time.Now()
+	tb.do(t, "press Play", pageTimeout, chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
+	res := eval[playResult](t, tb, "watch playback", browserPlayTimeout+5*time.Second,
+		fmt.Sprintf(watchPlayback, playAdvance.Seconds(), browserPlayTimeout.Milliseconds()))
+	t.Logf("%s with %s: first frame after %.0f ms, currentTime %.2f → %.2f s in %.0f ms wall, %dx%d, %d non-fatal errors (total %s)",
+		res.URL, res.Engine, res.FirstFrameMS, res.Start, res.End, res.AdvanceMS, res.Width, res.Height,
+		len(res.Errors), time.Since(start).Round(time.Millisecond))
+	if len(res.Errors) > 0 {
+		t.Logf("player errors: %s", describeErrors(res.Errors))
+	}
+	require.True(t, res.OK, "%s (state: %+v)", res.Reason, res)
+	require.Equal(t, proto, res.Protocol)
+	require.Equal(t, engine, res.Engine)
+	require.Contains(t, res.URL, "/"+key+".")
+	for _, e := range res.Errors {
+		require.False(t, e.Fatal, "%s error: %+v", e.Source, e)
+	}
+	require.Positive(t, res.Width, "no decoded video")
+	// Live playback runs at real time: currentTime cannot advance much
+	// faster than the wall clock (a seek or a burst of buffered media would).
+	require.GreaterOrEqual(t, res.AdvanceMS, 0.8*float64(playAdvance.Milliseconds()),
+		"currentTime advanced %.2f s in %.0f ms", res.End-res.Start, res.AdvanceMS)
+	if screenshot != "" {
+		tb.screenshot(t, screenshot)
 	}
 }
 
