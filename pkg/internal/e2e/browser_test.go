@@ -214,7 +214,7 @@ func logTime(t *testing.T, line string) time.Time {
 // set the page asks for the token; once it is entered a stream shows up
 // within 3 s of publishing, its viewer count follows a player joining and
 // being kicked (from the page's own kick button), and the row goes when the
-// stream ends.
+// publisher is kicked from its row.
 func TestBrowserDashboard(t *testing.T) {
 	t.Parallel()
 	const (
@@ -280,7 +280,17 @@ func TestBrowserDashboard(t *testing.T) {
 	tb.poll(t, "viewer count back to 0", 10*time.Second, viewers+` === '0'`)
 	tb.poll(t, "client gone from the list", 10*time.Second, `!(`+wsClient+`)`)
 
-	// The publisher stops: the row goes once the reconnect grace is over.
-	pub.kill()
+	// Kick the publisher from its row (the page asks to confirm: the test
+	// answers yes): ffmpeg loses its connection and the row goes once the
+	// reconnect grace is over.
+	eval[bool](t, tb, "accept confirmations", pageTimeout, `(() => { window.confirm = () => true; return true; })()`)
+	tb.do(t, "press the stream's Kick", pageTimeout, chromedp.Click(chromedp.CSS(`tr[data-stream="`+key+`"] button.kick`)))
+	if err := pub.wait(10 * time.Second); err == nil {
+		t.Log("publisher exited cleanly after the kick")
+	} else if pub.exited() {
+		t.Logf("publisher exited after the kick: %v", err)
+	} else {
+		t.Fatalf("publisher still running 10 s after the kick")
+	}
 	tb.poll(t, "the stream row goes", grace+10*time.Second, `!`+row)
 }
