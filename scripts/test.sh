@@ -66,6 +66,12 @@ setup_tools() {
 	fi
 	ffmpeg -hide_banner -version | head -n 1
 
+	# openssl: pkg/auth checks the README's token one-liner against it.
+	if ! command -v openssl >/dev/null 2>&1; then
+		echo "openssl missing: installing the Debian package"
+		apt_install openssl
+	fi
+
 	# Chromium: the e2e browser tests drive the web page in it, headless
 	# (fonts-liberation is only a Recommends, but pages need a font).
 	# node/npm: scripts/web.sh installs the page's player libraries.
