@@ -114,27 +114,29 @@ func (e *env) publish(t *testing.T, mc mediatest.Config, muxer bool) {
 	}
 }
 
-// send publishes media until the generator reaches DTS until.
+// send publishes media until the generator reaches wire DTS until.
 func (e *env) send(t *testing.T, until time.Duration) {
 	t.Helper()
 	for {
 		p := e.gen.Next()
-		e.sent = p.DTS
+		wire := p.DTS
 		require.NoError(t, e.pub.WritePacket(p))
-		if p.DTS >= until.Milliseconds() {
+		e.sent = p.DTS // rewritten by the hub onto the stream timeline
+		if wire >= until.Milliseconds() {
 			return
 		}
 	}
 }
 
-// waitSegments waits until the stream's muxer has published n segments.
+// waitSegments waits until the stream's muxer has published n segments
+// (some may have been evicted since).
 func (e *env) waitSegments(t *testing.T, n int) *media {
 	t.Helper()
 	mx := e.m.get(testKey)
 	require.NotNil(t, mx)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ok := mx.media.wait(ctx, nil, func() bool { return len(mx.media.segments) >= n })
+	ok := mx.media.wait(ctx, nil, func() bool { return mx.media.nextMSN >= uint64(n) })
 	require.True(t, ok, "%d segments", n)
 	return mx.media
 }

@@ -177,6 +177,7 @@ func TestHTTPLowLatency(t *testing.T) {
 		require.True(t, pending(blocked), "held until the part exists")
 		require.True(t, pending(hinted), "held until the hinted part exists")
 		e.send(t, 8*time.Second)
+		e.settle(t, 300)
 		r := wait(t, blocked)
 		require.Equal(t, http.StatusOK, r.resp.StatusCode)
 		require.Equal(t, "public, max-age=6", r.resp.Header.Get("Cache-Control"), "3 target durations")

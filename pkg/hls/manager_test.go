@@ -1,0 +1,137 @@
+package hls
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
+)
+
+func TestStopsWhenStreamEnds(t *testing.T) {
+	e := newEnv(t, Config{}, hub.Config{})
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 5*time.Second)
+	e.waitSegments(t, 2)
+	mx := e.m.get(testKey)
+	e.pub.Close() // no reconnect grace: the reader gets io.EOF
+	select {
+	case <-mx.stopped:
+	case <-time.After(waitFor):
+		t.Fatal("muxer did not stop")
+	}
+	resp, _ := e.get(t, "/live/cam.m3u8")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Equal(t, "public, max-age=2", resp.Header.Get("Cache-Control"))
+
+	// A new publish starts a new muxer with new names.
+	e.gen = nil
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 5*time.Second)
+	e.waitSegments(t, 2)
+	mx2 := e.m.get(testKey)
+	require.NotEqual(t, mx.media.epoch, mx2.media.epoch)
+}
+
+func TestRepublishWithinGraceIsADiscontinuity(t *testing.T) {
+	e := newEnv(t, Config{Variant: VariantFMP4}, hub.Config{ReconnectGrace: time.Minute})
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 5*time.Second)
+	e.waitSegments(t, 2)
+	mx := e.m.get(testKey)
+	e.pub.Close()
+	e.waitEvent(t, hub.EventUnpublish, "")
+
+	// Same encoder settings, restarted: timestamps start over at 0 and the
+	// hub keeps them continuous; the same muxer continues.
+	e.gen = nil
+	e.publish(t, mediatest.Config{}, false)
+	e.send(t, 7*time.Second)
+	md := e.waitSegments(t, 5)
+	require.Same(t, mx, e.m.get(testKey))
+	_, pl := e.get(t, "/live/cam/media.m3u8")
+	require.Equal(t, 1, strings.Count(pl, "#EXT-X-DISCONTINUITY\n"), pl)
+	require.Equal(t, 1, strings.Count(pl, "#EXT-X-MAP:"), "same codec settings: same init section")
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	for i, s := range md.segments[1:] {
+		require.False(t, s.pdt.Before(md.segments[i].pdt), "PDT never goes back")
+	}
+}
+
+func TestOnDemand(t *testing.T) {
+	e := newEnv(t, Config{OnDemand: true, IdleTimeout: 300 * time.Millisecond}, hub.Config{})
+	var mu sync.Mutex
+	var demanded []string
+	e.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		demanded = append(demanded, key+" "+info.Protocol)
+		return false
+	})
+
+	t.Run("not live asks the hub then 404", func(t *testing.T) {
+		resp, _ := e.get(t, "/live/other.m3u8")
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, []string{"live/other hls"}, demanded)
+	})
+
+	t.Run("first request starts the muxer, idleness stops it", func(t *testing.T) {
+		e.publish(t, mediatest.Config{}, false)
+		require.Nil(t, e.m.get(testKey), "no muxer before a request")
+		first := e.async("/live/cam.m3u8")
+		e.waitEvent(t, hub.EventReaderJoin, "hls")
+		e.send(t, 5*time.Second)
+		r := wait(t, first)
+		require.Equal(t, http.StatusOK, r.resp.StatusCode)
+		require.Contains(t, r.body, "#EXTINF:")
+		e.waitEvent(t, hub.EventReaderLeave, "hls") // idle timeout, nobody asks
+	})
+}
+
+func TestCORSOriginList(t *testing.T) {
+	e := newEnv(t, Config{AllowOrigin: "https://a.example, https://b.example"}, hub.Config{})
+	resp, _ := e.do(t, http.MethodGet, "/live/cam.m3u8", map[string]string{"Origin": "https://b.example"})
+	require.Equal(t, "https://b.example", resp.Header.Get("Access-Control-Allow-Origin"))
+	require.Contains(t, resp.Header.Values("Vary"), "Origin")
+	resp, _ = e.do(t, http.MethodGet, "/live/cam.m3u8", map[string]string{"Origin": "https://evil.example"})
+	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+}
+
+func TestDirectory(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, Config{Directory: dir, SegmentCount: 2}, hub.Config{})
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 9*time.Second)
+	md := e.waitSegments(t, 4)
+	e.settle(t, 2100)
+
+	top, err := os.ReadFile(filepath.Join(dir, "live", "cam.m3u8"))
+	require.NoError(t, err)
+	names := uris(string(top))
+	require.Len(t, names, 2)
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, "live", n))
+		require.NoError(t, err)
+		f, ok := md.lookup(strings.TrimPrefix(n, "cam/"))
+		require.True(t, ok)
+		require.Equal(t, f.data, b)
+	}
+	_, err = os.Stat(filepath.Join(dir, "live", "cam", md.segmentName(0)))
+	require.ErrorIs(t, err, os.ErrNotExist, "evicted segments are removed from disk too")
+
+	mx := e.m.get(testKey)
+	e.pub.Close()
+	<-mx.stopped
+	_, err = os.Stat(filepath.Join(dir, "live", "cam.m3u8"))
+	require.ErrorIs(t, err, os.ErrNotExist, "an ended stream leaves nothing behind")
+}
