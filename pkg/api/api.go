@@ -62,6 +62,8 @@ type Config struct {
 	// Connections returns the open connections per listener ("rtmp",
 	// "http") for /summary; nil reports none.
 	Connections func() map[string]int
+	// Relays returns the running relays; nil when relaying is off.
+	Relays func() []Relay
 }
 
 func (c Config) withDefaults() Config {
@@ -133,6 +135,7 @@ func (a *API) routes() []route {
 		{"GET " + Prefix + "/clients", a.listClients},
 		{"DELETE " + Prefix + "/clients/{id}", a.kickClient},
 		{"GET " + Prefix + "/summary", a.summary},
+		{"GET " + Prefix + "/relays", a.listRelays},
 		{"GET " + Prefix + "/events", a.events},
 		{"GET " + Prefix + "/openapi.yaml", a.openAPI},
 	}

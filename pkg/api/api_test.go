@@ -127,6 +127,37 @@ func TestNestedAppKey(t *testing.T) {
 	require.Nil(t, s.GOP)
 }
 
+func TestRelays(t *testing.T) {
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	relays := []Relay{
+		{ID: 1, Kind: "forward", Stream: "live/cam", Target: "rtmp://a/live/cam", State: "live", Bytes: 10, Since: since, Started: since},
+		{ID: 2, Kind: "forward", Stream: "live/cam", Target: "rtmp://b/live/cam", State: "backoff", LastError: "dial: refused",
+			Reconnects: 3, Since: since, Started: since},
+		{ID: 3, Kind: "pull", Stream: "live/other", Target: "rtmp://origin/live/other", State: "connecting", Since: since, Started: since},
+	}
+	e := newEnv(t, Config{Relays: func() []Relay { return relays }})
+	events := e.watch(t)
+	e.publisher(t, "live", "cam")
+	waitEvent(t, events, hub.EventPublish)
+
+	var all []Relay
+	e.getJSON(t, "/api/v1/relays", &all)
+	require.Equal(t, relays, all)
+	var s Stream
+	e.getJSON(t, "/api/v1/streams/live/cam", &s)
+	require.Equal(t, relays[:2], s.Relays)
+	var list []Stream
+	e.getJSON(t, "/api/v1/streams", &list)
+	require.Len(t, list, 1)
+	require.Equal(t, relays[:2], list[0].Relays)
+
+	none := newEnv(t, Config{})
+	none.getJSON(t, "/api/v1/relays", &all)
+	require.Empty(t, all)
+	_, _, body := none.call(t, http.MethodGet, "/api/v1/relays", nil)
+	require.Equal(t, "[]\n", string(body), "an empty list, not null")
+}
+
 func TestUnknownEndpoint(t *testing.T) {
 	e := newEnv(t, Config{})
 	status, _, body := e.call(t, http.MethodGet, "/api/v1/nope", nil)

@@ -68,21 +68,52 @@ func seconds(d time.Duration) float64 {
 func (a *API) listStreams(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
 	infos := a.hub.Streams()
+	relays := a.relaysByStream()
 	out := make([]Stream, 0, len(infos))
 	for i := range infos {
-		out = append(out, a.stream(&infos[i], now))
+		st := a.stream(&infos[i], now)
+		st.Relays = relays[st.Key]
+		if st.Relays == nil {
+			st.Relays = []Relay{}
+		}
+		out = append(out, st)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) getStream(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("path")
-	st, ok := a.hub.Stream(key)
+	info, ok := a.hub.Stream(key)
 	if !ok {
 		writeError(w, http.StatusNotFound, "stream "+strconv.Quote(key)+" not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, a.stream(&st, time.Now()))
+	st := a.stream(&info, time.Now())
+	st.Relays = a.relaysByStream()[key]
+	if st.Relays == nil {
+		st.Relays = []Relay{}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// relaysByStream groups the running relays by local stream key.
+func (a *API) relaysByStream() map[string][]Relay {
+	if a.cfg.Relays == nil {
+		return nil
+	}
+	out := map[string][]Relay{}
+	for _, r := range a.cfg.Relays() {
+		out[r.Stream] = append(out[r.Stream], r)
+	}
+	return out
+}
+
+func (a *API) listRelays(w http.ResponseWriter, _ *http.Request) {
+	out := []Relay{}
+	if a.cfg.Relays != nil {
+		out = append(out, a.cfg.Relays()...)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // kickPublisher ends the stream's publisher; its players follow the

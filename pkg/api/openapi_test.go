@@ -69,7 +69,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"Error": Error{}, "Stream": Stream{}, "Publisher": Publisher{}, "Video": Video{}, "Audio": Audio{},
 		"GOP": GOP{}, "Client": Client{}, "Summary": Summary{}, "StreamEvent": StreamEvent{},
 		"PlayerEvent": PlayerEvent{}, "StatsEvent": StatsEvent{}, "StreamStats": StreamStats{},
-		"ResyncEvent": ResyncEvent{},
+		"ResyncEvent": ResyncEvent{}, "Relay": Relay{},
 	}
 	var schemas []string
 	for name := range doc.Components.Schemas {

@@ -36,6 +36,26 @@ type Stream struct {
 	TimestampFixes uint64 `json:"timestamp_fixes"`
 
 	GOP *GOP `json:"gop"` // null until two keyframes were seen
+
+	// Relays of this stream (forward pushes, edge pull/push); empty when
+	// relaying is not configured for it.
+	Relays []Relay `json:"relays"`
+}
+
+// Relay is one relay's state (GET /relays, and per stream).
+type Relay struct {
+	ID     uint64 `json:"id"`
+	Kind   string `json:"kind"`   // "forward", "pull", "push"
+	Stream string `json:"stream"` // local stream key
+	// Target is the destination (forward) or current origin (pull, push),
+	// without its query string.
+	Target     string    `json:"target"`
+	State      string    `json:"state"` // "connecting", "live", "backoff", "stopped"
+	LastError  string    `json:"last_error,omitempty"`
+	Bytes      uint64    `json:"bytes"`      // media bytes relayed
+	Reconnects uint64    `json:"reconnects"` // attempts after the first
+	Since      time.Time `json:"since"`      // when State was entered
+	Started    time.Time `json:"started"`
 }
 
 // Publisher is who publishes a stream.
