@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,7 @@ func main() {
 const usage = `usage:
   ripple-bench publish [flags] rtmp://host/app/name
   ripple-bench play [flags] URL    (rtmp://, http(s)://….flv, ws(s)://….flv, ….m3u8)
+  ripple-bench table report.json…  (Markdown tables of labelled play reports)
 run "ripple-bench publish -h" or "ripple-bench play -h" for the flags`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPublish(ctx, args[1:], stdout, stderr)
 	case "play":
 		return runPlay(ctx, args[1:], stdout, stderr)
+	case "table":
+		return runTable(args[1:], stdout)
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
@@ -89,12 +93,15 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg bench.PlayConfig
+	var label struct{ server, scenario string }
 	fs.IntVar(&cfg.Players, "n", 1, "players")
 	fs.DurationVar(&cfg.Duration, "d", 30*time.Second, "measurement window")
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread player connects over this long (default 2 ms per player, at most 5s)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "wait after the ramp before the window starts")
-	fs.DurationVar(&cfg.Stall, "stall", bench.DefaultStall, "a gap between video frames longer than this is a stall")
+	fs.DurationVar(&cfg.Stall, "stall", 0, "a gap between video frames longer than this is a stall (default 1s, HLS 5s)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "skip TLS certificate verification")
+	fs.StringVar(&label.server, "server", "", "server label for the JSON report (ripple, nginx-rtmp, lal)")
+	fs.StringVar(&label.scenario, "scenario", "", "scenario label for the JSON report (e.g. httpflv-1000)")
 	pids := fs.String("pid", "", "server process ids to sample (comma-separated, summed)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file (- for stdout)")
 	cpuProfile := fs.String("cpuprofile", "", "write the bench tool's own CPU profile to this file")
@@ -139,6 +146,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if r == nil {
 		return err
 	}
+	r.Server, r.Scenario = label.server, label.scenario
 	if werr := r.WriteText(stdout); werr != nil {
 		return werr
 	}
@@ -163,4 +171,23 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+func runTable(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("table needs report.json files")
+	}
+	var reports []*bench.Report
+	for _, path := range args {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var r bench.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		reports = append(reports, &r)
+	}
+	return bench.WriteTable(stdout, reports)
 }

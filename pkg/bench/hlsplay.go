@@ -18,6 +18,11 @@ const (
 	maxPlaylist = 1 << 20
 	maxSegment  = 64 << 20
 	tsPacket    = 188
+	// playlistWait bounds the retries for a playlist that is not there yet.
+	playlistWait = 15 * time.Second
+	// hlsStall is the default stall threshold for HLS, whose frames arrive
+	// a segment at a time.
+	hlsStall = 5 * time.Second
 )
 
 // hlsPlayer polls a live media playlist and downloads each new segment
@@ -43,6 +48,16 @@ func playHLS(ctx context.Context, u string, client *http.Client, st *PlayerStats
 	first := true
 	for {
 		pl, err := p.get(ctx, base.String(), maxPlaylist)
+		if err != nil && first && time.Since(t0) < playlistWait {
+			// The server has no playlist until its first segment is
+			// complete; players retry, and so do we.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -124,8 +139,33 @@ func (p *hlsPlayer) segment(ctx context.Context, u string) error {
 		return err
 	}
 	now := time.Now()
-	p.ts.scan(b, func(s Stamp, ok bool) { p.st.frame(p.w, p.t0, now, s, ok) })
+	fn := func(s Stamp, ok bool) { p.st.frame(p.w, p.t0, now, s, ok) }
+	if len(b) > 0 && b[0] == 0x47 {
+		p.ts.scan(b, fn)
+	} else {
+		scanRaw(b, fn) // fMP4: mdat samples are contiguous AVCC NAL units
+	}
 	return nil
+}
+
+// stampMarker is the start of a stamp's SEI RBSP: payload type, size and
+// UUID. None of its bytes can be changed by emulation prevention (no two
+// zero bytes), so it can be searched for in escaped data.
+var stampMarker = append([]byte{seiUserDataUnreg, stampPayloadLen}, StampUUID[:]...)
+
+// scanRaw finds every stamp in b by searching for its marker (used for
+// fMP4 segments, whose mdat holds each access unit contiguously).
+func scanRaw(b []byte, fn func(Stamp, bool)) {
+	for {
+		i := bytes.Index(b, stampMarker)
+		if i < 0 {
+			return
+		}
+		if s, ok := parseStampNAL(b[i:]); ok {
+			fn(s, true)
+		}
+		b = b[i+len(stampMarker):]
+	}
 }
 
 // parsePlaylist returns the media segment URIs, the target duration and,

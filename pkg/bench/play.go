@@ -19,7 +19,7 @@ type PlayConfig struct {
 	Ramp     time.Duration // players connect spread over this long
 	Warmup   time.Duration // after the ramp, before the window starts
 	Duration time.Duration // measurement window
-	Stall    time.Duration // default DefaultStall
+	Stall    time.Duration // default DefaultStall (HLS: 5 s, a segment at a time)
 	Insecure bool          // skip TLS verification (https, wss)
 	PIDs     []int         // server processes to sample (none: skip)
 }
@@ -60,6 +60,9 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 	}
 	if cfg.Stall <= 0 {
 		cfg.Stall = DefaultStall
+		if proto == "hls" {
+			cfg.Stall = hlsStall
+		}
 	}
 	pu, _ := url.Parse(cfg.URL)
 	t0 := time.Now()

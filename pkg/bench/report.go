@@ -12,6 +12,8 @@ import (
 
 // Report is the result of one play run. Durations are in milliseconds.
 type Report struct {
+	Server   string  `json:"server,omitempty"`   // label for tables (ripple, nginx-rtmp, lal)
+	Scenario string  `json:"scenario,omitempty"` // label for tables (httpflv-1000, …)
 	Protocol string  `json:"protocol"`
 	URL      string  `json:"url"`
 	Players  int     `json:"players"`

@@ -170,3 +170,21 @@ func TestIsCodedFrame(t *testing.T) {
 	}
 	_ = av.KindVideo
 }
+
+func TestScanRaw(t *testing.T) {
+	// An fMP4 mdat: AVCC access units back to back, audio samples between.
+	mdat := []byte("\x00\x00\x00\x00mdat")
+	var want []Stamp
+	for i := range 4 {
+		f := mediatest.VideoFrame(0, i == 0, 500, byte(i))
+		s := Stamp{SendNs: int64(i) << 20, Seq: uint32(i) << 8} // zero bytes: escaped
+		stamped, err := InsertStamp(f.Data, s)
+		require.NoError(t, err)
+		want = append(want, s)
+		mdat = append(mdat, stamped[5:]...)
+		mdat = append(mdat, bytes.Repeat([]byte{0x21}, 300)...)
+	}
+	var got []Stamp
+	scanRaw(mdat, func(s Stamp, ok bool) { got = append(got, s) })
+	require.Equal(t, want, got)
+}
