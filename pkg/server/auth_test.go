@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -82,4 +83,28 @@ func TestHLSEntryKey(t *testing.T) {
 	}
 	require.Equal(t, "token=abc", stripHLSParams("_HLS_msn=4&token=abc&_HLS_part=1"))
 	require.Equal(t, "token=abc&x=1", stripHLSParams("token=abc&x=1"))
+}
+
+// TestAuthReload: SIGHUP's Reload swaps the auth rules and the trusted
+// proxies in place; a broken list changes nothing.
+func TestAuthReload(t *testing.T) {
+	cfg := testConfig(t)
+	r := start(t, cfg)
+	req := auth.Request{App: "live", Stream: "cam", RemoteIP: "192.0.2.1:5000", Protocol: "rtmp"}
+	require.NoError(t, r.Checker().CheckPlay(context.Background(), req))
+
+	next := cfg
+	next.Auth.PlayDeny = "192.0.2.0/24"
+	next.HTTP.TrustedProxies = "127.0.0.1"
+	res, err := r.Reload(next)
+	require.NoError(t, err)
+	require.Contains(t, res.Applied, "auth")
+	require.ErrorIs(t, r.Checker().CheckPlay(context.Background(), req), auth.ErrForbidden)
+	require.Equal(t, 1, r.auth.trusted.Load().Len())
+
+	next.Apps = map[string]config.App{"live": {Auth: config.AppAuth{PlaySecret: "k"}}}
+	_, err = r.Reload(next)
+	require.NoError(t, err)
+	err = r.Checker().CheckPlay(context.Background(), auth.Request{App: "live", Stream: "cam", RemoteIP: "10.0.0.1:1"})
+	require.ErrorIs(t, err, auth.ErrUnauthorized, "the app's play secret applies")
 }

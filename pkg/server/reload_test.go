@@ -30,7 +30,7 @@ func TestReloadClassifies(t *testing.T) {
 		}, []string{"publish_policy"}, nil, []string{"apps.studio.publish_policy"}},
 		{"app added", func(c *config.Config) {
 			c.Apps = map[string]config.App{"studio": {PublishPolicy: config.PolicyTakeover}, "new.app": {}}
-		}, []string{"publish_policy"}, nil, []string{"apps.new.app"}},
+		}, []string{"publish_policy", "auth"}, nil, []string{"apps.new.app"}}, // a new app may bring auth rules
 		{"listeners and sizes need a restart", func(c *config.Config) {
 			c.RTMP.Listen = "127.0.0.1:1"
 			c.RTMP.ChunkSize = 128
