@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -155,7 +156,58 @@ func TestAuthSignedURLs(t *testing.T) {
 			assert.Contains(t, body, tc.reason, tc.name)
 		}
 	})
+	t.Run("hls_entry_playlist", func(t *testing.T) {
+		base := "http://" + srv.HTTPAddr + "/" + key + ".m3u8"
+		status, body := httpStatus(t, base, "")
+		assert.Equal(t, http.StatusUnauthorized, status)
+		assert.Contains(t, body, "signed URL required")
+		signedURL := base + strings.TrimPrefix(signed(key, playSecret, time.Hour), key)
+		playlist := hlsPlaylist(t, signedURL)
+		// Segments are public: their URLs are the same for every viewer,
+		// so a CDN can cache them.
+		var seg string
+		for _, line := range strings.Split(playlist, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				seg = line
+			}
+		}
+		require.NotEmpty(t, seg, "a segment in:\n%s", playlist)
+		u, err := url.Parse(signedURL)
+		require.NoError(t, err)
+		segURL, err := u.Parse(seg)
+		require.NoError(t, err)
+		segURL.RawQuery = ""
+		status, _ = httpStatus(t, segURL.String(), "")
+		assert.Equal(t, http.StatusOK, status, "segment %s without a token", segURL)
+	})
 	require.False(t, pub.exited(), "the signed publisher kept streaming: %v", pub.result())
+}
+
+// hlsPlaylist GETs a playlist URL until it answers 200 (the muxer needs a
+// first segment: 503 until then) and returns the body.
+func hlsPlaylist(t *testing.T, u string) string {
+	t.Helper()
+	deadline := time.Now().Add(authTimeout)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		require.NoError(t, err)
+		if resp.StatusCode == http.StatusOK {
+			require.True(t, strings.HasPrefix(string(b), "#EXTM3U"), "%s", b)
+			return string(b)
+		}
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", b)
+		require.True(t, time.Now().Before(deadline), "no playlist within %s", authTimeout)
+		<-tick.C
+	}
 }
 
 // hookRecorder is an HTTP hook endpoint: it records every body by action
