@@ -30,6 +30,8 @@ type Checker struct {
 	rules  atomic.Pointer[compiled]
 	notify *notifier
 	sess   sessions
+	// hookWarn rate-limits the "hook failed" lines.
+	hookWarn logLimiter
 }
 
 // New validates cfg.Rules and returns a Checker; Close releases it.
