@@ -3,8 +3,11 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -82,4 +85,26 @@ func TestAuthorize(t *testing.T) {
 			require.False(t, live)
 		})
 	}
+}
+
+// TestAuthorizeRtmpdump: librtmp (the RTMP code OBS embeds) treats our
+// refusal as fatal and gives up at once, instead of waiting for a timeout. Manual interop check (RIPPLE_INTEROP=1, rtmpdump).
+func TestAuthorizeRtmpdump(t *testing.T) {
+	requireInterop(t)
+	if _, err := exec.LookPath("rtmpdump"); err != nil {
+		t.Skip("rtmpdump not installed")
+	}
+	env := startServer(t, ServerConfig{
+		Authorize: func(context.Context, AuthRequest) error { return errors.New("auth: unauthorized: token expired at 1") },
+	}, hub.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := run(t, ctx, "rtmpdump", "-v", "-r", env.url+"/cam1?token=x", "-o", os.DevNull)()
+	t.Logf("rtmpdump (%v) after %s: %s", err, time.Since(start), out)
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 10*time.Second, "librtmp must give up at once, not time out")
+	// librtmp 2.4 (Debian's rtmpdump) prints the code only; OBS's copy
+	// also logs the description.
+	require.Contains(t, out, "Closing connection: "+codePlayFailed)
 }
