@@ -187,6 +187,7 @@ function renderStream(s) {
 }
 
 function removeStream(key) {
+  streamsGen++;
   streams.delete(key);
   const row = rows.get(key);
   if (row) row.remove();
@@ -217,9 +218,15 @@ function mergeStream(key, patch) {
   updateEmpty();
 }
 
+// Responses can overtake each other and events: a list fetched before the
+// latest change (a newer fetch, a stream_ended event) is dropped.
+let streamsGen = 0;
+
 async function refreshStreams() {
+  const gen = ++streamsGen;
   try {
-    setStreams(await api('GET', '/streams'));
+    const list = await api('GET', '/streams');
+    if (gen === streamsGen) setStreams(list);
     return true;
   } catch (e) {
     liveState(apiProblem(e), true);
@@ -234,8 +241,11 @@ setInterval(() => {
 
 // ---------------------------------------------------------------- clients
 
+let clientsGen = 0;
+
 async function refreshClients() {
   const section = $('clients-section');
+  const gen = ++clientsGen;
   if (!token) {
     section.hidden = true;
     return;
@@ -243,6 +253,7 @@ async function refreshClients() {
   let list;
   try {
     list = await api('GET', '/clients');
+    if (gen !== clientsGen) return; // a newer fetch is on its way
   } catch (e) {
     section.hidden = true;
     liveState(apiProblem(e), true);
