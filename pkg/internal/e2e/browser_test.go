@@ -133,6 +133,25 @@ func TestBrowserPlayback(t *testing.T) {
 			playInPage(t, br, srv, key, tc.proto, tc.engine, tc.screenshot)
 		})
 	}
+	// One tab switching between engines: tearing a player down and
+	// starting the next must not leave an error behind.
+	t.Run("switch", func(t *testing.T) {
+		t.Parallel()
+		tb := br.newTab(t, t.Name())
+		tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()+"#"+key))
+		for _, proto := range []string{"hls", "ws", "http"} {
+			tb.do(t, "play "+proto, pageTimeout,
+				chromedp.SetValue(chromedp.CSS(`#proto`), proto),
+				chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
+			res := eval[playResult](t, tb, "watch "+proto, browserPlayTimeout+5*time.Second,
+				fmt.Sprintf(watchPlayback, 2.0, browserPlayTimeout.Milliseconds()))
+			require.True(t, res.OK, "%s: %s (state: %+v)", proto, res.Reason, res)
+			require.Equal(t, proto, res.Protocol)
+		}
+		tb.do(t, "press Stop", pageTimeout, chromedp.Click(chromedp.CSS(`#stop`)))
+		require.Empty(t, eval[[]playerError](t, tb, "errors", pageTimeout, `window.ripple.errors`))
+		require.Equal(t, "Stopped.", eval[string](t, tb, "status", pageTimeout, `document.getElementById('status').textContent`))
+	})
 }
 
 // TestBrowserHLSVariants plays the fMP4 and low-latency HLS variants with
