@@ -9,6 +9,12 @@
 #
 # Configure with RIPPLE_* environment variables (e.g. -e RIPPLE_LOG_LEVEL=debug)
 # or a mounted YAML file passed with -c; see ripple.example.yaml.
+#
+# Lifecycle: `docker stop` sends SIGTERM; Ripple drains (players and
+# publishers are told, HTTP requests finish) within shutdown_delay +
+# shutdown_timeout, so give it `docker stop --time` above that. SIGHUP
+# (`docker kill -s HUP`) reloads the configuration. Kubernetes manifests,
+# an nginx example and CDN notes: scripts/deploy/README.md.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -25,6 +31,12 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ripple /usr/local/bin/ripple
 # 65532:65532; both ports are above 1024, so no capabilities are needed.
 USER nonroot:nonroot
-# 1935 RTMP ingest and play; 8080 HTTP-FLV, WebSocket-FLV and the player page.
+# 1935 RTMP ingest and play; 8080 HTTP-FLV, WebSocket-FLV, HLS, the API and the page.
 EXPOSE 1935 8080
+# Distroless has no shell or curl: the binary probes itself. It reads the
+# same configuration (-c is not seen here: if a file moves http.listen, set
+# RIPPLE_HTTP_LISTEN instead, or override --health-cmd) and GETs /healthz,
+# which stays 200 while draining; readiness (/readyz) is for orchestrators.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/ripple", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/ripple"]
