@@ -1,0 +1,274 @@
+package relay
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// Manager runs every relay of one server: it watches the hub for publishes
+// (forwards, edge pushes) and answers its demand for streams of edge apps
+// (pulls).
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	hub  *hub.Hub
+	http *http.Client
+
+	forwards map[string][]target // app → destinations
+	edges    map[string]*edgeApp // app → edge settings
+
+	unwatch func()
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	nextID  uint64
+	pulls   map[string]*puller  // stream key → its one pull
+	pushes  map[string]*pushSet // stream key → forwards and edge push of the live stream instance
+	running map[uint64]*handle  // every relay not yet stopped, by id
+}
+
+// handle is what the manager keeps of a running relay.
+type handle struct {
+	st     *status
+	cancel func(error)
+}
+
+// edgeApp is an edge app's parsed settings.
+type edgeApp struct {
+	cfg     EdgeConfig
+	origins []target
+	names   []string // origin templates, the ring's identities
+	ring    *ring    // SelectHash only
+	rtmp    []int    // indexes of rtmp origins (edge push targets)
+}
+
+// order returns origin indexes in the order to try for key.
+func (e *edgeApp) order(key string) []int {
+	if e.ring != nil {
+		return e.ring.order(key)
+	}
+	out := make([]int, len(e.origins))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// pushOrder is order restricted to rtmp origins.
+func (e *edgeApp) pushOrder(key string) []target {
+	var out []target
+	for _, i := range e.order(key) {
+		if !e.origins[i].http {
+			out = append(out, e.origins[i])
+		}
+	}
+	return out
+}
+
+// New checks cfg and returns a Manager; Start makes it act.
+func New(cfg Config, h *hub.Hub) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	m := &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		hub:      h,
+		forwards: make(map[string][]target),
+		edges:    make(map[string]*edgeApp),
+		pulls:    make(map[string]*puller),
+		pushes:   make(map[string]*pushSet),
+		running:  make(map[uint64]*handle),
+	}
+	m.http = &http.Client{Transport: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+		ResponseHeaderTimeout: cfg.Timeout,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		DisableCompression:    true, // FLV is not compressible; gzip only adds latency
+		MaxIdleConnsPerHost:   4,
+	}}
+	for app, ac := range cfg.Apps {
+		for _, raw := range ac.Forward {
+			t, err := parseTarget(raw, false)
+			if err != nil {
+				return nil, fmt.Errorf("relay: app %q forward: %w", app, err)
+			}
+			m.forwards[app] = append(m.forwards[app], t)
+		}
+		if ac.Edge == nil {
+			continue
+		}
+		ec := ac.Edge.withDefaults()
+		if len(ec.Origins) == 0 {
+			return nil, fmt.Errorf("relay: edge app %q has no origins", app)
+		}
+		e := &edgeApp{cfg: ec}
+		for i, raw := range ec.Origins {
+			t, err := parseTarget(raw, true)
+			if err != nil {
+				return nil, fmt.Errorf("relay: edge app %q origin: %w", app, err)
+			}
+			e.origins = append(e.origins, t)
+			e.names = append(e.names, raw)
+			if !t.http {
+				e.rtmp = append(e.rtmp, i)
+			}
+		}
+		switch ec.Selection {
+		case SelectFailover:
+		case SelectHash:
+			e.ring = newRing(e.names)
+		default:
+			return nil, fmt.Errorf("relay: edge app %q: selection %q is not failover or hash", app, ec.Selection)
+		}
+		m.edges[app] = e
+	}
+	return m, nil
+}
+
+// Start watches the hub and installs the edge demand handler. Call once.
+func (m *Manager) Start() {
+	m.mu.Lock()
+	if m.started || m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.started = true
+	m.mu.Unlock()
+	for app, e := range m.edges {
+		if len(e.rtmp) == 0 {
+			m.log.Warn("edge publish disabled: no rtmp origin", "app", app)
+		}
+	}
+	m.unwatch = m.hub.Watch(m.onEvent)
+	if len(m.edges) > 0 {
+		m.hub.SetDemand(m.demand)
+	}
+}
+
+// Close stops every relay (pulls close their hub publishers) and waits for
+// them. Idempotent.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	started := m.started
+	var stops []func(error)
+	for _, h := range m.running {
+		stops = append(stops, h.cancel)
+	}
+	m.mu.Unlock()
+	if started {
+		m.unwatch()
+		if len(m.edges) > 0 {
+			m.hub.SetDemand(nil)
+		}
+	}
+	for _, stop := range stops {
+		stop(ErrClosed)
+	}
+	m.wg.Wait()
+	m.http.CloseIdleConnections()
+}
+
+// Relays returns a snapshot of the running relays, oldest first.
+func (m *Manager) Relays() []Status {
+	m.mu.Lock()
+	sts := make([]*status, 0, len(m.running))
+	for _, h := range m.running {
+		sts = append(sts, h.st)
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, st.snapshot())
+	}
+	slices.SortFunc(out, func(a, b Status) int { return int(a.ID) - int(b.ID) })
+	return out
+}
+
+// IsEdge reports whether app is in edge mode.
+func (m *Manager) IsEdge(app string) bool { return m.edges[app] != nil }
+
+// goLocked registers a relay and runs it on its own goroutine.
+func (m *Manager) goLocked(st *status, cancel func(error), run func()) {
+	m.running[st.s.ID] = &handle{st: st, cancel: cancel}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		run()
+		m.mu.Lock()
+		delete(m.running, st.s.ID)
+		m.mu.Unlock()
+	}()
+}
+
+func (m *Manager) newStatusLocked(kind Kind, key, target string) *status {
+	m.nextID++
+	return newStatus(m.log, m.nextID, kind, key, target, time.Now())
+}
+
+// onEvent is the hub watcher: it runs on the hub caller's goroutine, so it
+// only takes m.mu briefly and starts goroutines; it never calls into the hub
+// while holding m.mu (hub calls emit events, which would come back here).
+func (m *Manager) onEvent(e hub.Event) {
+	switch e.Type {
+	case hub.EventPublish:
+		if !e.Resumed {
+			m.startPushes(e.Key, e.Publisher)
+		}
+	case hub.EventStreamEnd:
+		m.streamEnded(e.Key)
+	case hub.EventReaderJoin, hub.EventReaderLeave:
+		m.mu.Lock()
+		p := m.pulls[e.Key]
+		m.mu.Unlock()
+		if p != nil {
+			p.readersChanged(e.Readers)
+		}
+	}
+}
+
+// demand is the hub's demand handler: the first player of a stream of an
+// edge app starts its one pull; later ones share it.
+func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
+	app, _ := splitKey(key)
+	e := m.edges[app]
+	if e == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || !m.started {
+		return false
+	}
+	if m.pulls[key] != nil {
+		return true
+	}
+	query := ""
+	if e.cfg.PassQuery {
+		query = info.Query
+	}
+	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, key, ""))
+	m.pulls[key] = p
+	m.goLocked(p.st, p.cancel, p.run)
+	return true
+}
+
+func (m *Manager) removePull(p *puller) {
+	m.mu.Lock()
+	if m.pulls[p.key] == p {
+		delete(m.pulls, p.key)
+	}
+	m.mu.Unlock()
+}

@@ -1,0 +1,202 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
+)
+
+// puller is an edge app's one upstream pull of a stream. It publishes into
+// the local hub as a publisher of protocol "relay" once the first packet
+// arrives (so players of a stream no origin has get a clean "not found"),
+// and keeps that publisher across origin switches.
+type puller struct {
+	m         *Manager
+	e         *edgeApp
+	key       string
+	app, name string
+	query     string // passed upstream (pass_query)
+	st        *status
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	pub    *hub.Publisher // owned by run
+	splice splice         // owned by run
+
+	mu   sync.Mutex
+	idle *time.Timer // armed while the stream has no readers
+}
+
+func newPuller(m *Manager, e *edgeApp, key, query string, st *status) *puller {
+	p := &puller{m: m, e: e, key: key, query: query, st: st}
+	p.app, p.name = splitKey(key)
+	p.ctx, p.cancel = context.WithCancelCause(context.Background())
+	return p
+}
+
+func (p *puller) run() {
+	err := p.loop()
+	if p.pub != nil {
+		p.pub.Close()
+	}
+	p.mu.Lock()
+	if p.idle != nil {
+		p.idle.Stop()
+		p.idle = nil
+	}
+	p.mu.Unlock()
+	p.cancel(err)
+	// Leave the map only after the publisher is closed: a demand that
+	// comes in between still finds this pull instead of racing a second
+	// publisher onto the key.
+	p.m.removePull(p)
+	p.st.set(StateStopped, err)
+}
+
+// loop tries the origins in order until one delivers, moves to the next one
+// as soon as the current one fails, and gives up after NotFoundTimeout
+// without media. A full round of failures waits a backoff.
+func (p *puller) loop() error {
+	cfg := p.m.cfg
+	order := p.e.order(p.key)
+	bo := newBackoff(cfg.BackoffMin, min(cfg.BackoffMax, p.e.cfg.NotFoundTimeout))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	lastMedia := time.Now() // start of the not-found clock
+	failures := 0
+	var lastErr error
+	for i := 0; ; i = (i + 1) % len(order) {
+		o := p.e.origins[order[i]]
+		p.st.connecting(o.display(p.app, p.name))
+		got, err := p.pullOnce(o)
+		if p.ctx.Err() != nil {
+			return context.Cause(p.ctx)
+		}
+		if errors.Is(err, errFatal) {
+			return err
+		}
+		lastErr = err
+		if got {
+			lastMedia = time.Now()
+			failures = 0
+			bo.reset()
+			// Straight to the next origin: the players are waiting.
+			p.st.set(StateConnecting, err)
+			continue
+		}
+		failures++
+		left := p.e.cfg.NotFoundTimeout - time.Since(lastMedia)
+		if left <= 0 {
+			return fmt.Errorf("%w within %s: %w", ErrNotFound, p.e.cfg.NotFoundTimeout, lastErr)
+		}
+		if failures%len(order) != 0 {
+			p.st.set(StateConnecting, err)
+			continue
+		}
+		p.st.set(StateBackoff, err)
+		timer.Reset(min(bo.next(), left))
+		select {
+		case <-timer.C:
+		case <-p.ctx.Done():
+			return context.Cause(p.ctx)
+		}
+	}
+}
+
+// errFatal marks errors that end the pull: the local key is taken or the
+// hub is closing.
+var errFatal = errors.New("relay: pull cannot publish")
+
+// pullOnce plays the stream from origin o into the local hub until the
+// origin fails. got reports whether any media arrived.
+func (p *puller) pullOnce(o target) (got bool, err error) {
+	m := p.m
+	ctx, cancel := context.WithTimeout(p.ctx, m.cfg.Timeout)
+	src, err := m.openSource(ctx, o, p.app, p.name, p.query)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer src.Close()
+	stop := context.AfterFunc(p.ctx, func() { src.Close() })
+	defer stop()
+	p.splice.newSession()
+	for {
+		pkt, err := src.ReadPacket()
+		if err != nil {
+			return got, err
+		}
+		if !p.splice.admit(pkt) {
+			continue
+		}
+		if p.pub == nil {
+			if err := p.publish(o); err != nil {
+				return got, err
+			}
+		}
+		n := len(pkt.Data)
+		if err := p.pub.WritePacket(pkt); err != nil {
+			return got, fmt.Errorf("%w: %w", errFatal, err)
+		}
+		p.st.bytes.Add(uint64(n))
+		if !got && pkt.IsMedia() {
+			got = true
+			p.st.set(StateLive, nil)
+		}
+	}
+}
+
+// publish claims the local key on the first packet.
+func (p *puller) publish(o target) error {
+	pub, err := p.m.hub.Publish(p.key, hub.PublisherInfo{
+		Protocol:   "relay",
+		RemoteAddr: o.display(p.app, p.name),
+		Query:      p.query,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errFatal, err)
+	}
+	p.pub = pub
+	// The player that asked may have given up waiting: idle-stop unless
+	// someone subscribes.
+	if si, ok := p.m.hub.Stream(p.key); ok && si.Readers == 0 {
+		p.readersChanged(0)
+	}
+	return nil
+}
+
+// readersChanged arms the idle timer when the stream has no reader left and
+// disarms it when one arrives. Called from hub events (never blocks).
+func (p *puller) readersChanged(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx.Err() != nil {
+		return
+	}
+	switch {
+	case n > 0 && p.idle != nil:
+		p.idle.Stop()
+		p.idle = nil
+	case n == 0 && p.idle == nil:
+		p.idle = time.AfterFunc(p.e.cfg.IdleTimeout, p.idleExpired)
+	}
+}
+
+// idleExpired stops the pull if the stream still has no reader (events may
+// interleave: the hub is the truth).
+func (p *puller) idleExpired() {
+	si, ok := p.m.hub.Stream(p.key)
+	p.mu.Lock()
+	p.idle = nil
+	p.mu.Unlock()
+	if ok && si.Readers > 0 {
+		return
+	}
+	p.cancel(fmt.Errorf("%w for %s", errIdle, p.e.cfg.IdleTimeout))
+}

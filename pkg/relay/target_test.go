@@ -1,0 +1,98 @@
+package relay
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTargetRTMP(t *testing.T) {
+	cases := []struct {
+		name, tmpl, app, stream, extra string
+		connect, play                  string
+	}{
+		{name: "app only appends the stream", tmpl: "rtmp://h/live", app: "live", stream: "cam",
+			connect: "rtmp://h/live", play: "cam"},
+		{name: "port and app template", tmpl: "rtmp://h:1936/{app}", app: "a/b", stream: "cam",
+			connect: "rtmp://h:1936/a/b", play: "cam"},
+		{name: "explicit stream", tmpl: "rtmp://h/backup/{stream}_hd", app: "live", stream: "cam",
+			connect: "rtmp://h/backup", play: "cam_hd"},
+		{name: "fixed stream name", tmpl: "rtmp://h/x/y/fixed", app: "live", stream: "cam",
+			connect: "rtmp://h/x/y", play: "fixed"},
+		{name: "template query then extra", tmpl: "rtmp://h/{app}?token={stream}", app: "live", stream: "cam", extra: "ripple_hops=1",
+			connect: "rtmp://h/live", play: "cam?token=cam&ripple_hops=1"},
+		{name: "trailing slash", tmpl: "rtmp://h/live/", app: "live", stream: "cam",
+			connect: "rtmp://h/live", play: "cam"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, err := parseTarget(tc.tmpl, false)
+			require.NoError(t, err)
+			c, p := tg.rtmpURL(tc.app, tc.stream, tc.extra)
+			require.Equal(t, tc.connect, c)
+			require.Equal(t, tc.play, p)
+		})
+	}
+}
+
+func TestTargetHTTP(t *testing.T) {
+	cases := []struct{ tmpl, extra, want string }{
+		{"http://o:8080", "", "http://o:8080/cam.flv"},
+		{"http://o:8080/{app}", "token=x", "http://o:8080/live/cam.flv?token=x"},
+		{"https://o/{app}/{stream}.flv?k=1", "token=x", "https://o/live/cam.flv?k=1&token=x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			tg, err := parseTarget(tc.tmpl, true)
+			require.NoError(t, err)
+			require.True(t, tg.http)
+			require.Equal(t, tc.want, tg.httpURL("live", "cam", tc.extra))
+		})
+	}
+}
+
+func TestTargetDisplayRedactsQuery(t *testing.T) {
+	tg, err := parseTarget("rtmp://h/live?token=secret", false)
+	require.NoError(t, err)
+	require.Equal(t, "rtmp://h/live/cam", tg.display("live", "cam"))
+	tg, err = parseTarget("http://u:p@o/{app}?token=secret", true)
+	require.NoError(t, err)
+	require.Equal(t, "http://o/live/cam.flv", tg.display("live", "cam"))
+}
+
+func TestTargetErrors(t *testing.T) {
+	cases := []struct {
+		tmpl      string
+		allowHTTP bool
+		want      string
+	}{
+		{"rtmp://h", false, "want rtmp://host[:port]/app[/stream]"},
+		{"rtmp:///live", false, "want rtmp://host[:port]/app[/stream]"},
+		{"h/live", false, "no scheme"},
+		{"srt://h/live", true, `scheme "srt" not supported`},
+		{"http://o/live", false, `scheme "http" not supported here`},
+		{"rtmp://h/{name}", false, "unknown template variable"},
+		{"http:///x", true, "no host"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			_, err := parseTarget(tc.tmpl, tc.allowHTTP)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestHops(t *testing.T) {
+	require.Equal(t, 0, hopsOf(""))
+	require.Equal(t, 3, hopsOf("token=a&ripple_hops=3"))
+	require.Equal(t, 0, hopsOf("ripple_hops=x"))
+	require.Equal(t, 0, hopsOf("ripple_hops=-2"))
+	require.Equal(t, "token=a&b=2", stripHops("token=a&ripple_hops=3&b=2"))
+	require.Equal(t, "", stripHops("ripple_hops=1"))
+}
+
+func TestSplitKey(t *testing.T) {
+	app, name := splitKey("a/b/cam")
+	require.Equal(t, "a/b", app)
+	require.Equal(t, "cam", name)
+}
