@@ -168,8 +168,10 @@ func (m *media) addSegment(s *segment, data []byte, now time.Time) (evicted []st
 	m.parts = nil
 	m.nextDisc = false
 	m.nextMSN++
-	if t := int((s.dur + time.Second - 1) / time.Second); t > m.target {
-		m.target = t // RFC 8216 §4.3.3.1: EXTINF rounded must not exceed it
+	// RFC 8216 §4.3.3.1: every EXTINF rounded to the nearest integer must
+	// not exceed the target duration.
+	if t := int((s.dur + time.Second/2) / time.Second); t > m.target {
+		m.target = t
 	}
 	for len(m.segments) > m.count+m.keep {
 		old := m.segments[0]
