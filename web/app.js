@@ -523,6 +523,10 @@ function setPlaying(key) {
   for (const [k, row] of rows) row.classList.toggle('playing', k === key);
 }
 
+// Safari's ManagedMediaSource (iOS 17.1+, which has no MediaSource) only
+// plays into an element that opts out of AirPlay or offers an AirPlay source.
+if (!('MediaSource' in window) && 'ManagedMediaSource' in window) video.disableRemotePlayback = true;
+
 async function play(protocol, url, key) {
   stop();
   ripple.protocol = protocol;
