@@ -250,3 +250,11 @@ func drainEOF(r *hub.Reader) error {
 		}
 	}
 }
+
+// newGen returns 10 s of synthetic A/V (headers first) written as fast as
+// possible.
+func newGen() []*av.Packet {
+	g := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, KeySize: 400, FrameSz: 100, AudioSz: 50})
+	out := append([]*av.Packet{g.Metadata()}, g.Headers()...)
+	return append(out, g.Packets(700)...)
+}
