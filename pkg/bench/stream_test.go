@@ -86,7 +86,7 @@ func TestParsePlaylist(t *testing.T) {
 }
 
 // flvBytes is an FLV stream of n stamped video frames with audio between.
-func flvBytes(t *testing.T, n int) ([]byte, []Stamp) {
+func flvBytes(t testing.TB, n int) ([]byte, []Stamp) {
 	t.Helper()
 	b := flv.Header(true, true)
 	h := mediatest.VideoHeader(0, 1280, 720)
