@@ -7,7 +7,7 @@
 // Without -c it runs on the built-in defaults; RIPPLE_* environment
 // variables override the file, flags override both (see ripple.example.yaml).
 //
-// Signals: SIGTERM or SIGINT drains and exits (a second one kills at once);
+// Signals: SIGTERM or SIGINT drains and exits (a second one exits at once);
 // SIGHUP reloads the configuration (see pkg/server Reload).
 package main
 
@@ -28,16 +28,29 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first signal, restore the default handling: a second
-	// SIGINT/SIGTERM kills a shutdown that hangs (or one that is waiting
-	// out shutdown_delay).
-	context.AfterFunc(ctx, stop)
+	ctx := stopOnSignal()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], os.Stderr, hup)
-	stop()
-	os.Exit(code)
+	os.Exit(run(ctx, os.Args[1:], os.Stderr, hup))
+}
+
+// stopOnSignal returns a context cancelled by the first SIGINT or SIGTERM
+// (its cause names the signal); the second one exits at once, for a drain
+// that hangs or a shutdown_delay nobody wants to wait out. Both are taken
+// from one buffered channel, so a second signal arriving right after the
+// first is never lost.
+func stopOnSignal() context.Context {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		sig := <-sigs
+		cancel(fmt.Errorf("%v signal received", sig))
+		sig = <-sigs
+		fmt.Fprintf(os.Stderr, "ripple: second signal (%v): exiting without draining\n", sig)
+		os.Exit(1)
+	}()
+	return ctx
 }
 
 // run is main without the process: it returns the exit code. 0 after a clean

@@ -265,3 +265,32 @@ func TestSIGHUPReload(t *testing.T) {
 	pub2.kill()
 	pub.kill()
 }
+
+// TestSecondSignalForcesExit: a second SIGTERM during a long drain (here
+// the shutdown_delay) ends the process at once.
+func TestSecondSignalForcesExit(t *testing.T) {
+	t.Parallel()
+	s := startOwnedServer(t, nil, "RIPPLE_SHUTDOWN_DELAY=1m")
+	from := s.out.len()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.out.waitFor(20*time.Second, from, contains(`msg="ripple draining"`)); err != nil {
+		t.Fatalf("no \"ripple draining\" line: %v", err)
+	}
+	sent := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := s.exitCode(10 * time.Second)
+	if err != nil {
+		t.Fatalf("ripple still running 10s after a second SIGTERM: %v", err)
+	}
+	if code != 1 {
+		t.Errorf("exit code %d after a second SIGTERM, want 1", code)
+	}
+	if l := s.out.matching(from, contains("second signal")); len(l) != 1 {
+		t.Errorf("want one line naming the second signal, got %q", l)
+	}
+	t.Logf("forced exit %s after the second SIGTERM", time.Since(sent).Round(time.Millisecond))
+}
