@@ -45,6 +45,7 @@ type Config struct {
 	Apps            map[string]App `mapstructure:"apps"`
 	API             API            `mapstructure:"api"`
 	Auth            Auth           `mapstructure:"auth"`
+	Relay           Relay          `mapstructure:"relay"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
 }
@@ -99,6 +100,10 @@ type Hub struct {
 type App struct {
 	PublishPolicy string  `mapstructure:"publish_policy"` // "", reject, takeover
 	Auth          AppAuth `mapstructure:"auth"`
+	// Forward lists relay destinations (rtmp:// templates, relay.go).
+	Forward []string `mapstructure:"forward"`
+	// Edge puts the app in edge mode (relay.go).
+	Edge Edge `mapstructure:"edge"`
 }
 
 // Publish policies, as spelled in the file.

@@ -61,6 +61,7 @@ func wantDefaults() Config {
 		Apps:            map[string]App{},
 		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
 		Auth:            wantAuthDefaults(),
+		Relay:           wantRelayDefaults(),
 		ShutdownTimeout: 10 * time.Second,
 	}
 }

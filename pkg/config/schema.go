@@ -15,6 +15,7 @@ import (
 type schema struct {
 	fields map[string]*schema // a section: key → child
 	elem   *schema            // a named map (apps): any name → elem
+	list   bool               // a list of scalars (apps.NAME.forward)
 }
 
 func (s *schema) leaf() bool { return s.fields == nil && s.elem == nil }
@@ -32,6 +33,8 @@ func schemaOf(t reflect.Type) *schema {
 		return s
 	case reflect.Map:
 		return &schema{elem: schemaOf(t.Elem())}
+	case reflect.Slice:
+		return &schema{list: true}
 	default:
 		return &schema{}
 	}
@@ -149,6 +152,14 @@ func (p *parser) section(n *yaml.Node, s *schema, prefix string) (map[string]any
 			continue
 		}
 		v := resolve(kv.v)
+		if child.list {
+			val, err := p.list(v, path)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = val
+			continue
+		}
 		if v.Kind != yaml.ScalarNode {
 			return nil, p.errorf(v, "%s: expected a value, got %s", path, kindName(v))
 		}
@@ -160,6 +171,29 @@ func (p *parser) section(n *yaml.Node, s *schema, prefix string) (map[string]any
 			return nil, p.errorf(v, "%s: %v", path, err)
 		}
 		out[key] = val
+	}
+	return out, nil
+}
+
+// list decodes a list of scalars; an empty list or null is no items.
+func (p *parser) list(n *yaml.Node, path string) ([]any, error) {
+	if isNull(n) {
+		return []any{}, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errorf(n, "%s: expected a list, got %s", path, kindName(n))
+	}
+	out := make([]any, 0, len(n.Content))
+	for i, item := range n.Content {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode || isNull(item) {
+			return nil, p.errorf(item, "%s[%d]: expected a value, got %s", path, i, kindName(item))
+		}
+		var val any
+		if err := item.Decode(&val); err != nil {
+			return nil, p.errorf(item, "%s[%d]: %v", path, i, err)
+		}
+		out = append(out, val)
 	}
 	return out, nil
 }

@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.HLS.validate())
 	errs = append(errs, c.validateAPI())
 	errs = append(errs, c.validateAuth())
+	errs = append(errs, c.validateRelay())
 	errs = append(errs, positive("shutdown_timeout", c.ShutdownTimeout))
 	errs = append(errs, nonNegative("shutdown_delay", c.ShutdownDelay))
 	for _, err := range errs {
