@@ -32,6 +32,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		KeepAlive:     s.cfg.API.EventsKeepAlive,
 		WriteTimeout:  s.cfg.HTTP.WriteTimeout,
 		Connections:   s.connections,
+		Relays:        s.apiRelays(),
 	}, s.hub)
 	if !loopback && s.cfg.API.Token == "" {
 		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
@@ -47,6 +48,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 			return r.Bitrate, r.FPS, ok
 		},
 		Connections: s.connections,
+		Relays:      s.metricsRelays(),
 	})
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.

@@ -53,6 +53,7 @@ type Server struct {
 	reload  reloader  // SIGHUP (reload.go)
 	ops     ops       // API, readiness (api.go)
 	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
+	relay   relayPart // forwards and edge apps (relay.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -87,6 +88,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	hc.Policy = s.reload.publishPolicy // reloadable: reload.go
 	s.hub = hub.New(hc)
 	s.auth.watch(s.hub)
+	if err := s.initRelay(cfg); err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	rc := rtmpConfig(cfg, log)
 	rc.Authorize = s.auth.authorizeRTMP
 	s.rtmp = rtmp.NewServer(rc, s.hub)

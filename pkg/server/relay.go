@@ -1,0 +1,124 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"github.com/ripplemedia/ripple/pkg/api"
+	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/metrics"
+	"github.com/ripplemedia/ripple/pkg/relay"
+)
+
+// relayPart runs the forwards and edge apps (pkg/relay); m is nil when no
+// app has any.
+type relayPart struct {
+	m *relay.Manager
+}
+
+// initRelay builds and starts the relay manager once the hub exists: it
+// watches publishes (forwards, edge push) and installs the hub's demand
+// handler (edge pulls). Relays stop before the hub closes, so pulls do not
+// republish into a closing hub.
+func (s *Server) initRelay(cfg config.Config) error {
+	rc := relayConfig(cfg, s.log)
+	if len(rc.Apps) == 0 {
+		return nil
+	}
+	m, err := relay.New(rc, s.hub)
+	if err != nil {
+		return err
+	}
+	s.relay.m = m
+	m.Start()
+	s.onShutdown(stageBeforeHub, "relay", func(context.Context) error {
+		m.Close() // bounded by relay.timeout per connection; runSteps abandons it at the deadline
+		return nil
+	})
+	if cfg.HLS.Enabled && !cfg.HLS.OnDemand {
+		for app, a := range cfg.Apps {
+			if len(a.Edge.Origins) > 0 {
+				// HLS only asks the hub for a stream that is not live when on
+				// demand; otherwise HLS players cannot start a pull and every
+				// pulled stream keeps an HLS reader, so pulls never go idle.
+				s.log.Warn("edge app with hls.on_demand false: HLS players cannot start pulls and pulls never idle-stop",
+					"app", app)
+			}
+		}
+	}
+	return nil
+}
+
+// relayConfig maps relay.* and the apps' forward and edge keys.
+func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
+	rc := relay.Config{
+		Logger:     log.With("proto", "relay"),
+		Apps:       make(map[string]relay.AppConfig),
+		Timeout:    cfg.Relay.Timeout,
+		BackoffMin: cfg.Relay.BackoffMin,
+		BackoffMax: cfg.Relay.BackoffMax,
+		ChunkSize:  int(cfg.RTMP.ChunkSize),
+	}
+	for app, a := range cfg.Apps {
+		ac := relay.AppConfig{Forward: slices.Clone(a.Forward)}
+		if len(a.Edge.Origins) > 0 {
+			sel := relay.Selection(a.Edge.Selection)
+			if sel == "" {
+				sel = relay.SelectFailover
+			}
+			ac.Edge = &relay.EdgeConfig{
+				Origins:         slices.Clone(a.Edge.Origins),
+				Selection:       sel,
+				PassQuery:       cfg.Relay.PassQuery,
+				IdleTimeout:     cfg.EdgeIdleTimeout(app),
+				NotFoundTimeout: cfg.EdgeNotFoundTimeout(app),
+			}
+		}
+		if len(ac.Forward) > 0 || ac.Edge != nil {
+			rc.Apps[app] = ac
+		}
+	}
+	return rc
+}
+
+// Relays returns a snapshot of the running relays (nil without any).
+func (s *Server) Relays() []relay.Status {
+	if s.relay.m == nil {
+		return nil
+	}
+	return s.relay.m.Relays()
+}
+
+// apiRelays maps the snapshots for pkg/api; nil when relaying is off.
+func (s *Server) apiRelays() func() []api.Relay {
+	if s.relay.m == nil {
+		return nil
+	}
+	return func() []api.Relay {
+		rs := s.relay.m.Relays()
+		out := make([]api.Relay, len(rs))
+		for i, r := range rs {
+			out[i] = api.Relay{ID: r.ID, Kind: string(r.Kind), Stream: r.Stream, Target: r.Target,
+				State: string(r.State), LastError: r.LastError, Bytes: r.Bytes, Reconnects: r.Reconnects,
+				Since: r.Since, Started: r.Started}
+		}
+		return out
+	}
+}
+
+// metricsRelays maps the snapshots for pkg/metrics; nil when relaying is off.
+func (s *Server) metricsRelays() func() []metrics.Relay {
+	if s.relay.m == nil {
+		return nil
+	}
+	return func() []metrics.Relay {
+		rs := s.relay.m.Relays()
+		out := make([]metrics.Relay, len(rs))
+		for i, r := range rs {
+			out[i] = metrics.Relay{Stream: r.Stream, Kind: string(r.Kind), Live: r.State == relay.StateLive,
+				Bytes: r.Bytes, Reconnects: r.Reconnects}
+		}
+		return out
+	}
+}
