@@ -78,8 +78,8 @@ func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed := config.Diff(r.cur, cfg)
-	parts, _ := classify(r.parts, changed, appChanges(r.cur, cfg))
-	_, restart := classify(r.parts, config.Diff(r.boot, cfg), appChanges(r.boot, cfg))
+	parts, _ := classify(r.parts, withAppFields(changed, r.cur, cfg), appChanges(r.cur, cfg))
+	_, restart := classify(r.parts, withAppFields(config.Diff(r.boot, cfg), r.boot, cfg), appChanges(r.boot, cfg))
 	res := ReloadResult{Changed: changed, Restart: restart}
 	for _, p := range parts {
 		if err := p.apply(cfg); err != nil {
@@ -154,6 +154,25 @@ func keyMatch(pattern, key string) bool {
 		return rest == "" || strings.HasPrefix(rest, ".")
 	}
 	return false
+}
+
+// withAppFields adds, for every app added or removed between a and b, the
+// keys of its fields that are set ("apps.NAME.forward"): an app appearing
+// with a forward list must be classified like that forward list changing,
+// so a key no part can apply is reported as needing a restart.
+func withAppFields(keys []string, a, b config.Config) []string {
+	out := slices.Clone(keys)
+	for key := range appChanges(a, b) {
+		name := strings.TrimPrefix(key, appsPrefix)
+		app, ok := b.Apps[name]
+		if !ok {
+			app = a.Apps[name]
+		}
+		empty := config.Config{Apps: map[string]config.App{name: {}}}
+		set := config.Config{Apps: map[string]config.App{name: app}}
+		out = append(out, config.Diff(empty, set)...)
+	}
+	return out
 }
 
 // appChanges returns the keys "apps.NAME" of the apps added or removed

@@ -168,3 +168,27 @@ func TestKeyMatch(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifyNewApp: an app that appears is classified by the fields it
+// sets: a part owning one of them applies it, a field no part owns needs a
+// restart.
+func TestClassifyNewApp(t *testing.T) {
+	parts := []reloadPart{{name: "publish_policy", keys: []string{"hub.publish_policy", "apps.*.publish_policy"}}}
+	var a, b config.Config
+	b.Apps = map[string]config.App{"x.y": {
+		PublishPolicy: config.PolicyTakeover,
+		Auth:          config.AppAuth{PlaySecret: "s3cret"},
+	}}
+	for _, tc := range []struct {
+		name     string
+		from, to config.Config
+	}{{"added", a, b}, {"removed", b, a}} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := withAppFields(config.Diff(tc.from, tc.to), tc.from, tc.to)
+			owners, rest := classify(parts, keys, appChanges(tc.from, tc.to))
+			require.Len(t, owners, 1)
+			require.Equal(t, "publish_policy", owners[0].name)
+			require.Equal(t, []string{"apps.x.y.auth.play_secret"}, rest)
+		})
+	}
+}
