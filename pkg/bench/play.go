@@ -79,6 +79,7 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 		defer hlsClient.CloseIdleConnections()
 	}
 
+	sampler := newSampler(cfg.PIDs)
 	stats := make([]*PlayerStats, cfg.Players)
 	var wg sync.WaitGroup
 	for i := range stats {
@@ -115,7 +116,6 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 	}
 
 	r := &Report{Protocol: proto, URL: cfg.URL, Players: cfg.Players, Window: cfg.Duration.Seconds(), PIDs: cfg.PIDs}
-	sampler := newSampler(cfg.PIDs)
 	// Wait for the window, sampling at its edges and every 500 ms in it.
 	select {
 	case <-ctx.Done():

@@ -40,7 +40,7 @@ type Report struct {
 	ServerCPU    float64 `json:"server_cpu_ms"`
 	ServerCores  float64 `json:"server_cores"`
 	CPUPerPlayer float64 `json:"server_cpu_ms_per_player_s"`
-	RSSStartMB   float64 `json:"server_rss_start_mb"`
+	RSSStartMB   float64 `json:"server_rss_start_mb"` // before the first player connected
 	RSSMaxMB     float64 `json:"server_rss_max_mb"`
 	RSSPerPlayer float64 `json:"server_rss_kb_per_player"`
 	// The bench tool's own CPU and the whole machine's busy share.
@@ -71,11 +71,22 @@ type sampler struct {
 	srv0, self0   ProcSample
 	busy0, total0 int64
 	rssMax        int64
+	rss0          int64 // before any player connected
 	bytes0        int64
 	err           error
 }
 
-func newSampler(pids []int) *sampler { return &sampler{pids: pids} }
+// newSampler records the servers' RSS before any player connects: RSS per
+// player is the growth from there.
+func newSampler(pids []int) *sampler {
+	s := &sampler{pids: pids}
+	if len(pids) > 0 {
+		if p, err := ReadProc(pids); err == nil {
+			s.rss0 = p.RSS
+		}
+	}
+	return s
+}
 
 func sumBytes(stats []*PlayerStats) int64 {
 	var n int64
@@ -126,7 +137,7 @@ func (s *sampler) end(stats []*PlayerStats, r *Report) {
 	cpu := p.CPU - s.srv0.CPU
 	r.ServerCPU = float64(cpu.Milliseconds())
 	r.ServerCores = cpu.Seconds() / el.Seconds()
-	r.RSSStartMB = float64(s.srv0.RSS) / 1e6
+	r.RSSStartMB = float64(s.rss0) / 1e6
 	r.RSSMaxMB = float64(s.rssMax) / 1e6
 }
 
