@@ -7,6 +7,10 @@
 #   WINDOW=10s ./scripts/bench.sh         shorter windows (a quick look)
 #   SERVERS="ripple lal" SCENARIOS="httpflv-1000 wsflv-1000" ./scripts/bench.sh
 #
+# Scenarios are PROTO-N: rtmp, httpflv, wsflv, hls with N players of one
+# stream; httpflv-stalled-N adds N/10 viewers that never read; ingest-N is N
+# publishers (one player, to check they flow).
+#
 # Everything runs on 127.0.0.1, one server at a time, each run bounded in
 # players and time. Results go to $OUT (default: a temp dir): one JSON report
 # per run, the logs, and table.md (the Markdown table for the README).
@@ -22,7 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WINDOW=${WINDOW:-30s}
 WARMUP=${WARMUP:-3s}
 SERVERS=${SERVERS:-"ripple nginx-rtmp lal"}
-SCENARIOS=${SCENARIOS:-"rtmp-100 rtmp-500 rtmp-1000 httpflv-100 httpflv-500 httpflv-1000 wsflv-1000 hls-50 ingest-20"}
+SCENARIOS=${SCENARIOS:-"rtmp-100 rtmp-500 rtmp-1000 httpflv-100 httpflv-500 httpflv-1000 httpflv-stalled-1000 wsflv-1000 hls-50 ingest-20"}
 LAL_VERSION=v0.37.4
 
 WORK=$(mktemp -d /tmp/ripple-bench.XXXXXX)
@@ -240,7 +244,10 @@ publish_url() {
 # run_one SERVER SCENARIO: start the server, publish, play, stop.
 run_one() {
 	local sv=$1 sc=$2 proto=${2%-*} n=${2##*-}
-	local url pub players=$n publishers=1 warmup=$WARMUP
+	local url pub players=$n publishers=1 warmup=$WARMUP stalled=0
+	if [[ $proto == httpflv-stalled ]]; then
+		proto=httpflv stalled=$((n / 10)) # 10 % extra viewers that never read
+	fi
 	url=$(play_url "$sv" "$proto")
 	if [[ -z $url ]]; then
 		log "$sc on $sv: no such output, skipped"
@@ -266,7 +273,7 @@ run_one() {
 	PIDS+=("$pubpid")
 	sleep 1.5 # the publisher's handshake and first GOP
 	log "$sc on $sv: $players players, $WINDOW window"
-	timeout $((secs + 90)) "$WORK/ripple-bench" play -n "$players" -d "$WINDOW" -warmup "$warmup" \
+	timeout $((secs + 90)) "$WORK/ripple-bench" play -n "$players" -stalled "$stalled" -d "$WINDOW" -warmup "$warmup" \
 		-pid "$SERVER_PIDS" -server "$sv" -scenario "$sc" -json "$OUT/$sc.$sv.json" "$url" \
 		>"$OUT/$sc.$sv.txt" 2>&1 || log "$sc on $sv: ripple-bench play failed (see $OUT/$sc.$sv.txt)"
 	[[ -s $OUT/$sc.$sv.json ]] && REPORTS+=("$OUT/$sc.$sv.json")

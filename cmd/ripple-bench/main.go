@@ -99,6 +99,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread player connects over this long (default 2 ms per player, at most 5s)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "wait after the ramp before the window starts")
 	fs.DurationVar(&cfg.Stall, "stall", 0, "a gap between video frames longer than this is a stall (default 1s, HLS 5s)")
+	fs.IntVar(&cfg.Stalled, "stalled", 0, "extra HTTP-FLV/WS-FLV players that connect and never read")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "skip TLS certificate verification")
 	fs.StringVar(&label.server, "server", "", "server label for the JSON report (ripple, nginx-rtmp, lal)")
 	fs.StringVar(&label.scenario, "scenario", "", "scenario label for the JSON report (e.g. httpflv-1000)")

@@ -22,6 +22,10 @@ type PlayConfig struct {
 	Stall    time.Duration // default DefaultStall (HLS: 5 s, a segment at a time)
 	Insecure bool          // skip TLS verification (https, wss)
 	PIDs     []int         // server processes to sample (none: skip)
+	// Stalled extra players (HTTP-FLV, WS-FLV) connect and never read,
+	// to show what a stuck viewer costs the others. They are not counted
+	// in Players or in the per-player figures.
+	Stalled int
 }
 
 // Protocol names the player kind for a URL.
@@ -54,6 +58,9 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 	}
 	if cfg.Players < 1 {
 		return nil, fmt.Errorf("bench: players %d out of range [1, ∞)", cfg.Players)
+	}
+	if cfg.Stalled < 0 || cfg.Stalled > 0 && proto != "httpflv" && proto != "wsflv" {
+		return nil, fmt.Errorf("bench: stalled players need an HTTP-FLV or WS-FLV url, not %s", proto)
 	}
 	if cfg.Duration <= 0 {
 		return nil, fmt.Errorf("bench: duration %s must be > 0", cfg.Duration)
@@ -115,7 +122,12 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 		})
 	}
 
-	r := &Report{Protocol: proto, URL: cfg.URL, Players: cfg.Players, Window: cfg.Duration.Seconds(), PIDs: cfg.PIDs}
+	for i := range cfg.Stalled {
+		start := t0.Add(cfg.Ramp * time.Duration(i) / time.Duration(cfg.Stalled))
+		wg.Go(func() { stallPlayer(pctx, proto, pu, start) })
+	}
+
+	r := &Report{Stalled: cfg.Stalled, Protocol: proto, URL: cfg.URL, Players: cfg.Players, Window: cfg.Duration.Seconds(), PIDs: cfg.PIDs}
 	// Wait for the window, sampling at its edges and every 500 ms in it.
 	select {
 	case <-ctx.Done():
@@ -143,4 +155,29 @@ func Play(ctx context.Context, cfg PlayConfig) (*Report, error) {
 		return r, ctx.Err()
 	}
 	return r, nil
+}
+
+// stallPlayer connects like a player and then never reads: the server's
+// send buffer to it fills and stays full until the run ends.
+func stallPlayer(ctx context.Context, proto string, u *url.URL, start time.Time) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Until(start)):
+	}
+	nc, err := dial(ctx, "tcp", u.Host)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: ripple-bench-stalled\r\n"
+	if proto == "wsflv" {
+		// RFC 6455 §4.1 opening handshake; the response is never read.
+		req += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Key: cmlwcGxlLWJlbmNoLXN0YWxs\r\n"
+	}
+	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
+		return
+	}
+	<-ctx.Done()
 }

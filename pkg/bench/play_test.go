@@ -52,9 +52,14 @@ func TestPlaySmoke(t *testing.T) {
 	httpBase := hs.Listener.Addr().String() + "/live/smoke.flv"
 	for _, u := range []string{rtmpBase, "http://" + httpBase, "ws://" + httpBase} {
 		t.Run(u[:4], func(t *testing.T) {
-			r, err := Play(ctx, PlayConfig{URL: u, Players: 3, Ramp: 30 * time.Millisecond,
+			stalled := 0
+			if u[:4] == "http" {
+				stalled = 1 // a viewer that never reads must not hold the others up
+			}
+			r, err := Play(ctx, PlayConfig{URL: u, Players: 3, Ramp: 30 * time.Millisecond, Stalled: stalled,
 				Warmup: 300 * time.Millisecond, Duration: 700 * time.Millisecond, PIDs: []int{0}})
 			require.NoError(t, err)
+			require.Equal(t, stalled, r.Stalled)
 			require.Equal(t, 3, r.OK, "errors: %v", r.Errors)
 			require.Zero(t, r.Failed)
 			require.Positive(t, r.FirstFrame.N)

@@ -17,6 +17,7 @@ type Report struct {
 	Protocol string  `json:"protocol"`
 	URL      string  `json:"url"`
 	Players  int     `json:"players"`
+	Stalled  int     `json:"stuck_players,omitempty"` // extra players that never read (-stalled)
 	Window   float64 `json:"window_s"`
 
 	OK     int            `json:"players_ok"`
@@ -195,7 +196,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d players, %.0f s window\n", r.Protocol, r.URL, r.Players, r.Window)
-	fmt.Fprintf(&b, "  players     ok %d, failed %d\n", r.OK, r.Failed)
+	fmt.Fprintf(&b, "  players     ok %d, failed %d", r.OK, r.Failed)
+	if r.Stalled > 0 {
+		fmt.Fprintf(&b, " (plus %d stalled players that never read)", r.Stalled)
+	}
+	b.WriteString("\n")
 	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
 		fmt.Fprintf(&b, "    %5d × %s\n", r.Errors[k], k)
 	}

@@ -96,6 +96,12 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	if flv != nil && ws != nil {
 		add("WS-FLV ≤ 1.3 × HTTP-FLV", true, ws.CPUPerPlayer <= 1.3*flv.CPUPerPlayer, "%.3f vs 1.3 × %.3f", ws.CPUPerPlayer, flv.CPUPerPlayer)
 	}
+	if st := get("httpflv-stalled-1000", ServerRipple); flv != nil && st != nil {
+		// "Nothing measurable" on a shared machine: within run-to-run noise.
+		ok := st.Latency.P99 <= 1.2*flv.Latency.P99+5 && st.Lost == 0 && st.Failed == 0
+		add("10 % stalled viewers cost the others nothing measurable", true, ok,
+			"p99 %.1f vs %.1f ms, lost %d, CPU %.3f vs %.3f", st.Latency.P99, flv.Latency.P99, st.Lost, st.CPUPerPlayer, flv.CPUPerPlayer)
+	}
 	if in := get("ingest-20", ServerRipple); in != nil {
 		add("ingest 20 × 2 Mbps < 10 % of a core", true, in.ServerCores < 0.10, "%.1f %%", in.ServerCores*100)
 	}
