@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -27,6 +28,8 @@ type puller struct {
 
 	pub    *hub.Publisher // owned by run
 	splice splice         // owned by run
+	gate   startGate      // owned by run, until pub is set
+	one    []*av.Packet   // owned by run: a batch of one without allocating
 
 	mu   sync.Mutex
 	idle *time.Timer // armed while the stream has no readers
@@ -36,6 +39,7 @@ func newPuller(m *Manager, e *edgeApp, key, query string, st *status) *puller {
 	p := &puller{m: m, e: e, key: key, query: query, st: st}
 	p.app, p.name = splitKey(key)
 	p.ctx, p.cancel = context.WithCancelCause(context.Background())
+	p.one = make([]*av.Packet, 0, 1)
 	return p
 }
 
@@ -135,20 +139,30 @@ func (p *puller) pullOnce(o target) (got bool, err error) {
 		if !p.splice.admit(pkt) {
 			continue
 		}
+		batch := p.one[:0]
 		if p.pub == nil {
+			// Publish only once players can start (startGate).
+			if batch = p.gate.add(pkt); batch == nil {
+				continue
+			}
 			if err := p.publish(o); err != nil {
 				return got, err
 			}
+		} else {
+			batch = append(batch, pkt)
 		}
-		n := len(pkt.Data)
-		if err := p.pub.WritePacket(pkt); err != nil {
-			return got, fmt.Errorf("%w: %w", errFatal, err)
+		for _, q := range batch {
+			n := len(q.Data)
+			if err := p.pub.WritePacket(q); err != nil {
+				return got, fmt.Errorf("%w: %w", errFatal, err)
+			}
+			p.st.bytes.Add(uint64(n))
+			if !got && q.IsMedia() {
+				got = true
+				p.st.set(StateLive, nil)
+			}
 		}
-		p.st.bytes.Add(uint64(n))
-		if !got && pkt.IsMedia() {
-			got = true
-			p.st.set(StateLive, nil)
-		}
+		clear(batch)
 	}
 }
 
