@@ -154,18 +154,17 @@ func (c *tsContainer) flushSegment(int64) ([]byte, error) {
 // 90 kHz timescale, audio its sample rate, with durations counted in whole
 // AAC frames so the audio timeline has no rounding gaps.
 type fmp4Container struct {
-	v      *videoTrack
-	a      *audioTrack
-	vID    int
-	aID    int
-	seq    uint32
-	vs     []vsample
-	as     [][]byte
-	aBase  uint64 // audio time of as[0], in samples
-	aTime  uint64 // audio time of the next frame, in samples
-	aSet   bool
-	parts  [][]byte
-	length []byte // scratch for AVCC length rewriting
+	v     *videoTrack
+	a     *audioTrack
+	vID   int
+	aID   int
+	seq   uint32
+	vs    []vsample
+	as    [][]byte
+	aBase uint64 // audio time of as[0], in samples
+	aTime uint64 // audio time of the next frame, in samples
+	aSet  bool
+	parts [][]byte
 }
 
 type vsample struct {
@@ -214,13 +213,11 @@ func (c *fmp4Container) video(dts int64, cts int32, key bool, au []byte) error {
 	if c.v.lengthSize != 4 {
 		// MP4 samples here use 4-byte NALU lengths (the avcC/hvcC we
 		// write says so); FLV may use 1 or 2.
-		var out []byte
-		var err error
-		c.length = c.length[:0]
 		nalus, err := appendNALUs(nil, c.v, au)
 		if err != nil {
 			return err
 		}
+		var out []byte
 		for _, n := range nalus {
 			out = append(out, byte(len(n)>>24), byte(len(n)>>16), byte(len(n)>>8), byte(len(n)))
 			out = append(out, n...)

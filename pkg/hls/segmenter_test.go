@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestSegmentKeyframeAlignment(t *testing.T) {
 					start += s.dur
 				}
 				pl := f.playlist()
-				require.Contains(t, pl, "#EXT-X-TARGETDURATION:"+itoa(tc.target)+"\n")
+				require.Contains(t, pl, "#EXT-X-TARGETDURATION:"+strconv.Itoa(tc.target)+"\n")
 				pdts := len(segs)
 				if len(f.m.parts) > 0 {
 					pdts++ // the segment in progress, listed by its parts
@@ -164,8 +165,6 @@ func TestSegmentKeyframeAlignment(t *testing.T) {
 		}
 	}
 }
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i))) }
 
 func TestLowLatencyParts(t *testing.T) {
 	f := newFixture(t, VariantLowLatency, mediatest.Config{GOP: 15}, nil) // keyframe every 0.5 s
@@ -311,7 +310,7 @@ func TestWindowAndEviction(t *testing.T) {
 	require.Len(t, segs, 5, "count + keep segments are kept")
 	last := segs[len(segs)-1].msn
 	pl := f.playlist()
-	require.Contains(t, pl, "#EXT-X-MEDIA-SEQUENCE:"+uitoa(last-2)+"\n")
+	require.Contains(t, pl, "#EXT-X-MEDIA-SEQUENCE:"+strconv.FormatUint(last-2, 10)+"\n")
 	require.Contains(t, pl, "#EXT-X-DISCONTINUITY-SEQUENCE:1\n")
 	require.Equal(t, 3, strings.Count(pl, "#EXTINF:"))
 	for _, s := range segs[:2] {
@@ -321,13 +320,4 @@ func TestWindowAndEviction(t *testing.T) {
 	}
 	_, ok := f.m.lookup(f.m.segmentName(segs[0].msn - 1))
 	require.False(t, ok, "evicted")
-}
-
-func uitoa(u uint64) string { return strings.TrimLeft(string(appendUint(nil, u)), " ") }
-
-func appendUint(b []byte, u uint64) []byte {
-	if u >= 10 {
-		b = appendUint(b, u/10)
-	}
-	return append(b, byte('0'+u%10))
 }
