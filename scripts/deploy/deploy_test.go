@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,6 +248,35 @@ func TestManifests(t *testing.T) {
 	}
 	require.True(t, components["origin"], "an origin Deployment")
 	require.True(t, components["edge"], "an edge Deployment")
+}
+
+// TestEdgeOriginsResolve: every upstream URL in the edge's config names a
+// Service of these manifests and one of its ports.
+func TestEdgeOriginsResolve(t *testing.T) {
+	objs := loadObjects(t)
+	services := byKind(objs, "Service")
+	cm, ok := byKind(objs, "ConfigMap")["ripple-edge"]
+	require.True(t, ok)
+	cfg := loadConfig(t, cm)
+	var origins []string
+	for _, a := range cfg.Apps {
+		origins = append(origins, a.Edge.Origins...)
+	}
+	require.NotEmpty(t, origins, "the edge config has an edge app")
+	require.True(t, cfg.HLS.OnDemand, "on an edge, HLS viewers must start pulls (hls.on_demand)")
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		require.NoError(t, err)
+		host, port, err := net.SplitHostPort(u.Host)
+		require.NoError(t, err, "%s: give the port explicitly", o)
+		svc, ok := services[host]
+		require.True(t, ok, "%s: no Service %q", o, host)
+		found := false
+		for _, p := range svc.Spec.Ports {
+			found = found || fmt.Sprint(p.Port) == port
+		}
+		require.True(t, found, "%s: Service %s has no port %s", o, host, port)
+	}
 }
 
 func matches(selector map[string]any, labels map[string]string) bool {
