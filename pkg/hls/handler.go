@@ -38,6 +38,12 @@ func (m *Manager) blockWait(md *media) time.Duration {
 // ServeHTTP serves GET, HEAD and OPTIONS on /{app...}/{stream}.m3u8 and
 // /{app...}/{stream}/{file}.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// The deadline outlives the response on a kept-alive connection: clear
+	// it for the next request (net/http sets none itself without
+	// Server.WriteTimeout, which Ripple never uses).
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // unsupported writers have none to clear
+	w = deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.cfg.WriteTimeout}
 	hdr := w.Header()
 	m.setCORS(hdr, r)
 	switch r.Method {
@@ -303,3 +309,32 @@ func (m *Manager) setCORS(hdr http.Header, r *http.Request) {
 		}
 	}
 }
+
+// writeChunk is the most written under one write deadline.
+const writeChunk = 64 << 10
+
+// deadlineWriter sets a write deadline before every chunk (style guide §3.8:
+// deadlines per write, not per response).
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := min(len(p), writeChunk)
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) // unsupported: the write just has no deadline
+		k, err := w.ResponseWriter.Write(p[:c])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -91,6 +91,11 @@ type Config struct {
 	// or a comma/space separated list of exact origins.
 	AllowOrigin string
 
+	// WriteTimeout bounds each 64 KiB written to a viewer (default 10s):
+	// a stalled client cannot hold a response open for ever, while a slow
+	// one can still fetch a large segment.
+	WriteTimeout time.Duration
+
 	// onUpdate, when set (tests and the delay benchmark), is called by the
 	// muxer goroutine after each playlist update with the stream key and the
 	// highest DTS (ms) the playlist now lists.
@@ -103,6 +108,7 @@ const (
 	DefaultPartDuration    = 200 * time.Millisecond
 	DefaultSegmentCount    = 6
 	DefaultIdleTimeout     = 60 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -129,5 +135,8 @@ func (c *Config) setDefaults() {
 	}
 	if c.AllowOrigin == "" {
 		c.AllowOrigin = "*"
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 }

@@ -135,3 +135,25 @@ func TestDirectory(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "live", "cam.m3u8"))
 	require.ErrorIs(t, err, os.ErrNotExist, "an ended stream leaves nothing behind")
 }
+
+// TestRejoinsAfterEviction: a muxer that falls behind and is evicted by the
+// hub rejoins the stream; the gap is one discontinuity.
+func TestRejoinsAfterEviction(t *testing.T) {
+	e := newEnv(t, Config{}, hub.Config{QueueSize: 1024, MaxOverflows: 1})
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 5*time.Second) // 365 packets: fits the queue however late the muxer reads
+	md := e.waitSegments(t, 2)
+	e.settle(t, 2100)
+
+	// Stall the muxer: it blocks on the media lock at its next segment
+	// while the publisher overflows its queue (about 1500 packets more).
+	md.mu.Lock()
+	e.send(t, 26*time.Second)
+	md.mu.Unlock()
+	e.waitEvent(t, hub.EventReaderLeave, "hls") // evicted, closed
+	e.waitEvent(t, hub.EventReaderJoin, "hls")  // rejoined at the GOP cache
+	e.send(t, 34*time.Second)
+	e.settle(t, 2100)
+	_, pl := e.get(t, "/live/cam.m3u8")
+	require.Equal(t, 1, strings.Count(pl, "#EXT-X-DISCONTINUITY\n"), pl)
+}

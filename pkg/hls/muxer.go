@@ -72,13 +72,28 @@ func newMuxer(key string, cfg *Config, h *hub.Hub, onUpdate func(string, int64))
 func (mx *muxer) run(ctx context.Context) error {
 	defer mx.media.end()
 	defer mx.disk.clear()
+	buf := make([]*av.Packet, 0, 256)
+	for {
+		err := mx.read(ctx, buf)
+		if !errors.Is(err, hub.ErrSlowReader) {
+			return err
+		}
+		// Evicted (a stall, e.g. a slow hls.directory disk): the stream
+		// goes on, so rejoin it at its GOP cache. The replayed headers
+		// mark the gap as a discontinuity.
+		mx.log.Warn("hls muxer fell behind; rejoining the stream", "err", err)
+		mx.resumed.Store(true)
+	}
+}
+
+// read subscribes and segments until the reader ends.
+func (mx *muxer) read(ctx context.Context, buf []*av.Packet) error {
 	r, err := mx.hub.Subscribe(mx.key, hub.ReaderInfo{Protocol: "hls"})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	mx.r = r
-	buf := make([]*av.Packet, 0, 256)
 	for {
 		pkts, err := r.Read(ctx, buf[:0])
 		for i, p := range pkts {

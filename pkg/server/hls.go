@@ -40,6 +40,7 @@ func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
 		IdleTimeout:     cfg.HLS.IdleTimeout,
 		Directory:       cfg.HLS.Directory,
 		AllowOrigin:     origin,
+		WriteTimeout:    cfg.HTTP.WriteTimeout,
 	}
 }
 
