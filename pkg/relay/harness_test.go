@@ -116,7 +116,7 @@ func feed(t *testing.T, h *hub.Hub, key string) *feeder {
 	go func() {
 		defer pub.Close()
 		g := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, KeySize: 400, FrameSz: 100, AudioSz: 50})
-		for _, p := range append([]*av.Packet{g.Metadata()}, g.Headers()...) {
+		for _, p := range g.Headers() { // metadata and sequence headers
 			if err := pub.WritePacket(p); err != nil {
 				f.done <- err
 				return
@@ -255,6 +255,5 @@ func drainEOF(r *hub.Reader) error {
 // possible.
 func newGen() []*av.Packet {
 	g := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, KeySize: 400, FrameSz: 100, AudioSz: 50})
-	out := append([]*av.Packet{g.Metadata()}, g.Headers()...)
-	return append(out, g.Packets(700)...)
+	return append(g.Headers(), g.Packets(700)...)
 }

@@ -1,57 +1,109 @@
 package relay
 
-import "github.com/ripplemedia/ripple/pkg/av"
+import (
+	"hash/maphash"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+)
 
 // switchStep is the DTS step, in ms, between the last packet from one origin
-// and the first from the next: about one frame.
+// and the first from the next when their content cannot be aligned: about
+// one frame.
 const switchStep = 40
+
+// recentFrames is how many delivered video frames a splice remembers to
+// align a new origin's replay with: more than a GOP cache holds at 60 fps
+// with 10 s GOPs is not needed; 1024 covers 17 s at 60 fps.
+const recentFrames = 1024
+
+// Origin session modes.
+const (
+	modeFirst  = iota // the pull's first session: pass through
+	modeAlign         // looking for the first video frame of the new origin
+	modeDedupe        // aligned: drop what the old origin already delivered
+	modeKey           // not alignable: wait for a keyframe, continue one step on
+)
 
 // splice keeps one pull's timestamps continuous across origin switches, so
 // the local stream keeps its hub publisher (and its players) when the pull
-// moves to another origin. Each origin has its own clock, and it starts us at
-// its cached keyframe, up to a GOP behind what the previous origin delivered:
-// fed raw, the hub would clamp or rebase that back-step track by track. The
-// splice shifts each origin session by one offset, for both tracks (A/V sync
-// is the origin's), so that it continues switchStep after the highest DTS sent
-// so far, and after a switch drops media until a video keyframe so players
-// never decode the new origin's frames against references they lack.
+// moves to another origin.
+//
+// A new origin starts us at its cached keyframe, up to a GOP behind what the
+// previous origin delivered, on a clock of its own. When both origins carry
+// the same encoder output (one encoder pushing to both, or one origin fed by
+// the other), the new origin's first video frame is one the players already
+// have: the splice finds it among the recently delivered frames by content,
+// which gives the exact offset between the two clocks, drops the replay up to
+// what was delivered and continues with the next frame, no repeat and no
+// jump. Otherwise (another encoder) it waits for a keyframe and continues
+// switchStep after the highest DTS sent. One offset per session keeps the
+// origin's A/V sync.
 //
 // The first session passes timestamps through: the hub rebases them itself.
 // Output stays in the 32-bit wire domain the hub expects (it unwraps).
 type splice struct {
 	started  bool // a media packet was written
 	hasVideo bool
-	last     int64 // highest DTS written, unwrapped
+	last     int64    // highest DTS written, unwrapped
+	lastKind [2]int64 // per track (video, audio), valid once the track was written
+	seenKind [2]bool
+
+	seed   maphash.Seed
+	recent [recentFrames]recentFrame // ring of delivered video frames
+	n      int                       // frames written to recent
 
 	// Per origin session.
+	mode     int
 	anchored bool
-	waitKey  bool
 	offset   int64
 	prevWire uint32
 	ext      int64 // prevWire unwrapped
+	unwrap   bool  // prevWire is set
+}
+
+type recentFrame struct {
+	hash uint64
+	dts  int64
+}
+
+func track(k av.Kind) int {
+	if k == av.KindAudio {
+		return 1
+	}
+	return 0
 }
 
 // newSession starts an origin session.
 func (s *splice) newSession() {
-	s.anchored = false
-	s.waitKey = s.started && s.hasVideo
+	s.anchored, s.unwrap = false, false
+	switch {
+	case !s.started:
+		s.mode = modeFirst
+	case s.hasVideo && s.n > 0:
+		s.mode = modeAlign
+	default:
+		s.mode = modeKey
+	}
 }
 
-// admit rewrites p.DTS and reports whether p should be written (false: media
-// before the first keyframe of a new session). Script data rides at the
-// stream's current time in the hub and is left alone.
+// admit rewrites p.DTS and reports whether p should be written (false: a
+// packet the players already have, or media before the new origin's first
+// usable frame). Script data rides at the stream's current time in the hub
+// and is left alone.
 func (s *splice) admit(p *av.Packet) bool {
 	if p.Kind == av.KindData {
 		return true
 	}
-	if s.waitKey && !p.Header {
-		if p.Kind != av.KindVideo || !p.Keyframe {
-			return false
-		}
-		s.waitKey = false
-	}
+	// RTMP 1.0 §5.3.1: 32-bit timestamps wrap; serial arithmetic.
 	w := uint32(p.DTS)
-	if p.Header && !s.anchored {
+	if s.unwrap {
+		s.ext += int64(int32(w - s.prevWire))
+	} else {
+		s.ext, s.unwrap = int64(w), true
+	}
+	s.prevWire = w
+
+	if p.Header {
 		// Sequence headers come first with whatever timestamp the origin
 		// had for them (often the start of its stream): keep them at the
 		// current time rather than anchoring the session on them.
@@ -60,27 +112,63 @@ func (s *splice) admit(p *av.Packet) bool {
 		}
 		return true
 	}
-	if !s.anchored {
-		s.anchored = true
-		s.prevWire, s.ext = w, int64(w)
-		if s.started {
-			s.offset = s.last + switchStep - s.ext
-		} else {
-			s.offset = 0
+
+	var h uint64
+	if p.Kind == av.KindVideo {
+		if s.seed == (maphash.Seed{}) {
+			s.seed = maphash.MakeSeed()
 		}
-	} else {
-		// RTMP 1.0 §5.3.1: 32-bit timestamps wrap; serial arithmetic.
-		s.ext += int64(int32(w - s.prevWire))
-		s.prevWire = w
+		h = maphash.Bytes(s.seed, p.Data)
 	}
+	switch s.mode {
+	case modeFirst:
+		if !s.anchored {
+			s.anchored, s.offset = true, 0
+		}
+	case modeAlign:
+		if p.Kind != av.KindVideo {
+			return false // decided by the first video frame
+		}
+		if dts, ok := s.find(h); ok {
+			s.anchored, s.offset, s.mode = true, dts-s.ext, modeDedupe
+		} else {
+			s.mode = modeKey
+		}
+	}
+	if s.mode == modeKey && !s.anchored {
+		if s.hasVideo && (p.Kind != av.KindVideo || !p.Keyframe) {
+			return false
+		}
+		s.anchored, s.offset = true, s.last+switchStep-s.ext
+	}
+
 	out := s.ext + s.offset
+	k := track(p.Kind)
+	if s.mode == modeDedupe && s.seenKind[k] && out <= s.lastKind[k] {
+		return false // the previous origin delivered it
+	}
 	p.DTS = int64(uint32(out))
 	if !s.started || out > s.last {
 		s.last = out
 	}
 	s.started = true
+	s.lastKind[k], s.seenKind[k] = out, true
 	if p.Kind == av.KindVideo {
 		s.hasVideo = true
+		s.recent[s.n%recentFrames] = recentFrame{hash: h, dts: out}
+		s.n++
 	}
 	return true
+}
+
+// find returns the DTS at which a video frame with hash h was delivered,
+// newest first.
+func (s *splice) find(h uint64) (int64, bool) {
+	for i := 1; i <= min(s.n, recentFrames); i++ {
+		f := s.recent[(s.n-i)%recentFrames]
+		if f.hash == h {
+			return f.dts, true
+		}
+	}
+	return 0, false
 }

@@ -9,43 +9,117 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
-// TestSpliceContinuesAcrossOrigins: the second origin's clock starts a GOP
-// behind (and elsewhere entirely); the output continues one step after the
-// last DTS, starts the new session at a keyframe and keeps A/V offsets.
-func TestSpliceContinuesAcrossOrigins(t *testing.T) {
-	var s splice
+// feedSession runs pkts through a new splice session and returns the admitted
+// media packets.
+func feedSession(s *splice, pkts []*av.Packet) []*av.Packet {
 	s.newSession()
-	g1 := mediatest.New(mediatest.Config{FPS: 25, GOP: 25})
-	for _, p := range g1.Headers() {
-		require.True(t, s.admit(p))
+	var out []*av.Packet
+	for _, p := range pkts {
+		if s.admit(p) && p.IsMedia() && !p.Header {
+			out = append(out, p)
+		}
 	}
-	var last int64
-	for _, p := range g1.Packets(200) {
-		require.True(t, s.admit(p), "first session passes everything")
-		last = max(last, p.DTS)
-	}
+	return out
+}
 
-	// Origin 2: its own clock (starts at 90 s), and it starts us mid-GOP
-	// with an inter frame and audio before its keyframe.
+func lastOf(pkts []*av.Packet, k av.Kind) *av.Packet {
+	for i := len(pkts) - 1; i >= 0; i-- {
+		if pkts[i].Kind == k {
+			return pkts[i]
+		}
+	}
+	return nil
+}
+
+// TestSpliceAlignsSameContent: the second origin carries the same encoder
+// output on another clock and replays from its cached keyframe, a GOP behind:
+// the splice recognises the frames already delivered, drops them, and the
+// next frames continue exactly on the first origin's timeline.
+func TestSpliceAlignsSameContent(t *testing.T) {
+	cfg := mediatest.Config{FPS: 25, GOP: 25}
+	var s splice
+	g1 := mediatest.New(cfg)
+	first := feedSession(&s, append(g1.Headers(), g1.Packets(300)...))
+	videos := 0
+	for _, p := range first {
+		if p.Kind == av.KindVideo {
+			videos++
+		}
+	}
+	lastV, lastA := lastOf(first, av.KindVideo).DTS, lastOf(first, av.KindAudio).DTS
+
+	// Origin 2: same content, clock 90 s ahead, replaying from the last
+	// keyframe the players already have.
+	cfg.StartTS = 90000
+	g2 := mediatest.New(cfg)
+	all := g2.Packets(600)
+	from, n := 0, 0
+	for i, p := range all {
+		if p.Kind == av.KindVideo {
+			if p.Keyframe && n < videos {
+				from = i
+			}
+			n++
+		}
+	}
+	second := feedSession(&s, append(g2.Headers(), all[from:]...))
+	require.NotEmpty(t, second)
+	videos2 := 0
+	for _, p := range second {
+		if p.Kind == av.KindVideo {
+			require.Greater(t, p.DTS, lastV, "a frame the players already have was written again")
+			videos2++
+		}
+	}
+	require.Equal(t, n-videos, videos2, "exactly the frames the first origin did not deliver")
+	v := second[0]
+	for _, p := range second {
+		if p.Kind == av.KindVideo {
+			v = p
+			break
+		}
+	}
+	require.Equal(t, lastV+40, v.DTS, "video continues one frame (40 ms) on")
+	a := lastOf(second[:1], av.KindAudio)
+	for _, p := range second {
+		if p.Kind == av.KindAudio {
+			a = p
+			break
+		}
+	}
+	require.NotNil(t, a)
+	require.Greater(t, a.DTS, lastA)
+	require.LessOrEqual(t, a.DTS, lastA+24, "audio continues one AAC frame on")
+}
+
+// TestSpliceOtherContent: another encoder behind the new origin: wait for its
+// keyframe, continue switchStep after the last DTS, monotonic per track.
+func TestSpliceOtherContent(t *testing.T) {
+	var s splice
+	g1 := mediatest.New(mediatest.Config{FPS: 25, GOP: 25})
+	first := feedSession(&s, append(g1.Headers(), g1.Packets(200)...))
+	last := max(lastOf(first, av.KindVideo).DTS, lastOf(first, av.KindAudio).DTS)
+
+	g2 := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, StartTS: 90000, KeySize: 999, FrameSz: 333})
+	all := g2.Packets(300)
+	var second []*av.Packet
 	s.newSession()
-	g2 := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, StartTS: 90000})
 	for _, p := range g2.Headers() {
 		require.True(t, s.admit(p), "sequence headers and metadata always pass")
 		if p.Kind != av.KindData {
 			require.Equal(t, last, p.DTS, "headers ride at the current time")
 		}
 	}
-	var out []*av.Packet
-	for _, p := range g2.Packets(300) {
+	// Start it mid-GOP: an inter frame and audio before the next keyframe.
+	for _, p := range all[5:] {
 		if s.admit(p) {
-			out = append(out, p)
+			second = append(second, p)
 		}
 	}
-	require.NotEmpty(t, out)
-	require.True(t, out[0].Kind == av.KindVideo && out[0].Keyframe, "a new session starts at a keyframe")
-	require.Equal(t, last+switchStep, out[0].DTS)
+	require.True(t, second[0].Kind == av.KindVideo && second[0].Keyframe, "an unaligned session starts at a keyframe")
+	require.Equal(t, last+switchStep, second[0].DTS)
 	prev := map[av.Kind]int64{}
-	for _, p := range out {
+	for _, p := range second {
 		if q, ok := prev[p.Kind]; ok {
 			require.GreaterOrEqual(t, p.DTS, q, "%v DTS went back", p.Kind)
 			require.Less(t, p.DTS-q, int64(100), "%v DTS jumped", p.Kind)
