@@ -72,6 +72,16 @@ setup_tools() {
 		apt_install openssl
 	fi
 
+	# nginx-rtmp and rtmpdump: the RTMP interop tests (pkg/rtmp, run with
+	# RIPPLE_INTEROP=1 below) and the relay e2e tests talk to them.
+	if ! command -v nginx >/dev/null 2>&1 || [[ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]] ||
+		! command -v rtmpdump >/dev/null 2>&1; then
+		echo "nginx-rtmp/rtmpdump missing: installing the Debian packages"
+		apt_install nginx-light libnginx-mod-rtmp rtmpdump
+	fi
+	# The interop tests skip without this; CI must run them.
+	export RIPPLE_INTEROP=1
+
 	# Chromium: the e2e browser tests drive the web page in it, headless
 	# (fonts-liberation is only a Recommends, but pages need a font).
 	# node/npm: scripts/web.sh installs the page's player libraries.
