@@ -63,8 +63,10 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	dir, name := splitLast(path)
 	// /app/stream/media.m3u8 and /app/stream/FILE belong to the muxer of
-	// app/stream; otherwise /a/b.m3u8 is the top playlist of a/b.
-	if dir != "" && hub.ValidKey(dir) {
+	// app/stream; any other /a/b.m3u8 is the top playlist of stream a/b
+	// (so app "live/cam" may hold a stream called "x": /live/cam/x.m3u8).
+	isTop := strings.HasSuffix(name, ".m3u8") && name != "media.m3u8"
+	if !isTop && dir != "" && hub.ValidKey(dir) {
 		if mx := m.get(dir); mx != nil {
 			mx.lastReq.Store(time.Now().UnixNano())
 			if name == "media.m3u8" {

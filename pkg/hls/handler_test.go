@@ -91,7 +91,7 @@ func TestHTTPMPEGTS(t *testing.T) {
 	t.Run("not found", func(t *testing.T) {
 		for _, p := range []string{
 			"/live/nope.m3u8", "/live/cam/nope.ts", "/live/cam/0-0.ts", "/cam.m3u8", "/live/nope/x.ts",
-			"/live/../cam.m3u8", "/live/cam",
+			"/live/../cam.m3u8", "/live/cam", "/live/cam/other.m3u8",
 		} {
 			resp, _ := e.get(t, p)
 			require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
