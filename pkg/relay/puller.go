@@ -77,7 +77,7 @@ func (p *puller) loop() error {
 	var lastErr error
 	for i := 0; ; i = (i + 1) % len(order) {
 		o := p.e.origins[order[i]]
-		p.st.connecting(o.display(p.app, p.name))
+		p.st.connecting(o.display(p.app, p.name), lastErr)
 		got, err := p.pullOnce(o)
 		if p.ctx.Err() != nil {
 			return context.Cause(p.ctx)
@@ -90,9 +90,7 @@ func (p *puller) loop() error {
 			lastMedia = time.Now()
 			failures = 0
 			bo.reset()
-			// Straight to the next origin: the players are waiting.
-			p.st.set(StateConnecting, err)
-			continue
+			continue // straight to the next origin: the players are waiting
 		}
 		failures++
 		left := p.e.cfg.NotFoundTimeout - time.Since(lastMedia)
@@ -100,7 +98,6 @@ func (p *puller) loop() error {
 			return fmt.Errorf("%w within %s: %w", ErrNotFound, p.e.cfg.NotFoundTimeout, lastErr)
 		}
 		if failures%len(order) != 0 {
-			p.st.set(StateConnecting, err)
 			continue
 		}
 		p.st.set(StateBackoff, err)

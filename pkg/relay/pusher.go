@@ -159,11 +159,12 @@ func (p *pusher) loop() error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	var err error
 	for i := 0; ; i = (i + 1) % len(p.targets) {
 		t := p.targets[i]
-		p.st.connecting(t.display(p.app, p.name))
+		p.st.connecting(t.display(p.app, p.name), err)
 		start := time.Now()
-		err := p.pushOnce(t)
+		err = p.pushOnce(t)
 		if errors.Is(err, errEnded) {
 			return err
 		}

@@ -66,21 +66,32 @@ func newStatus(log *slog.Logger, id uint64, kind Kind, key, target string, now t
 	return st
 }
 
-// connecting marks a new connection attempt to target.
-func (st *status) connecting(target string) {
+// connecting marks a new connection attempt to target; cause is why the
+// previous one ended (nil for the first). A retry of the same target after a
+// backoff is logged at Debug: the backoff line already said what failed.
+func (st *status) connecting(target string, cause error) {
 	st.mu.Lock()
 	if st.seen {
 		st.reconnects.Add(1)
 	}
 	st.seen = true
+	retry := st.s.State == StateBackoff && st.s.Target == target
 	st.s.Target = target
 	st.mu.Unlock()
-	st.set(StateConnecting, nil)
+	if retry {
+		st.setLevel(StateConnecting, cause, slog.LevelDebug)
+		return
+	}
+	st.set(StateConnecting, cause)
 }
 
 // set moves to state, recording err (if any) as the last error, and logs
 // one line when the state or the target changes.
-func (st *status) set(state State, err error) {
+func (st *status) set(state State, err error) { st.setLevel(state, err, 0) }
+
+// setLevel is set with a fixed log level (0: Info, or Warn for an error
+// while not stopping).
+func (st *status) setLevel(state State, err error, fixed slog.Level) {
 	st.mu.Lock()
 	target := st.s.Target
 	changed := st.s.State != state || st.logged != target
@@ -97,7 +108,10 @@ func (st *status) set(state State, err error) {
 		return
 	}
 	level := slog.LevelInfo
-	if err != nil && state != StateStopped {
+	switch {
+	case fixed != 0:
+		level = fixed
+	case err != nil && state != StateStopped:
 		level = slog.LevelWarn
 	}
 	attrs := []any{"state", string(state), "target", target}
