@@ -87,15 +87,21 @@ func pollAPI[T any](t *testing.T, s *server, path string, timeout time.Duration,
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		// Not found yet (a stream still starting) is not an error here.
 		var v T
-		s.apiGet(t, path, &v)
-		if ok(v) {
-			return v
+		status, b := s.apiCall(t, http.MethodGet, path)
+		if status == http.StatusOK {
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatalf("GET %s: %v: %s", path, err, b)
+			}
+			if ok(v) {
+				return v
+			}
 		}
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("GET %s: condition not met within %s; last: %+v", path, timeout, v)
+			t.Fatalf("GET %s: condition not met within %s; last: %d %s", path, timeout, status, b)
 		}
 	}
 }
@@ -346,5 +352,73 @@ func TestAPI(t *testing.T) {
 	s.apiGet(t, "/api/v1/summary", &sum)
 	if sum.Streams != 0 || sum.BytesIn == 0 || sum.BytesOut == 0 || math.IsNaN(sum.Uptime) {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+type apiRelay struct {
+	Kind       string `json:"kind"`
+	Stream     string `json:"stream"`
+	Target     string `json:"target"`
+	State      string `json:"state"`
+	Bytes      uint64 `json:"bytes"`
+	Reconnects uint64 `json:"reconnects"`
+}
+
+// TestAPIRelay: an edge's API and metrics show its pull from the origin.
+func TestAPIRelay(t *testing.T) {
+	const key = "live/relaycam"
+	clip := mediaPath(t, "h264_aac_gop1s.mp4")
+	origin := startWithConfig(t, "origin", "", false, originEnv...)
+	edge := startWithConfig(t, "edge", edgeYAML("failover", "rtmp://"+origin.RTMPAddr+"/{app}"), false)
+	pub := publishLoop(t, origin, key, clip)
+	origin.waitLive(t, key, pub)
+
+	player := startProc(t, "edge player", ffmpegBin,
+		append(append([]string{}, ffmpegBase...), "-i", edge.rtmpURL(key), "-c", "copy", "-f", "null", "-"), nil)
+	defer player.kill()
+
+	type withRelays struct {
+		Key    string     `json:"key"`
+		Relays []apiRelay `json:"relays"`
+	}
+	st := pollAPI(t, edge, "/api/v1/streams/"+key, 30*time.Second, func(v withRelays) bool {
+		return len(v.Relays) == 1 && v.Relays[0].State == "live" && v.Relays[0].Bytes > 0
+	})
+	r := st.Relays[0]
+	if r.Kind != "pull" || r.Stream != key || !strings.Contains(r.Target, origin.RTMPAddr) {
+		t.Errorf("relay %+v", r)
+	}
+	var all []apiRelay
+	edge.apiGet(t, "/api/v1/relays", &all)
+	if len(all) != 1 || all[0].Kind != "pull" {
+		t.Errorf("GET /api/v1/relays: %+v", all)
+	}
+
+	status, body := edge.apiCall(t, http.MethodGet, "/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", status)
+	}
+	for _, want := range []string{
+		`ripple_relays{app="live",protocol="pull",stream="relaycam"} 1`,
+		`ripple_relays_live{app="live",protocol="pull",stream="relaycam"} 1`,
+		`ripple_relay_bytes_total{app="live",protocol="pull",stream="relaycam"}`,
+		`ripple_relay_reconnects_total{app="live",protocol="pull",stream="relaycam"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("edge /metrics lacks %s", want)
+		}
+	}
+
+	// On the origin, the edge's pull is one RTMP client of the stream.
+	var clients []apiClient
+	origin.apiGet(t, "/api/v1/clients", &clients)
+	rtmpClients := 0
+	for _, c := range clients {
+		if c.Stream == key && c.Protocol == "rtmp" {
+			rtmpClients++
+		}
+	}
+	if rtmpClients != 1 {
+		t.Errorf("origin clients: %+v", clients)
 	}
 }
