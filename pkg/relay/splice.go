@@ -11,6 +11,11 @@ import (
 // one frame.
 const switchStep = 40
 
+// alignWindowMS bounds how far back a new origin's first frame may match
+// what was delivered: a GOP cache replays at most one GOP, and content that
+// repeats (a looping clip, a still scene) must not match an older copy.
+const alignWindowMS = 5000
+
 // recentFrames is how many delivered video frames a splice remembers to
 // align a new origin's replay with: more than a GOP cache holds at 60 fps
 // with 10 s GOPs is not needed; 1024 covers 17 s at 60 fps.
@@ -161,11 +166,14 @@ func (s *splice) admit(p *av.Packet) bool {
 	return true
 }
 
-// find returns the DTS at which a video frame with hash h was delivered,
-// newest first.
+// find returns the DTS at which a video frame with hash h was delivered
+// within the last alignWindowMS, newest first.
 func (s *splice) find(h uint64) (int64, bool) {
 	for i := 1; i <= min(s.n, recentFrames); i++ {
 		f := s.recent[(s.n-i)%recentFrames]
+		if f.dts < s.last-alignWindowMS {
+			break
+		}
 		if f.hash == h {
 			return f.dts, true
 		}

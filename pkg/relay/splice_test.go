@@ -152,3 +152,19 @@ func TestSpliceAudioOnly(t *testing.T) {
 		require.True(t, s.admit(p), "audio-only streams need no keyframe")
 	}
 }
+
+// TestSpliceIgnoresOldCopies: content that repeats (a looping clip) must not
+// align with a copy delivered longer ago than alignWindowMS.
+func TestSpliceIgnoresOldCopies(t *testing.T) {
+	cfg := mediatest.Config{FPS: 25, GOP: 25}
+	var s splice
+	g1 := mediatest.New(cfg)
+	feedSession(&s, append(g1.Headers(), g1.Packets(700)...)) // ~250 video frames, 10 s
+	last := s.last
+	// The new origin starts with frame 0's content again (a loop).
+	g2 := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, StartTS: 7777})
+	second := feedSession(&s, append(g2.Headers(), g2.Packets(100)...))
+	require.NotEmpty(t, second)
+	require.True(t, second[0].Kind == av.KindVideo && second[0].Keyframe)
+	require.Equal(t, last+switchStep, second[0].DTS, "no alignment with a 10 s old copy")
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +95,21 @@ func TestRelayEdgePlayback(t *testing.T) {
 	})
 	// Three players, one upstream play on the origin.
 	assert.Equal(t, 1, origin.countLines(`msg="play started"`, "stream="+key), "upstream connections")
+
+	// A stream no origin has: a clean "not found" within a bounded time.
+	t.Run("not_found", func(t *testing.T) {
+		start := time.Now()
+		code, _ := httpStatus(t, edge.flvURL("live/none"), "")
+		assert.Equal(t, http.StatusNotFound, code, "HTTP-FLV")
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		g := playGo(ctx, edge.rtmpURL("live/none2"))
+		<-g.done
+		require.Error(t, g.err)
+		assert.Contains(t, g.err.Error(), "NetStream.Play.StreamNotFound", "RTMP")
+		t.Logf("not found answered within %s", time.Since(start).Round(time.Millisecond))
+		assert.Less(t, time.Since(start), 15*time.Second)
+	})
 }
 
 // TestRelayEdgeFanout: 50 players of mixed protocols on one edge make one
@@ -192,61 +208,100 @@ func readFLVBytes(ctx context.Context, url string, n int64) error {
 	return nil
 }
 
-// TestRelayFailover: one ffmpeg publishes to two origins; an ffmpeg player and
-// a Go player read from the edge; the first origin is SIGKILLed: both players
-// keep receiving frames (from the second origin) without reconnecting, and the
-// ffmpeg player's file has clean timestamps. The failover gap is measured.
+// TestRelayFailover: the publisher pushes to two origins; an ffmpeg player
+// and a Go player read from the edge; the first origin fails: both players
+// keep receiving frames (from the second origin) without reconnecting, and
+// the ffmpeg player's file has clean timestamps. The failover gap is
+// measured. Two failures:
+//   - sigkill: the origin process dies, its sockets are reset: the edge
+//     notices at once. One ffmpeg tees the same frames to both origins, so
+//     the edge aligns origin 2's replay with what it delivered: no repeat.
+//   - sigstop: the origin hangs with its connections open: the edge notices
+//     after relay.timeout (3 s here) of silence. Two ffmpegs (a hung tee
+//     would stall both outputs).
 func TestRelayFailover(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{"sigkill", "sigstop"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			testFailover(t, mode)
+		})
+	}
+}
+
+func testFailover(t *testing.T, mode string) {
 	const key = "live/fo"
 	clip := mediaPath(t, "h264_aac_gop1s.mp4")
 	o1 := startWithConfig(t, "origin1", "", true, originEnv...)
 	o2 := startWithConfig(t, "origin2", "", false, originEnv...)
 	edge := startWithConfig(t, "edge", edgeYAML("failover",
 		"rtmp://"+o1.RTMPAddr+"/{app}", "http://"+o2.HTTPAddr+"/{app}"), false)
-	pub := publishTee(t, clip, o1.rtmpURL(key), o2.rtmpURL(key))
-	o1.waitLive(t, key, pub)
-	o2.waitLive(t, key, pub)
+	var pubs []*proc
+	if mode == "sigkill" {
+		pubs = append(pubs, publishTee(t, clip, o1.rtmpURL(key), o2.rtmpURL(key)))
+	} else {
+		pubs = append(pubs, publishForever(t, o1, key, clip), publishForever(t, o2, key, clip))
+	}
+	o1.waitLive(t, key, pubs[0])
+	o2.waitLive(t, key, pubs[len(pubs)-1])
 
 	out := tempFile(t, "edge.flv")
 	player := playRTMPToFile(t, edge, key, out)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	g := playGo(ctx, edge.rtmpURL(key))
-	require.NoError(t, g.waitFrames(30*time.Second, 100), "frames before the kill")
+	require.NoError(t, g.waitFrames(30*time.Second, 100), "frames before the failure")
 	edge.logLine(t, time.Second, 0, `msg="relay state"`, "stream="+key, "state=live", "target=rtmp://"+o1.RTMPAddr)
 
 	logFrom := edge.out.len()
 	before := g.count()
-	o1.sigkill()
-	killedAt := time.Now()
-	edge.logLine(t, 10*time.Second, logFrom, `msg="relay state"`, "stream="+key, "state=live",
+	if mode == "sigkill" {
+		o1.sigkill()
+	} else {
+		require.NoError(t, o1.cmd.Process.Signal(syscall.SIGSTOP))
+		t.Cleanup(o1.sigkill) // SIGKILL ends a stopped process too
+	}
+	failedAt := time.Now()
+	switched := edge.logLine(t, 15*time.Second, logFrom, `msg="relay state"`, "stream="+key, "state=live",
 		"target=http://"+o2.HTTPAddr)
-	require.NoError(t, g.waitFrames(30*time.Second, before+150), "frames after the kill (from origin 2)")
-	require.False(t, player.exited(), "the ffmpeg player must not notice the failover: %v", player.result())
-	// The longest wait between frames that ended after the kill: the one
-	// spanning the switch, unless scheduling jitter was worse.
-	gap, gapAt := longestGap(g.snapshot(), killedAt, time.Now())
-	t.Logf("FAILOVER GAP (no video frame at the edge player after SIGKILL of origin 1): %s, starting %s after the kill",
-		gap, gapAt.Sub(killedAt).Round(time.Millisecond))
-	assert.Less(t, gap, 5*time.Second, "players should see frames again within a few seconds")
-	// Both origins carry the same encoder output: the edge aligns the second
-	// origin's GOP replay with what it delivered, so no frame repeats (the
-	// clip itself repeats only every 250 frames).
-	frames := g.snapshot()
-	last := map[uint64]int{}
-	for i, f := range frames {
-		if j, ok := last[f.hash]; ok && i-j < 200 {
-			t.Errorf("frame %d repeats frame %d (%s after the kill): the replay was not aligned",
-				i, j, f.at.Sub(killedAt).Round(time.Millisecond))
+	require.NoError(t, g.waitFrames(30*time.Second, before+150), "frames after the failure (from origin 2)")
+	var firstAfter time.Duration
+	for _, f := range g.snapshot() {
+		if f.at.After(failedAt) {
+			firstAfter = f.at.Sub(failedAt)
 			break
 		}
-		last[f.hash] = i
+	}
+	require.False(t, player.exited(), "the ffmpeg player must not notice the failover: %v", player.result())
+	// The longest wait between frames that ended after the failure: the
+	// one spanning the switch, unless scheduling jitter was worse.
+	gap, gapAt := longestGap(g.snapshot(), failedAt, time.Now())
+	t.Logf("FAILOVER (%s): edge live on origin 2 %s after the failure; first frame at the player %s after it; "+
+		"longest gap between frames since: %s (starting %s after the failure)", mode,
+		logTime(t, switched).Sub(failedAt).Round(time.Millisecond), firstAfter.Round(time.Millisecond),
+		gap.Round(time.Millisecond), gapAt.Sub(failedAt).Round(time.Millisecond))
+	assert.Less(t, gap, 7*time.Second, "players should see frames again within a few seconds")
+	if mode == "sigkill" {
+		// Both origins carry the same encoder output: the edge aligns the
+		// second origin's GOP replay with what it delivered, so no frame
+		// repeats (the clip itself repeats only every 250 frames).
+		frames := g.snapshot()
+		last := map[uint64]int{}
+		for i, f := range frames {
+			if j, ok := last[f.hash]; ok && i-j < 200 {
+				t.Errorf("frame %d repeats frame %d (%s after the kill): the replay was not aligned",
+					i, j, f.at.Sub(failedAt).Round(time.Millisecond))
+				break
+			}
+			last[f.hash] = i
+		}
 	}
 
-	// End: the publisher stops, origin 2's stream ends, the pull gives up
+	// End: the publishers stop, origin 2's stream ends, the pull gives up
 	// (not found), the players get the end of stream.
-	pub.kill()
+	for _, p := range pubs {
+		p.kill()
+	}
 	require.NoError(t, player.wait(60*time.Second), "ffmpeg player should end cleanly")
 	assert.Empty(t, timestampWarnings(player), "ffmpeg complained about timestamps across the failover")
 	got, err := runProbe(t.Context(), out)
