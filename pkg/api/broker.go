@@ -31,6 +31,8 @@ type broker struct {
 
 	done chan struct{} // closed by close: handlers return
 	wg   sync.WaitGroup
+
+	left chan struct{} // tests: a send per unsubscribe when not nil; guarded by mu
 }
 
 // newBroker keeps the last backlog events. Ids start at the boot time in
@@ -139,7 +141,11 @@ func (b *broker) subscribe() (chan struct{}, bool) {
 func (b *broker) unsubscribe(ch chan struct{}) {
 	b.mu.Lock()
 	delete(b.subs, ch)
+	left := b.left
 	b.mu.Unlock()
+	if left != nil {
+		left <- struct{}{}
+	}
 	b.wg.Done()
 }
 

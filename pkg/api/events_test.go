@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -271,4 +272,34 @@ func TestSamplerRates(t *testing.T) {
 	s.Tick()
 	_, ok = s.Rate("live/a")
 	require.False(t, ok, "ended streams are forgotten")
+}
+
+// TestEventsStalledClient checks the per-write deadline: a client that
+// stops reading is dropped after WriteTimeout, not kept forever.
+func TestEventsStalledClient(t *testing.T) {
+	e := newEnv(t, Config{WriteTimeout: 200 * time.Millisecond})
+	left := make(chan struct{}, 1)
+	e.api.broker.mu.Lock()
+	e.api.broker.left = left
+	e.api.broker.mu.Unlock()
+	conn, err := net.Dial("tcp", e.http.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+
+	// Never read: publish until the socket buffers are full and a write
+	// blocks past its deadline.
+	big := strings.Repeat("x", 64<<10)
+	deadline := time.After(waitTimeout)
+	for {
+		e.api.broker.publish("filler", map[string]string{"pad": big})
+		select {
+		case <-left:
+			return
+		case <-deadline:
+			t.Fatal("stalled client still subscribed")
+		default:
+		}
+	}
 }
