@@ -149,16 +149,16 @@ func splitKey(key string) (app, name string) {
 	return key[:i], key[i+1:]
 }
 
-// redact drops the query (auth tokens) and user info from a URL for logs
-// and Status.
+// redact drops the query (auth tokens), fragment and user info from a URL
+// for logs and Status.
 func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		base, _, _ := strings.Cut(raw, "?")
-		return base
+	base, _, _ := strings.Cut(raw, "?")
+	base, _, _ = strings.Cut(base, "#")
+	if u, err := url.Parse(base); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
 	}
-	u.RawQuery, u.User, u.Fragment = "", nil, ""
-	return u.String()
+	return base
 }
 
 // hopsOf returns the relay hop count carried by a publish query.

@@ -49,6 +49,9 @@ func parseTarget(raw string, allowHTTP bool) (target, error) {
 	case "rtmp":
 		host, path, _ := strings.Cut(rest, "/")
 		path = strings.Trim(path, "/")
+		if strings.ContainsAny(host, "{}") {
+			return target{}, fmt.Errorf("relay: url %q: no template in the host", raw)
+		}
 		if host == "" || path == "" {
 			return target{}, fmt.Errorf("relay: url %q: want rtmp://host[:port]/app[/stream]", raw)
 		}
@@ -68,6 +71,9 @@ func parseTarget(raw string, allowHTTP bool) (target, error) {
 	case "http", "https":
 		if !allowHTTP {
 			return target{}, fmt.Errorf("relay: url %q: scheme %q not supported here (want rtmp)", raw, scheme)
+		}
+		if host, _, _ := strings.Cut(rest, "/"); strings.ContainsAny(host, "{}") {
+			return target{}, fmt.Errorf("relay: url %q: no template in the host", raw)
 		}
 		t.http = true
 		t.prefix = base

@@ -73,6 +73,8 @@ func TestTargetErrors(t *testing.T) {
 		{"http://o/live", false, `scheme "http" not supported here`},
 		{"rtmp://h/{name}", false, "unknown template variable"},
 		{"http:///x", true, "no host"},
+		{"rtmp://{app}.example/live", false, "no template in the host"},
+		{"http://{stream}:80/x", true, "no template in the host"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tmpl, func(t *testing.T) {
