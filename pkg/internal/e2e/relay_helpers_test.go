@@ -237,21 +237,31 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return ds[i]
 }
 
-// hopLatency matches the frames two players received (by content) and returns
-// how much later each reached b than a, sorted.
+// hopLatency matches the frames two players received (by content; for a
+// looping clip, the nearest copy in time) and returns how much later each
+// reached b than a, sorted. Only frames that reached a after b's first frame
+// count: b joined later, and what it got from the GOP cache at its start is
+// late by construction, not by the hop.
 func hopLatency(a, b []arrival) []time.Duration {
-	first := make(map[uint64]time.Time, len(a))
+	if len(b) == 0 {
+		return nil
+	}
+	at := make(map[uint64][]time.Time, len(a))
 	for _, x := range a {
-		if _, ok := first[x.hash]; !ok {
-			first[x.hash] = x.at
+		if x.at.After(b[0].at) {
+			at[x.hash] = append(at[x.hash], x.at)
 		}
 	}
 	var out []time.Duration
-	seen := map[uint64]bool{}
 	for _, y := range b {
-		if at, ok := first[y.hash]; ok && !seen[y.hash] {
-			seen[y.hash] = true
-			out = append(out, y.at.Sub(at))
+		best, ok := time.Duration(0), false
+		for _, t := range at[y.hash] {
+			if d := y.at.Sub(t); !ok || d.Abs() < best.Abs() {
+				best, ok = d, true
+			}
+		}
+		if ok {
+			out = append(out, best)
 		}
 	}
 	slices.Sort(out)

@@ -135,7 +135,7 @@ func TestRelayEdgeFanout(t *testing.T) {
 	atEdge := playGo(ctx, edge.rtmpURL(key+"?token=abc"))
 
 	// 24 more RTMP players and 25 HTTP-FLV readers, all at once, each reading
-	// until it has seen 50 video frames (or 1 MB of FLV).
+	// until it has seen 50 video frames (or 128 KiB of FLV).
 	var wg sync.WaitGroup
 	errs := make(chan error, players)
 	for i := range players - 1 {
@@ -147,7 +147,7 @@ func TestRelayEdgeFanout(t *testing.T) {
 				errs <- g.waitFrames(30*time.Second, 50)
 				return
 			}
-			errs <- readFLVBytes(ctx, edge.flvURL(key), 1<<20)
+			errs <- readFLVBytes(ctx, edge.flvURL(key), 128<<10) // ~4 s of this clip
 		}()
 	}
 	wg.Wait()
@@ -163,12 +163,7 @@ func TestRelayEdgeFanout(t *testing.T) {
 	t.Logf("edge: %s", pull)
 
 	lat := hopLatency(atOrigin.snapshot(), atEdge.snapshot())
-	require.NotEmpty(t, lat, "no frame seen at both the origin and the edge")
-	// The edge player started after the origin one: its first frames came
-	// from the GOP cache (late by construction). Measure the live part.
-	if len(lat) > 60 {
-		lat = lat[:len(lat)-30]
-	}
+	require.Greater(t, len(lat), 50, "frames seen live at both the origin and the edge")
 	t.Logf("RELAY HOP LATENCY (edge vs origin player, %d frames): p50 %s, p99 %s, max %s",
 		len(lat), percentile(lat, 50), percentile(lat, 99), lat[len(lat)-1])
 
