@@ -67,7 +67,18 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (so app "live/cam" may hold a stream called "x": /live/cam/x.m3u8).
 	isTop := strings.HasSuffix(name, ".m3u8") && name != "media.m3u8"
 	if !isTop && dir != "" && hub.ValidKey(dir) {
-		if mx := m.get(dir); mx != nil {
+		mx := m.get(dir)
+		if mx == nil && name == "media.m3u8" {
+			// On demand, a player that kept the media playlist URL
+			// restarts an idled-out muxer too.
+			mx = m.demand(r.Context(), dir, r.RemoteAddr)
+			if mx == nil {
+				// media.m3u8 is reserved: never a stream named "media".
+				httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
+				return
+			}
+		}
+		if mx != nil {
 			mx.lastReq.Store(time.Now().UnixNano())
 			if name == "media.m3u8" {
 				m.serveMedia(w, r, mx)

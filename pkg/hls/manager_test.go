@@ -95,6 +95,14 @@ func TestOnDemand(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.resp.StatusCode)
 		require.Contains(t, r.body, "#EXTINF:")
 		e.waitEvent(t, hub.EventReaderLeave, "hls") // idle timeout, nobody asks
+
+		// The media playlist URL alone restarts it.
+		again := e.async("/live/cam/media.m3u8")
+		e.waitEvent(t, hub.EventReaderJoin, "hls")
+		e.send(t, 10*time.Second)
+		r = wait(t, again)
+		require.Equal(t, http.StatusOK, r.resp.StatusCode)
+		require.Contains(t, r.body, "#EXTINF:")
 	})
 }
 
