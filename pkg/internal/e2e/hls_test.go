@@ -258,3 +258,38 @@ func checkLowLatency(t *testing.T, media, pl string, initSeg []byte, dir string)
 	require.Equal(t, "public, max-age=6", resp.Header.Get("Cache-Control"))
 	require.Contains(t, string(b), "-"+m[1]+"."+m[2]+".m4s\"", "the requested part is listed")
 }
+
+// TestHLSRepublish: ffmpeg stops and publishes again within the reconnect
+// grace; the playlist goes on with EXT-X-DISCONTINUITY before the first
+// segment of the new publisher, and that segment decodes.
+func TestHLSRepublish(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, envGrace+"=20s")
+	key := "live/again"
+	media := "http://" + srv.HTTPAddr + "/" + key + ".m3u8"
+	first := publishLoop(t, srv, key, mediaPath(t, "h264_aac_gop1s.mp4"))
+	waitPlaylist(t, media, 2)
+	first.kill()
+	publishLoop(t, srv, key, mediaPath(t, "h264_aac_gop1s.mp4"))
+
+	deadline := time.Now().Add(hlsWait)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pl := waitPlaylist(t, media, 1)
+		if _, after, ok := strings.Cut(pl, "#EXT-X-DISCONTINUITY\n"); ok {
+			if segs := reExtinf.FindAllStringSubmatch(after, -1); len(segs) >= 2 {
+				require.Equal(t, 1, strings.Count(pl, "#EXT-X-DISCONTINUITY\n"), pl)
+				body, _ := fetch(t, resolve(t, media, segs[0][2]))
+				path := filepath.Join(t.TempDir(), "after.ts")
+				require.NoError(t, os.WriteFile(path, body, 0o644))
+				checkSegment(t, path, true)
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no discontinuity followed by two segments within %s:\n%s", hlsWait, pl)
+		}
+		<-tick.C
+	}
+}
