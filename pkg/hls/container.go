@@ -25,7 +25,7 @@ type container interface {
 	video(dts int64, cts int32, key bool, au []byte) error
 	audio(dts int64, frame []byte) error
 	// flushPart closes the current part at end (ms) and returns its bytes
-	// (fMP4); MPEG-TS has no parts and returns nil.
+	// (fMP4); nil when it is empty, and always for MPEG-TS (no parts).
 	flushPart(end int64) ([]byte, error)
 	// flushSegment closes the segment at end and returns its bytes.
 	flushSegment(end int64) ([]byte, error)
@@ -252,7 +252,7 @@ func absDiff(a, b uint64) uint64 {
 
 func (c *fmp4Container) flushPart(end int64) ([]byte, error) {
 	if len(c.vs) == 0 && len(c.as) == 0 {
-		return nil, errors.New("hls: empty part")
+		return nil, nil // nothing since the last cut
 	}
 	c.seq++
 	p := fmp4.Part{SequenceNumber: c.seq}

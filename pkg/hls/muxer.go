@@ -96,6 +96,9 @@ func (mx *muxer) read(ctx context.Context, buf []*av.Packet) error {
 	mx.r = r
 	for {
 		pkts, err := r.Read(ctx, buf[:0])
+		for _, p := range pkts {
+			mx.seg.liveDTS = max(mx.seg.liveDTS, p.DTS)
+		}
 		for i, p := range pkts {
 			mx.handle(p)
 			pkts[i] = nil

@@ -44,6 +44,7 @@ type segmenter struct {
 
 	wallBase time.Time // wall clock at DTS 0, for EXT-X-PROGRAM-DATE-TIME
 	haveBase bool
+	liveDTS  int64 // highest DTS handed to the muxer so far (set by it)
 	now      func() time.Time
 	onFlush  func(maxDTS int64) // after each publication
 	disk     *disk
@@ -215,10 +216,13 @@ func (s *segmenter) sampled(dts int64) {
 // begin opens a segment at dts.
 func (s *segmenter) begin(dts int64) {
 	now := s.now()
-	// The mapping DTS → wall clock is the earliest seen: packets replayed
-	// from the hub's GOP cache arrive late, live ones on time.
-	if base := now.Add(-time.Duration(dts) * time.Millisecond); !s.haveBase || base.Before(s.wallBase) {
-		s.wallBase, s.haveBase = base, true
+	// Anchor DTS → wall clock once (again after a jump): the newest packet
+	// received so far (liveDTS) is "now". Packets replayed from the hub's
+	// GOP cache are older than their arrival at the muxer says, and a
+	// publisher's burst must not move the clock back, so the mapping stays
+	// fixed and PDTs advance with the media.
+	if !s.haveBase {
+		s.wallBase, s.haveBase = now.Add(-time.Duration(max(dts, s.liveDTS))*time.Millisecond), true
 	}
 	s.open = true
 	s.segStart, s.parStart = dts, dts
@@ -232,7 +236,7 @@ func (s *segmenter) begin(dts int64) {
 // whether the next part starts with a keyframe.
 func (s *segmenter) finishPart(end int64, nextKey bool) error {
 	b, err := s.c.flushPart(end)
-	if err != nil {
+	if err != nil || b == nil {
 		return err
 	}
 	p := &part{name: s.m.partName(s.msn, s.partIdx), dur: msDur(end - s.parStart), independent: s.partInd}

@@ -152,6 +152,10 @@ func TestSegmentKeyframeAlignment(t *testing.T) {
 					} else {
 						require.Equal(t, byte(0x47), f.file(t, s.name)[0]) // TS sync byte
 					}
+					if i > 0 {
+						// PROGRAM-DATE-TIME advances exactly with the media.
+						require.Equal(t, segs[i-1].pdt.Add(segs[i-1].dur), s.pdt, "segment %d", i)
+					}
 					start += s.dur
 				}
 				pl := f.playlist()
