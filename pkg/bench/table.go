@@ -98,7 +98,8 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	}
 	if st := get("httpflv-stalled-1000", ServerRipple); flv != nil && st != nil {
 		// "Nothing measurable" on a shared machine: within run-to-run noise.
-		ok := st.Latency.P99 <= 1.2*flv.Latency.P99+5 && st.Lost == 0 && st.Failed == 0
+		ok := st.Latency.P99 <= 1.2*flv.Latency.P99+5 && st.Lost == 0 && st.Failed == 0 &&
+			st.CPUPerPlayer <= 1.2*flv.CPUPerPlayer
 		add("10 % stalled viewers cost the others nothing measurable", true, ok,
 			"p99 %.1f vs %.1f ms, lost %d, CPU %.3f vs %.3f", st.Latency.P99, flv.Latency.P99, st.Lost, st.CPUPerPlayer, flv.CPUPerPlayer)
 	}
@@ -146,6 +147,11 @@ func cost(r *Report) string {
 func ratio(a, b *Report) string {
 	if a, b = valid(a), valid(b); a == nil || b == nil {
 		return "—"
+	}
+	for _, r := range []*Report{a, b} {
+		if r.Failed*10 > r.Players { // a broken run has no meaningful cost
+			return fmt.Sprintf("— (%s: %d failed)", r.Server, r.Failed)
+		}
 	}
 	if isIngest(a) {
 		return fmt.Sprintf("%.2f", a.ServerCores/b.ServerCores)
