@@ -109,13 +109,19 @@ type feeder struct {
 
 func feed(t *testing.T, h *hub.Hub, key string) *feeder {
 	t.Helper()
+	return feedWith(t, h, key, mediatest.Config{FPS: 25, GOP: 25, KeySize: 400, FrameSz: 100, AudioSz: 50})
+}
+
+// feedWith is feed with another stream shape.
+func feedWith(t *testing.T, h *hub.Hub, key string, cfg mediatest.Config) *feeder {
+	t.Helper()
 	pub, err := h.Publish(key, hub.PublisherInfo{Protocol: "test"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &feeder{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		defer pub.Close()
-		g := mediatest.New(mediatest.Config{FPS: 25, GOP: 25, KeySize: 400, FrameSz: 100, AudioSz: 50})
+		g := mediatest.New(cfg)
 		for _, p := range g.Headers() { // metadata and sequence headers
 			if err := pub.WritePacket(p); err != nil {
 				f.done <- err
