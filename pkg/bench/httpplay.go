@@ -53,9 +53,12 @@ func playHTTPFLV(ctx context.Context, u *url.URL, insecure bool, st *PlayerStats
 	}
 	_ = nc.SetDeadline(time.Time{})
 	st.Connected = true
-	var src source = plainSource{br} // close-delimited or sized: the FLV ends first
-	if len(resp.TransferEncoding) > 0 {
+	var src source = plainSource{br} // close-delimited: the FLV runs to EOF
+	switch {
+	case len(resp.TransferEncoding) > 0:
 		src = &chunkedSource{br: br}
+	case resp.ContentLength >= 0: // rare for live streams: bound it
+		src = plainSource{bufio.NewReaderSize(resp.Body, 32<<10)}
 	}
 	f := &flvStream{src: src, st: st, w: w, t0: t0}
 	return f.run()
