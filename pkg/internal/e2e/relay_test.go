@@ -24,17 +24,23 @@ import (
 // pull that lost its stream gives up quickly.
 var originEnv = []string{envGrace + "=0s", "RIPPLE_RTMP_PLAY_WAIT=1s"}
 
-// edgeYAML configures app "live" as an edge of origins, with short timeouts.
+// edgeYAML configures app "live" as an edge of origins, with short timeouts
+// (relay.timeout 10 s: generous for a loaded CI machine).
 func edgeYAML(selection string, origins ...string) string {
+	return edgeYAMLTimeout(selection, 10*time.Second, origins...)
+}
+
+// edgeYAMLTimeout is edgeYAML with relay.timeout set: how long a silent
+// origin is waited for.
+func edgeYAMLTimeout(selection string, timeout time.Duration, origins ...string) string {
 	var b strings.Builder
 	b.WriteString("apps:\n  live:\n    edge:\n      origins:\n")
 	for _, o := range origins {
 		fmt.Fprintf(&b, "        - %q\n", o)
 	}
 	fmt.Fprintf(&b, "      selection: %s\n", selection)
-	b.WriteString(`relay:
-  timeout: 3s
-  backoff_min: 100ms
+	fmt.Fprintf(&b, "relay:\n  timeout: %s\n", timeout)
+	b.WriteString(`  backoff_min: 100ms
   backoff_max: 1s
   idle_timeout: 2s
   not_found_timeout: 3s
@@ -229,7 +235,7 @@ func testFailover(t *testing.T, mode string) {
 	clip := mediaPath(t, "h264_aac_gop1s.mp4")
 	o1 := startWithConfig(t, "origin1", "", true, originEnv...)
 	o2 := startWithConfig(t, "origin2", "", false, originEnv...)
-	edge := startWithConfig(t, "edge", edgeYAML("failover",
+	edge := startWithConfig(t, "edge", edgeYAMLTimeout("failover", 3*time.Second,
 		"rtmp://"+o1.RTMPAddr+"/{app}", "http://"+o2.HTTPAddr+"/{app}"), false)
 	var pubs []*proc
 	if mode == "sigkill" {
