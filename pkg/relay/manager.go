@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -193,12 +194,9 @@ func (m *Manager) Relays() []Status {
 	for _, st := range sts {
 		out = append(out, st.snapshot())
 	}
-	slices.SortFunc(out, func(a, b Status) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
-
-// IsEdge reports whether app is in edge mode.
-func (m *Manager) IsEdge(app string) bool { return m.edges[app] != nil }
 
 // goLocked registers a relay and runs it on its own goroutine.
 func (m *Manager) goLocked(st *status, cancel func(error), run func()) {
