@@ -74,10 +74,12 @@ func (s *Server) stepsAt(st stage) []stopStep {
 func (s *Server) shutdown(parent context.Context) error {
 	cause := context.Cause(parent)
 	s.SetDraining(true)
-	if d := s.cfg.ShutdownDelay; d > 0 {
+	// The delay is for a requested stop; when a listener failed (parent
+	// not done) there is nothing to wait for.
+	if d := s.cfg.ShutdownDelay; d > 0 && parent.Err() != nil {
 		s.log.Info("ripple draining", "cause", cause, "delay", d)
 		t := time.NewTimer(d)
-		<-t.C // a second SIGTERM/SIGINT kills the process (cmd/ripple)
+		<-t.C // a second SIGTERM/SIGINT exits at once (cmd/ripple)
 	}
 	timeout := s.cfg.ShutdownTimeout
 	s.log.Info("ripple stopping", "cause", cause, "timeout", timeout)
