@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
 func edgeConfig(origins ...string) Config {
@@ -183,4 +185,30 @@ func TestEdgePublishPushesToOrigin(t *testing.T) {
 	<-done
 	pub.Close()
 	eventually(t, "push stopped", func() bool { return len(m.Relays()) == 0 })
+}
+
+// TestEdgeLaterTokenWins: while a pull has not gone live, a later player's
+// query replaces the first one's: a player with a valid token is not stuck
+// behind one without.
+func TestEdgeLaterTokenWins(t *testing.T) {
+	origin := newNodeWith(t, hub.Config{}, rtmp.ServerConfig{
+		Authorize: func(_ context.Context, req rtmp.AuthRequest) error {
+			if !req.Publish && !strings.Contains(req.Query, "token=good") {
+				return errors.New("bad token")
+			}
+			return nil
+		},
+	})
+	edge := newNode(t, hub.Config{})
+	newManager(t, edge.hub, edgeConfig(origin.rtmpURL("{app}")))
+	feed(t, origin.hub, "live/cam")
+	joined := waitEvent(t, origin.hub, func(e hub.Event) bool { return e.Type == hub.EventReaderJoin })
+
+	require.True(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=bad"}))
+	require.True(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=good"}))
+	r := subscribe(t, edge.hub, "live/cam", hub.ReaderInfo{Protocol: "test"})
+	readN(t, r, 10)
+	require.Equal(t, "token=good", joined("origin reader").Reader.Query)
+	si, _ := edge.hub.Stream("live/cam")
+	require.Equal(t, "token=good", si.Publisher.Query, "the pull publishes with the query it carried")
 }

@@ -51,12 +51,19 @@ type node struct {
 
 func newNode(t *testing.T, hc hub.Config) *node {
 	t.Helper()
+	return newNodeWith(t, hc, rtmp.ServerConfig{})
+}
+
+// newNodeWith is newNode with RTMP server settings (e.g. Authorize).
+func newNodeWith(t *testing.T, hc hub.Config, sc rtmp.ServerConfig) *node {
+	t.Helper()
 	hc.Logger = testLogger()
 	n := &node{hub: hub.New(hc), done: make(chan error, 1)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	n.addr = ln.Addr().String()
-	n.rtmp = rtmp.NewServer(rtmp.ServerConfig{Logger: testLogger(), PlayWait: 300 * time.Millisecond}, n.hub)
+	sc.Logger, sc.PlayWait = testLogger(), 300*time.Millisecond
+	n.rtmp = rtmp.NewServer(sc, n.hub)
 	go func() { n.done <- n.rtmp.Serve(ln) }()
 	n.flv = httpflv.NewHandler(httpflv.Config{Logger: testLogger(), DemandWait: 3 * time.Second}, n.hub)
 	n.http = httptest.NewServer(n.flv)

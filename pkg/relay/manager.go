@@ -250,12 +250,13 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 	if m.closed || !m.started {
 		return false
 	}
-	if m.pulls[key] != nil {
-		return true
-	}
 	query := ""
 	if e.cfg.PassQuery {
 		query = info.Query
+	}
+	if p := m.pulls[key]; p != nil {
+		p.demanded(query)
+		return true
 	}
 	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, key, ""))
 	m.pulls[key] = p

@@ -20,7 +20,6 @@ type puller struct {
 	e         *edgeApp
 	key       string
 	app, name string
-	query     string // passed upstream (pass_query)
 	st        *status
 
 	ctx    context.Context
@@ -31,8 +30,28 @@ type puller struct {
 	gate   startGate      // owned by run, until pub is set
 	one    []*av.Packet   // owned by run: a batch of one without allocating
 
-	mu   sync.Mutex
-	idle *time.Timer // armed while the stream has no readers
+	mu    sync.Mutex
+	idle  *time.Timer // armed while the stream has no readers
+	query string      // passed upstream (pass_query): the latest demanding player's until live
+	live  bool        // published into the hub: the query no longer changes
+}
+
+// demanded records another player's query while the pull has not gone live:
+// the next attempt carries it, so a player with a valid token is not stuck
+// behind a first one with a wrong one. An empty query (a player with no
+// token) never replaces one.
+func (p *puller) demanded(query string) {
+	p.mu.Lock()
+	if !p.live && query != "" {
+		p.query = query
+	}
+	p.mu.Unlock()
+}
+
+func (p *puller) currentQuery() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.query
 }
 
 func newPuller(m *Manager, e *edgeApp, key, query string, st *status) *puller {
@@ -119,7 +138,8 @@ var errFatal = errors.New("relay: pull cannot publish")
 func (p *puller) pullOnce(o target) (got bool, err error) {
 	m := p.m
 	ctx, cancel := context.WithTimeout(p.ctx, m.cfg.Timeout)
-	src, err := m.openSource(ctx, o, p.app, p.name, p.query)
+	query := p.currentQuery()
+	src, err := m.openSource(ctx, o, p.app, p.name, query)
 	cancel()
 	if err != nil {
 		return false, err
@@ -142,7 +162,7 @@ func (p *puller) pullOnce(o target) (got bool, err error) {
 			if batch = p.gate.add(pkt); batch == nil {
 				continue
 			}
-			if err := p.publish(o); err != nil {
+			if err := p.publish(o, query); err != nil {
 				return got, err
 			}
 		} else {
@@ -163,17 +183,21 @@ func (p *puller) pullOnce(o target) (got bool, err error) {
 	}
 }
 
-// publish claims the local key on the first packet.
-func (p *puller) publish(o target) error {
+// publish claims the local key on the first packet; query is what the
+// pull carried.
+func (p *puller) publish(o target, query string) error {
 	pub, err := p.m.hub.Publish(p.key, hub.PublisherInfo{
 		Protocol:   "relay",
 		RemoteAddr: o.display(p.app, p.name),
-		Query:      p.query,
+		Query:      query,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errFatal, err)
 	}
 	p.pub = pub
+	p.mu.Lock()
+	p.live = true
+	p.mu.Unlock()
 	// The player that asked may have given up waiting: idle-stop unless
 	// someone subscribes.
 	if si, ok := p.m.hub.Stream(p.key); ok && si.Readers == 0 {

@@ -461,3 +461,33 @@ func fetchFLVFor(ctx context.Context, url, out string, d time.Duration) error {
 	}
 	return err
 }
+
+// TestRelayEdgePassesToken: the origin requires signed play URLs; a player
+// on the edge with a valid token starts a pull that carries the token (the
+// origin admits it), one without a token gets "not found" from the edge.
+func TestRelayEdgePassesToken(t *testing.T) {
+	t.Parallel()
+	const (
+		key    = "live/tok"
+		secret = "origin-play-secret"
+	)
+	clip := mediaPath(t, "h264_aac_gop1s.mp4")
+	src := probeClip(t, clip)
+	origin := startWithConfig(t, "origin", "", false, append(originEnv, envPlaySecret+"="+secret)...)
+	edge := startWithConfig(t, "edge", edgeYAML("failover", "rtmp://"+origin.RTMPAddr+"/{app}"), false)
+	pub := publishForever(t, origin, key, clip)
+	origin.waitLive(t, key, pub)
+
+	code, _ := httpStatus(t, edge.flvURL(key), "")
+	assert.Equal(t, http.StatusNotFound, code, "no token: the origin refuses the pull")
+
+	out := tempFile(t, "edge.flv")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, fetchFLVFor(ctx, flvSigned(edge, key, secret, time.Minute), out, 4*time.Second))
+	got, err := runProbe(t.Context(), out)
+	require.NoError(t, err)
+	checkStreams(t, got, src)
+	require.Greater(t, len(got.packets("video")), 25, "frames through the token-carrying pull")
+	edge.logLine(t, time.Second, 0, `msg="relay state"`, "relay=pull", "stream="+key, "state=live")
+}
