@@ -190,9 +190,10 @@ func TestSIGTERMDrainsPlayers(t *testing.T) {
 }
 
 // TestSIGHUPReload: a changed config file is applied on SIGHUP without
-// dropping the ffmpeg player (its file keeps growing), the one log line
-// names what changed and what needs a restart; an invalid file is refused
-// naming the key, and the old configuration stays.
+// dropping the ffmpeg player (its file keeps growing, even though the new
+// play secret would refuse it now), the one log line names what changed and
+// what needs a restart; an invalid file is refused naming the key, and the
+// old configuration stays.
 func TestSIGHUPReload(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "ripple.yaml")
@@ -212,9 +213,10 @@ func TestSIGHUPReload(t *testing.T) {
 	player := playToFile(t, "http-flv player", s.flvURL(key), out)
 	size := waitGrowth(t, player, out, 64<<10)
 
-	// Valid change: log level and publish policy apply live, the chunk
-	// size needs a restart.
-	writeConfig("log:\n  level: debug\nhub:\n  publish_policy: takeover\nrtmp:\n  chunk_size: 8192\n")
+	// Valid change: log level, publish policy and play auth apply live,
+	// the chunk size needs a restart.
+	writeConfig("log:\n  level: debug\nhub:\n  publish_policy: takeover\nrtmp:\n  chunk_size: 8192\n" +
+		"auth:\n  play_secret: s3cret\n")
 	from := s.out.len()
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -224,16 +226,25 @@ func TestSIGHUPReload(t *testing.T) {
 		t.Fatalf("no \"config reloaded\" line: %v", err)
 	}
 	for _, want := range []string{
-		`changed="[hub.publish_policy log.level rtmp.chunk_size]"`,
-		"publish_policy", "log",
+		`changed="[auth.play_secret hub.publish_policy log.level rtmp.chunk_size]"`,
+		"publish_policy", "log", "auth",
 		`restart_required=[rtmp.chunk_size]`,
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("reload line %q lacks %q", line, want)
 		}
 	}
-	// The player was not dropped: it keeps receiving.
+	// The player was not dropped: it keeps receiving, though it has no
+	// token; a new player without one is refused.
 	size = waitGrowth(t, player, out, size+64<<10)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(s.flvURL(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned player after play_secret was reloaded: %s, want 401", resp.Status)
+	}
 
 	// Invalid file: refused, naming the key; nothing changes.
 	writeConfig("log:\n  level: debug\nrtmp:\n  chunk_size: 12\n")
