@@ -66,6 +66,7 @@ func (s rtmpSource) Close() error { return s.c.Close() }
 // read, cancels the request when the origin goes silent for Timeout:
 // http.Client.Timeout would cut the whole (endless) response instead.
 type httpSource struct {
+	ctx     context.Context // the request's: its cause says why a read failed
 	body    io.ReadCloser
 	fr      *flv.Reader
 	cancel  context.CancelCauseFunc
@@ -103,8 +104,8 @@ func (m *Manager) openHTTP(ctx context.Context, u string) (source, error) {
 	case resp.StatusCode != http.StatusOK:
 		return fail(fmt.Errorf("relay: get %s: %s", redact(u), resp.Status))
 	}
-	s := &httpSource{body: resp.Body, fr: flv.NewReader(resp.Body), cancel: cancel, timeout: m.cfg.Timeout}
-	s.watch = time.AfterFunc(s.timeout, func() { cancel(errSilent) })
+	s := &httpSource{ctx: rctx, body: resp.Body, fr: flv.NewReader(resp.Body), cancel: cancel, timeout: m.cfg.Timeout}
+	s.watch = time.AfterFunc(s.timeout, func() { cancel(fmt.Errorf("%w for %s", errSilent, s.timeout)) })
 	if _, err := s.fr.ReadHeader(); err != nil {
 		s.Close()
 		stop()
@@ -122,6 +123,9 @@ func (s *httpSource) ReadPacket() (*av.Packet, error) {
 		s.watch.Reset(s.timeout)
 		tag, err := s.fr.ReadTag()
 		if err != nil {
+			if cause := context.Cause(s.ctx); cause != nil {
+				return nil, cause // the watchdog, or Close
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, errUpstreamEnded
 			}
