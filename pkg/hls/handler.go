@@ -71,7 +71,7 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if mx == nil && name == "media.m3u8" {
 			// On demand, a player that kept the media playlist URL
 			// restarts an idled-out muxer too.
-			mx = m.demand(r.Context(), dir, r.RemoteAddr)
+			mx = m.demand(r.Context(), dir, r)
 			if mx == nil {
 				// media.m3u8 is reserved: never a stream named "media".
 				httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
@@ -93,7 +93,7 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "not found", ccNotFound)
 		return
 	}
-	mx := m.demand(r.Context(), key, r.RemoteAddr)
+	mx := m.demand(r.Context(), key, r)
 	if mx == nil {
 		httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
 		return

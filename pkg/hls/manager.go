@@ -2,6 +2,8 @@ package hls
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -123,12 +125,13 @@ func (m *Manager) get(key string) *muxer {
 
 // demand finds or starts (OnDemand) the muxer of key for a playlist
 // request, asking the hub for the stream when it is not live.
-func (m *Manager) demand(ctx context.Context, key, remote string) *muxer {
+func (m *Manager) demand(ctx context.Context, key string, r *http.Request) *muxer {
 	if mx := m.get(key); mx != nil || !m.cfg.OnDemand {
 		return mx
 	}
 	if _, live := m.hub.Stream(key); !live {
-		if !m.hub.Demand(key, hub.ReaderInfo{Protocol: "hls", RemoteAddr: remote}) {
+		info := hub.ReaderInfo{Protocol: "hls", RemoteAddr: r.RemoteAddr, Query: upstreamQuery(r.URL.Query())}
+		if !m.hub.Demand(key, info) {
 			return nil
 		}
 		wctx, cancel := context.WithTimeout(ctx, demandWait)
@@ -183,4 +186,16 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// upstreamQuery is the player's query without the LL-HLS directives
+// (_HLS_msn, _HLS_part, _HLS_skip): what an edge pull passes to its origin,
+// so a signed play token reaches the origin whichever protocol started it.
+func upstreamQuery(q url.Values) string {
+	for k := range q {
+		if strings.HasPrefix(k, "_HLS_") {
+			delete(q, k)
+		}
+	}
+	return q.Encode()
 }

@@ -73,16 +73,18 @@ func TestOnDemand(t *testing.T) {
 	e.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		demanded = append(demanded, key+" "+info.Protocol)
+		demanded = append(demanded, key+" "+info.Protocol+" "+info.Query)
 		return false
 	})
 
 	t.Run("not live asks the hub then 404", func(t *testing.T) {
-		resp, _ := e.get(t, "/live/other.m3u8")
+		// The player's token goes to the hub (an edge pull passes it to
+		// its origin); LL-HLS directives do not.
+		resp, _ := e.get(t, "/live/other.m3u8?token=abc&expires=9&_HLS_msn=3&_HLS_part=1")
 		require.Equal(t, http.StatusNotFound, resp.StatusCode)
 		mu.Lock()
 		defer mu.Unlock()
-		require.Equal(t, []string{"live/other hls"}, demanded)
+		require.Equal(t, []string{"live/other hls expires=9&token=abc"}, demanded)
 	})
 
 	t.Run("first request starts the muxer, idleness stops it", func(t *testing.T) {
