@@ -83,13 +83,16 @@ func (w *wsWriter) flush() error {
 func (w *wsWriter) bytes() uint64 { return w.sent }
 
 // end closes the WebSocket: with a close handshake when the stream ended or
-// the server shuts down, at once otherwise.
+// the server drains, at once otherwise. A Close (kick) must not handshake:
+// Close waits up to 5 s for the client's answer, so a player goroutine that
+// saw the kick's cancel before the kick's CloseNow would hold Handler.Close
+// for that long with a client that does not read.
 func (w *wsWriter) end(cause error) {
 	w.watchdog.Stop()
 	switch {
 	case errors.Is(cause, io.EOF):
 		_ = w.c.Close(websocket.StatusNormalClosure, "stream ended")
-	case errors.Is(cause, errHandlerClosed):
+	case errors.Is(cause, errDraining):
 		_ = w.c.Close(websocket.StatusGoingAway, "server shutting down")
 	default:
 		_ = w.c.CloseNow()

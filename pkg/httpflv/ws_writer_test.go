@@ -3,9 +3,12 @@ package httpflv
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
@@ -109,4 +112,51 @@ func TestWSNotLive(t *testing.T) {
 	_, resp, err := websocket.Dial(ctx, e.wsURL("/live/none.flv"), nil)
 	require.Error(t, err)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "answered before the upgrade")
+}
+
+// TestWSEndCloseCode: how a WebSocket player ends depends on why. A kick
+// (Handler.Close) closes at once without a close handshake: a handshake
+// waits up to 5 s for a client that may not read, which held Handler.Close
+// whenever the player goroutine ended before the kick closed the
+// connection.
+func TestWSEndCloseCode(t *testing.T) {
+	cases := []struct {
+		name  string
+		cause error
+		want  websocket.StatusCode
+	}{
+		{"stream ended", io.EOF, websocket.StatusNormalClosure},
+		{"draining", errDraining, websocket.StatusGoingAway},
+		{"handler closed", errHandlerClosed, -1},
+		{"client gone", errClientGone, -1},
+		{"write timeout", errWriteTimeout, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ended := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer close(ended)
+				c, err := websocket.Accept(w, r, nil)
+				if err != nil {
+					return
+				}
+				ww := &wsWriter{c: c, watchdog: time.AfterFunc(time.Hour, func() {})}
+				ww.end(tc.cause)
+			}))
+			defer srv.Close()
+
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+			require.NoError(t, err)
+			defer c.CloseNow()
+			_, status := readWS(ctx, t, c)
+			require.Equal(t, tc.want, status)
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				t.Fatal("end did not return")
+			}
+		})
+	}
 }
