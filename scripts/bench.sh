@@ -117,8 +117,10 @@ REPORTS=()     # JSON reports in run order
 SERVER_PIDS="" # what ripple-bench samples
 SERVER_MAIN="" # what we stop
 
+# start_ripple HLS: Ripple's defaults, except that HLS (on by default, one
+# muxer per stream) runs only in the HLS scenario, as for the other two.
 start_ripple() {
-	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn \
+	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$1 \
 		"$WORK/ripple" >>"$OUT/ripple.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
 	PIDS+=("$!")
@@ -260,10 +262,12 @@ run_one() {
 	fi
 	# HLS needs a few segments before players start at the live edge.
 	[[ $proto == hls ]] && warmup=8s
+	local hls=false
+	[[ $proto == hls ]] && hls=true
 	case $sv in
-	ripple) start_ripple ;;
+	ripple) start_ripple $hls ;;
 	nginx-rtmp) start_nginx ;;
-	lal) start_lal "$([[ $proto == hls ]] && echo true || echo false)" ;;
+	lal) start_lal $hls ;;
 	esac
 	local secs=${WINDOW%s}
 	local pubdur=$((secs + 60))
