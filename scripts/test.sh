@@ -89,6 +89,12 @@ setup_tools() {
 		echo "chromium missing: installing the Debian package"
 		apt_install chromium fonts-liberation
 	fi
+	# VLC 3: TestVLCPlayback plays RTMP, HTTP-FLV and HLS with cvlc
+	# (vlc-plugin-base has the network access, demux and TS mux modules).
+	if ! command -v cvlc >/dev/null 2>&1 || ! dpkg -s vlc-plugin-base >/dev/null 2>&1; then
+		echo "cvlc missing: installing the Debian packages"
+		apt_install vlc-bin vlc-plugin-base
+	fi
 	if ! command -v npm >/dev/null 2>&1; then
 		echo "npm missing: installing the Debian packages"
 		apt_install nodejs npm
