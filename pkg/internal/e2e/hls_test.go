@@ -83,15 +83,11 @@ func checkHLS(t *testing.T, srv *server, key, variant string, video, audio bool)
 	}
 	pl := waitPlaylist(t, media, 4)
 
-	// ffprobe finds the tracks through the top-level playlist.
-	streams := probeHLS(t, top)
-	if video {
-		require.Contains(t, streams, "h264", "ffprobe of %s", top)
-	}
-	if audio {
-		require.Contains(t, streams, "aac", "ffprobe of %s", top)
-	}
-
+	// Fetch what the playlist lists before running any ffprobe: the
+	// segments must be fetched while they are still served (the window
+	// moves on in real time; an on-demand muxer stops after idle_timeout
+	// without requests), and an ffprobe run on a loaded machine takes
+	// seconds.
 	var initSeg []byte
 	if variant != "mpegts" {
 		m := reMap.FindStringSubmatch(pl)
@@ -103,6 +99,7 @@ func checkHLS(t *testing.T, srv *server, key, variant string, video, audio bool)
 	segs := reExtinf.FindAllStringSubmatch(pl, -1)
 	require.GreaterOrEqual(t, len(segs), 4, pl)
 	dir := t.TempDir()
+	paths := make([]string, 0, 4)
 	for i, s := range segs[:4] {
 		d, err := strconv.ParseFloat(s[1], 64)
 		require.NoError(t, err)
@@ -118,6 +115,18 @@ func checkHLS(t *testing.T, srv *server, key, variant string, video, audio bool)
 		}
 		path := filepath.Join(dir, "seg"+strconv.Itoa(i)+".mp4")
 		require.NoError(t, os.WriteFile(path, body, 0o644))
+		paths = append(paths, path)
+	}
+
+	// ffprobe finds the tracks through the top-level playlist.
+	streams := probeHLS(t, top)
+	if video {
+		require.Contains(t, streams, "h264", "ffprobe of %s", top)
+	}
+	if audio {
+		require.Contains(t, streams, "aac", "ffprobe of %s", top)
+	}
+	for _, path := range paths {
 		checkSegment(t, path, video)
 	}
 	if variant == "low_latency" {

@@ -25,7 +25,9 @@ import (
 var originEnv = []string{envGrace + "=0s", "RIPPLE_RTMP_PLAY_WAIT=1s"}
 
 // edgeYAML configures app "live" as an edge of origins, with short timeouts
-// (relay.timeout 10 s: generous for a loaded CI machine).
+// (relay.timeout 10 s: generous for a loaded CI machine; hls.idle_timeout
+// 10 s: longer than the gaps between a test's HLS requests, which run
+// ffprobe in between and take seconds under load).
 func edgeYAML(selection string, origins ...string) string {
 	return edgeYAMLTimeout(selection, 10*time.Second, origins...)
 }
@@ -48,7 +50,7 @@ hub:
   reconnect_grace: 0s
 hls:
   on_demand: true
-  idle_timeout: 2s
+  idle_timeout: 10s
 `)
 	return b.String()
 }
@@ -177,7 +179,7 @@ func TestRelayEdgeFanout(t *testing.T) {
 		checkHLS(t, edge, key, "mpegts", true, true)
 	})
 
-	// Idle stop: every player gone (the HLS muxer idles out after 2 s), the
+	// Idle stop: every player gone (the HLS muxer idles out after 10 s), the
 	// pull stops 2 s later and the origin sees its player leave.
 	cancel()
 	<-atOrigin.done
