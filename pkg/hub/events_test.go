@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"io"
 	"sync"
 	"testing"
@@ -143,4 +144,20 @@ func TestDemand(t *testing.T) {
 
 	h.SetDemand(nil)
 	require.False(t, h.Demand("edge/cam", ReaderInfo{}))
+}
+
+// Closing an evicted reader must not rewrite why it ended: the protocol's
+// close line reports eviction, not a plain close.
+func TestCloseKeepsEvictionCause(t *testing.T) {
+	h, _, _ := testHub(t, Config{QueueSize: 8, MaxOverflows: 1})
+	p := publish(t, h, "live/cam")
+	r := subscribe(t, h, "live/cam")
+	g := mediatest.New(mediatest.Config{GOP: 4})
+	write(t, p, g.Headers()...)
+	write(t, p, g.Packets(64)...)
+	<-r.Done()
+	r.Close()
+	require.ErrorIs(t, r.Err(), ErrSlowReader)
+	_, err := r.Read(context.Background(), nil)
+	require.ErrorIs(t, err, ErrSlowReader)
 }

@@ -255,7 +255,8 @@ func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, erro
 }
 
 // Close detaches the reader and discards its queue; a blocked Read returns
-// ErrClosed. Idempotent.
+// ErrClosed, or the cause it had already ended with (io.EOF, ErrSlowReader).
+// Idempotent.
 func (r *Reader) Close() {
 	s := r.s
 	s.mu.Lock()
@@ -265,8 +266,9 @@ func (r *Reader) Close() {
 	r.mu.Lock()
 	first := !r.closed
 	r.closed = true
+	// An evicted or ended reader keeps its cause (ErrSlowReader, io.EOF)
+	// so the close line of its protocol says why it really ended.
 	r.setErrLocked(ErrClosed)
-	r.err = ErrClosed
 	for i := r.head; i != r.tail; i++ {
 		r.ring[i&r.mask] = nil
 	}
