@@ -91,6 +91,9 @@ func (p *player) run(info hub.StreamInfo) error {
 	for {
 		batch, err := p.reader.Read(p.ctx, p.pkts[:0])
 		if err != nil {
+			if p.added > 0 && errors.Is(err, io.EOF) {
+				_ = p.flush() // held audio (see writePackets); best effort, the stream ended
+			}
 			return err
 		}
 		err = p.writePackets(batch)
@@ -189,7 +192,10 @@ func (p *player) writePackets(pkts []*av.Packet) error {
 	// second), and ripple-bench measured 42 % less CPU per HTTP-FLV player
 	// at 1,000 players with this hold. Audio waits at most one video frame
 	// interval; players sync by timestamp, so A/V sync is unchanged. A
-	// stream whose video pauses still gets its audio after maxHeldBatches.
+	// stream whose video pauses still gets its audio after maxHeldBatches;
+	// held audio goes out at the end of the stream too. If the publisher
+	// falls silent altogether, its last ≤ 70 ms of audio wait for its next
+	// packet (or its end): the viewer is waiting for media then anyway.
 	if p.hasVideo && p.held < maxHeldBatches && !carriesVideo(pkts) {
 		p.held++
 		return nil
