@@ -57,12 +57,21 @@ const (
 // and Append produces. RTMP commands nest two or three levels deep.
 const MaxDepth = 64
 
-// Errors. Decode wraps ErrTruncated and ErrDepth with the offending offset or
+// MaxValues bounds how many values (nested ones included, object and array
+// properties counted one each) a single Decode or DecodeAll call produces.
+// Every decoded value costs tens of bytes of Go memory for one byte of input
+// (a null, an empty-key property), so without a budget a few MiB of hostile
+// input would allocate hundreds of MiB. Real command and metadata messages
+// hold at most a few thousand values (a keyframes index).
+const MaxValues = 1 << 16
+
+// Errors. Decode wraps ErrTruncated, ErrDepth and ErrTooMany with the offending offset or
 // size, so test them with errors.Is.
 var (
 	ErrTruncated = errors.New("amf0: truncated value")
 	ErrDepth     = errors.New("amf0: nesting too deep")
 	ErrAMF3      = errors.New("amf0: AMF3 value (marker 0x11) not supported")
+	ErrTooMany   = errors.New("amf0: too many values")
 )
 
 // Property is one key/value pair of an Object or ECMAArray.

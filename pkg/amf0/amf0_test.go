@@ -1,6 +1,7 @@
 package amf0
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"strings"
@@ -160,6 +161,15 @@ func errorCases() []errorCase {
 		deepArray = append(deepArray, 0x0A, 0, 0, 0, 1)
 	}
 	deepArray = append(deepArray, 0x05)
+	// MaxValues empty-key null properties: with the object itself that is
+	// one value over the budget (the 568 MiB-per-8 MiB attack shape).
+	manyProps := []byte{0x03}
+	for range MaxValues {
+		manyProps = append(manyProps, 0x00, 0x00, 0x05)
+	}
+	manyProps = append(manyProps, 0x00, 0x00, 0x09)
+	manyElems := append([]byte{0x0A}, binary.BigEndian.AppendUint32(nil, MaxValues)...)
+	manyElems = append(manyElems, bytes.Repeat([]byte{0x05}, MaxValues)...)
 	return []errorCase{
 		{name: "empty", wire: nil, is: ErrTruncated, msg: "marker needs 1 bytes at offset 0"},
 		{name: "number truncated", wire: wNum(1)[:5], is: ErrTruncated, msg: "number needs 8 bytes at offset 1, 4 left"},
@@ -180,6 +190,8 @@ func errorCases() []errorCase {
 		{name: "unknown marker", wire: []byte{0x42}, msg: "unsupported marker 0x42"},
 		{name: "too deep objects", wire: tooDeep, is: ErrDepth, msg: "depth 65"},
 		{name: "too deep arrays", wire: deepArray, is: ErrDepth, msg: "exceeds 64"},
+		{name: "too many object properties", wire: manyProps, is: ErrTooMany, msg: "amf0: too many values: more than 65536 at offset"},
+		{name: "too many array elements", wire: manyElems, is: ErrTooMany, msg: "more than 65536"},
 	}
 }
 
@@ -281,6 +293,34 @@ func TestDecodeAll(t *testing.T) {
 	require.ErrorIs(t, err, ErrAMF3)
 	require.ErrorContains(t, err, "value 1: ")
 	require.Equal(t, []any{"onMetaData"}, vals)
+}
+
+// TestDecodeAllValueBudget: the budget spans the whole call, so a body of
+// top-level nulls (788 MiB allocated for 8 MiB before the budget) stops at
+// MaxValues, and exactly MaxValues values still decode.
+func TestDecodeAllValueBudget(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		wantErr bool
+	}{
+		{"at the limit", MaxValues, false},
+		{"one over", MaxValues + 1, true},
+		{"8 MiB of nulls", 8 << 20, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vals, err := DecodeAll(bytes.Repeat([]byte{0x05}, tt.n))
+			if !tt.wantErr {
+				require.NoError(t, err)
+				require.Len(t, vals, tt.n)
+				return
+			}
+			require.ErrorIs(t, err, ErrTooMany)
+			require.ErrorContains(t, err, "more than 65536")
+			require.Len(t, vals, MaxValues)
+		})
+	}
 }
 
 func TestAccessors(t *testing.T) {

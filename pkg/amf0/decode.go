@@ -34,10 +34,12 @@ func DecodeAll(b []byte) ([]any, error) {
 	return vals, nil
 }
 
-// decoder walks b; off is the next unread byte.
+// decoder walks b; off is the next unread byte; values counts the values
+// produced so far against MaxValues.
 type decoder struct {
-	b   []byte
-	off int
+	b      []byte
+	off    int
+	values int
 }
 
 // need fails unless n more bytes are available. what names the field for the error.
@@ -110,6 +112,10 @@ func (d *decoder) value(depth int) (any, error) {
 	if err := d.need(1, "marker"); err != nil {
 		return nil, err
 	}
+	if d.values >= MaxValues {
+		return nil, fmt.Errorf("%w: more than %d at offset %d", ErrTooMany, MaxValues, d.off)
+	}
+	d.values++
 	marker := d.b[d.off]
 	d.off++
 	switch marker {
