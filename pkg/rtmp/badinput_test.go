@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -73,6 +74,57 @@ func TestBadInputClosesConn(t *testing.T) {
 				r.write(t, append(chunkHeader0(3, 0, 0xFFFFFF, TypeVideo, 1), make([]byte, 128)...))
 			},
 			cause: "message length 16777215 exceeds maximum", level: "WARN",
+		},
+		{
+			name: "command over the command limit",
+			send: func(t *testing.T, r *rawConn) {
+				r.handshake(t)
+				r.write(t, chunkHeader0(3, 0, MaxCommandSize+1, TypeCommandAMF0, 0))
+			},
+			cause: "command message length 65537 exceeds limit 65536", level: "WARN",
+		},
+		{
+			name: "AMF3 command over the command limit",
+			send: func(t *testing.T, r *rawConn) {
+				r.handshake(t)
+				r.write(t, chunkHeader0(3, 0, 1<<20, TypeCommandAMF3, 0))
+			},
+			cause: "command message length 1048576 exceeds limit 65536", level: "WARN",
+		},
+		{
+			name: "metadata over the data limit",
+			send: func(t *testing.T, r *rawConn) {
+				r.handshake(t)
+				r.write(t, chunkHeader0(5, 0, MaxDataSize+1, TypeDataAMF0, 1))
+			},
+			cause: "data message length 262145 exceeds limit 262144", level: "WARN",
+		},
+		{
+			name: "metadata over the data limit inside an aggregate",
+			send: func(t *testing.T, r *rawConn) {
+				r.handshake(t)
+				body := make([]byte, MaxDataSize+1)
+				agg := append([]byte{TypeDataAMF0, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body)), 0, 0, 0, 0, 0, 0, 0}, body...)
+				agg = append(agg, 0, 0, 0, 0)
+				r.send(t, csidVideo, &Message{TypeID: TypeAggregate, StreamID: 1, Payload: agg})
+			},
+			cause: "data message length 262145 exceeds limit 262144", level: "WARN",
+		},
+		{
+			// 60 KiB of AMF0 nulls after connect's object: within the size
+			// limit, so decodeCommand must stop at maxCommandArgs rather
+			// than keep every value; the connect still succeeds.
+			name: "connect with a flood of trailing nulls",
+			send: func(t *testing.T, r *rawConn) {
+				r.handshake(t)
+				b, err := amf0.Append(nil, "connect", 1.0, amf0.Object{{Key: "app", Value: "live"}})
+				require.NoError(t, err)
+				b = append(b, bytes.Repeat([]byte{0x05}, 60<<10)...)
+				r.send(t, csidCommand, &Message{TypeID: TypeCommandAMF0, Payload: b})
+				r.expectCommand(t, commandResult, 1)
+				r.write(t, chunkHeader0(3, 0, MaxCommandSize+1, TypeCommandAMF0, 0))
+			},
+			cause: "command message length 65537 exceeds limit 65536", level: "WARN",
 		},
 		{
 			name: "type 3 first chunk on an unknown chunk stream",

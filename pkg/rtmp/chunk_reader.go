@@ -12,6 +12,27 @@ import (
 // given 0 or less. The 24-bit length field allows up to 16 MiB - 1.
 const DefaultMaxMessageSize = 8 << 20
 
+// Limits for AMF-encoded messages, far below the media limit: they are
+// decoded into Go values (tens of bytes per input byte at worst), and a
+// command arrives before any authorisation. Real connect commands are a few
+// hundred bytes; onMetaData with a keyframe index a few tens of KiB.
+const (
+	MaxCommandSize = 64 << 10  // types 17 and 20
+	MaxDataSize    = 256 << 10 // types 15 and 18 (metadata)
+)
+
+// amfLimit returns the size limit of AMF messages of type typeID and what to
+// call them in errors; limit 0 means the type has only the general limit.
+func amfLimit(typeID uint8) (kind string, limit int) {
+	switch typeID {
+	case TypeCommandAMF0, TypeCommandAMF3:
+		return "command", MaxCommandSize
+	case TypeDataAMF0, TypeDataAMF3:
+		return "data", MaxDataSize
+	}
+	return "", 0
+}
+
 const (
 	// maxPartialStreams bounds how many chunk streams may hold a partially
 	// received message at once. Real peers interleave three or four.
@@ -256,6 +277,11 @@ func (r *ChunkReader) readChunk() (*Message, error) {
 		if int64(cs.length) > int64(r.maxMessageSize) {
 			return nil, fmt.Errorf("rtmp: message length %d exceeds maximum %d (chunk stream %d, type %d)",
 				cs.length, r.maxMessageSize, csid, cs.typeID)
+		}
+		if kind, limit := amfLimit(cs.typeID); limit > 0 && int64(cs.length) > int64(limit) {
+			// Checked on the header, before anything is buffered.
+			return nil, fmt.Errorf("rtmp: %s message length %d exceeds limit %d (chunk stream %d, type %d)",
+				kind, cs.length, limit, csid, cs.typeID)
 		}
 		if int64(cs.length) > int64(r.chunkSize) {
 			if r.partial >= maxPartialStreams {

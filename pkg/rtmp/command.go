@@ -83,12 +83,17 @@ type command struct {
 
 var errEmptyCommand = errors.New("rtmp: empty command message")
 
+// maxCommandArgs bounds the arguments kept after the command object. The
+// commands we act on use at most three (publish: name, type); the rest is
+// ignored rather than decoded.
+const maxCommandArgs = 16
+
 // decodeCommand decodes an AMF0 command payload. For an AMF3 command
 // message (type 17) the caller strips the leading format byte first (the
 // payload is AMF0 apart from that byte, RTMP 1.0 §7.1.1).
 //
 // The name must be a string and the transaction id a number; anything after
-// them is decoded best-effort: a value the decoder rejects (an AMF3 object
+// them is decoded best-effort, up to maxCommandArgs arguments: a value the decoder rejects (an AMF3 object
 // behind an avmplus marker, or garbage) ends the argument list instead of
 // failing the whole command, so a client with an exotic trailing argument is
 // not disconnected for it.
@@ -122,7 +127,7 @@ func decodeCommand(b []byte) (command, error) {
 	c.TxnID = txn
 	b = b[n:]
 	first := true
-	for len(b) > 0 {
+	for len(b) > 0 && len(c.Args) < maxCommandArgs {
 		v, n, err = amf0.Decode(b)
 		if err != nil {
 			break

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,9 @@ func commandCases(t testing.TB) []struct {
 		// arguments instead of failing the command.
 		{name: "avmplus tail", payload: append(mustAMF(t, "connect", 1.0, nil, "x"), 0x11, 0x0A),
 			want: command{Name: "connect", TxnID: 1, Args: []any{"x"}}},
+		// Arguments past maxCommandArgs are not decoded.
+		{name: "many args", payload: append(mustAMF(t, "play", 2.0, nil), bytes.Repeat([]byte{0x05}, 1000)...),
+			want: command{Name: "play", TxnID: 2, Args: make([]any, maxCommandArgs)}},
 		{name: "empty", payload: nil, err: true},
 		{name: "garbage", payload: []byte{0xFF, 0x00, 0x13}, err: true},
 		{name: "number name", payload: mustAMF(t, 1.0, 2.0), err: true},

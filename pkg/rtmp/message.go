@@ -80,6 +80,10 @@ func SplitAggregate(m *Message) ([]*Message, error) {
 		if typ == TypeAggregate {
 			return nil, fmt.Errorf("rtmp: aggregate sub-message %d at offset %d is itself an aggregate", len(out), off)
 		}
+		if kind, limit := amfLimit(typ); limit > 0 && size > limit {
+			return nil, fmt.Errorf("rtmp: aggregate sub-message %d: %s message length %d exceeds limit %d",
+				len(out), kind, size, limit)
+		}
 		if len(out) == 0 {
 			first = ts
 		}
