@@ -69,10 +69,15 @@ func (c Codec) String() string {
 type Slot uint8
 
 // Cached encodings. Each output format that needs per-packet framing bytes
-// (FLV tag header and trailer, RTMP chunk headers) owns one slot.
+// (FLV tag header and trailer, RTMP chunk headers) owns one slot; so does
+// each derivation that every reader of a packet would otherwise repeat.
 const (
 	SlotFLV Slot = iota
 	SlotRTMP
+	// SlotMetaInfo caches a summary of a script-data packet's onMetaData
+	// (owned by pkg/flv, see flv.MetaTracks), so per-player code reads it
+	// without decoding AMF0 once per player.
+	SlotMetaInfo
 	slotCount
 )
 

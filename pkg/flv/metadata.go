@@ -20,6 +20,12 @@ type MetaData struct {
 	AudioSampleRate float64
 	AudioChannels   float64 // "audiochannels", else 2 or 1 from "stereo"
 	Encoder         string
+	// HasVideo and HasAudio say which tracks the metadata announces: the
+	// hasVideo/hasAudio booleans when present, otherwise the presence of a
+	// videocodecid/audiocodecid property (ffmpeg and OBS write a codec id
+	// only for the tracks they send). TracksKnown is false when it names
+	// neither track (e.g. only a title): then it says nothing about tracks.
+	HasVideo, HasAudio, TracksKnown bool
 }
 
 // ParseMetaData decodes the body of an onMetaData packet (p.Data: the
@@ -32,7 +38,27 @@ func ParseMetaData(data []byte) (MetaData, error) {
 	}
 	var m MetaData
 	stereo := -1.0
+	// Per track: 0 unknown, 1 codec id present, 2 boolean present.
+	var vState, aState int
 	for _, p := range props {
+		switch p.Key {
+		case "hasVideo":
+			if b, ok := p.Value.(bool); ok && vState < 2 {
+				m.HasVideo, vState = b, 2
+			}
+		case "hasAudio":
+			if b, ok := p.Value.(bool); ok && aState < 2 {
+				m.HasAudio, aState = b, 2
+			}
+		case "videocodecid":
+			if vState == 0 {
+				m.HasVideo, vState = true, 1
+			}
+		case "audiocodecid":
+			if aState == 0 {
+				m.HasAudio, aState = true, 1
+			}
+		}
 		switch v := p.Value.(type) {
 		case float64:
 			switch p.Key {
@@ -71,7 +97,41 @@ func ParseMetaData(data []byte) (MetaData, error) {
 	if m.AudioChannels == 0 && stereo > 0 {
 		m.AudioChannels = stereo
 	}
+	m.TracksKnown = vState > 0 || aState > 0
 	return m, nil
+}
+
+// Bits of the SlotMetaInfo summary byte.
+const (
+	metaInfoParsed = 1 << iota // an onMetaData that names at least one track
+	metaInfoVideo
+	metaInfoAudio
+)
+
+// MetaTracks returns the tracks an onMetaData packet announces
+// (MetaData.HasVideo/HasAudio); ok is false for other script data, for
+// bodies that do not parse and for metadata that names no track. The answer
+// is computed once per packet and cached in av.SlotMetaInfo, so every player
+// joining a stream reads it without decoding the metadata again.
+func MetaTracks(p *av.Packet) (video, audio, ok bool) {
+	if p.Kind != av.KindData {
+		return false, false, false
+	}
+	b := p.Encoded(av.SlotMetaInfo, func(p *av.Packet) []byte {
+		m, err := ParseMetaData(p.Data)
+		if err != nil || !m.TracksKnown {
+			return []byte{0}
+		}
+		info := byte(metaInfoParsed)
+		if m.HasVideo {
+			info |= metaInfoVideo
+		}
+		if m.HasAudio {
+			info |= metaInfoAudio
+		}
+		return []byte{info}
+	})
+	return b[0]&metaInfoVideo != 0, b[0]&metaInfoAudio != 0, b[0]&metaInfoParsed != 0
 }
 
 // metaDataProps decodes "onMetaData" followed by an ECMA array or object.

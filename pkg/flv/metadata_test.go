@@ -37,7 +37,8 @@ func TestParseMetaData(t *testing.T) {
 		require.NoError(t, err)
 		m, err := ParseMetaData(b)
 		require.NoError(t, err)
-		require.Equal(t, MetaData{Width: 1280, AudioChannels: 6, VideoCodecID: 12, AudioCodecID: 2}, m)
+		require.Equal(t, MetaData{Width: 1280, AudioChannels: 6, VideoCodecID: 12, AudioCodecID: 2,
+			HasVideo: true, HasAudio: true, TracksKnown: true}, m)
 		require.Equal(t, av.CodecHEVC, m.VideoCodec())
 		require.Equal(t, av.CodecMP3, m.AudioCodec())
 	})

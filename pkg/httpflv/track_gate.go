@@ -3,8 +3,8 @@ package httpflv
 import (
 	"time"
 
-	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -48,7 +48,8 @@ func (g *trackGate) observe(p *av.Packet) {
 	case av.KindAudio:
 		g.seenA = true
 	case av.KindData:
-		v, a, ok := metadataTracks(p.Data)
+		// Parsed once per metadata packet, not once per joining player.
+		v, a, ok := flv.MetaTracks(p)
 		if ok {
 			// A track the hub has seen stays expected even if the
 			// metadata forgot it.
@@ -83,47 +84,3 @@ func (g *trackGate) ready(expired bool) bool {
 
 // flags returns the decided header flags.
 func (g *trackGate) flags() (hasAudio, hasVideo bool) { return g.hasA, g.hasV }
-
-// metadataTracks reads which tracks an onMetaData body announces: the
-// hasVideo/hasAudio booleans when present, otherwise the presence of
-// videocodecid/audiocodecid (ffmpeg and OBS write a codec id only for the
-// tracks they send). ok is false for other script data and for bodies that
-// do not parse; the gate then falls back to what it sees.
-func metadataTracks(body []byte) (video, audio, ok bool) {
-	name, n, err := amf0.Decode(body)
-	if err != nil || name != "onMetaData" {
-		return false, false, false
-	}
-	v, _, err := amf0.Decode(body[n:])
-	if err != nil {
-		return false, false, false
-	}
-	var get func(string) (any, bool)
-	switch m := v.(type) {
-	case amf0.ECMAArray:
-		get = m.Get
-	case amf0.Object:
-		get = m.Get
-	default:
-		return false, false, false
-	}
-	track := func(has, codecID string) (present, known bool) {
-		if b, ok := get(has); ok {
-			if b, ok := b.(bool); ok {
-				return b, true
-			}
-		}
-		if _, ok := get(codecID); ok {
-			return true, true
-		}
-		return false, false
-	}
-	video, vk := track("hasVideo", "videocodecid")
-	audio, ak := track("hasAudio", "audiocodecid")
-	if !vk && !ak {
-		// Metadata that names no track at all (e.g. only a title) says
-		// nothing about the tracks.
-		return false, false, false
-	}
-	return video, audio, true
-}

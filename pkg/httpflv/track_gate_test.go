@@ -8,6 +8,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -143,6 +144,10 @@ func mustAMF(vals ...any) []byte {
 	return b
 }
 
+func metadataTracks(body []byte) (video, audio, ok bool) {
+	return flv.MetaTracks(&av.Packet{Kind: av.KindData, Data: body})
+}
+
 func TestMetadataTracks(t *testing.T) {
 	for _, tc := range metadataCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +157,23 @@ func TestMetadataTracks(t *testing.T) {
 			require.Equal(t, tc.audio, a, "audio")
 		})
 	}
+}
+
+// TestTrackGateParsesMetadataOnce: many players joining one stream share
+// its metadata packet; only the first gate may decode it.
+func TestTrackGateParsesMetadataOnce(t *testing.T) {
+	p := metaPacket(metaAV...)
+	for range 3 {
+		g := newTrackGate(hub.StreamInfo{Since: time.Now()}, time.Now())
+		g.observe(p)
+		require.True(t, g.expectKnown)
+		require.True(t, g.expectA && g.expectV)
+	}
+	cached := p.Encoded(av.SlotMetaInfo, func(*av.Packet) []byte {
+		t.Fatal("metadata summary was not cached by the gate")
+		return nil
+	})
+	require.Len(t, cached, 1)
 }
 
 func FuzzMetadataTracks(f *testing.F) {
