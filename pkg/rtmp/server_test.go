@@ -271,31 +271,63 @@ func TestDialErrors(t *testing.T) {
 }
 
 // TestSilentPlayerOutlivesReadTimeout: players may send nothing at all;
-// the idle read timeout applies to publishers only.
+// the idle read timeout applies to publishers only. The publisher streams
+// from its own goroutine until the connection count is checked, so it is
+// never idle itself, however long the player's reads take on a loaded
+// machine.
 func TestSilentPlayerOutlivesReadTimeout(t *testing.T) {
-	const readTimeout = 150 * time.Millisecond
+	const (
+		readTimeout = 150 * time.Millisecond
+		pace        = 30 * time.Millisecond
+	)
 	env := startServer(t, ServerConfig{ReadTimeout: readTimeout}, hub.Config{})
 	pub := env.publisher(t, "cam1")
 	play := env.player(t, "cam1")
 	gen := newGen()
-	sent := gen.Headers()
-	for _, p := range sent {
+	headers := gen.Headers()
+	for _, p := range headers {
 		require.NoError(t, pub.WritePacket(p))
 	}
-	// A live stream paced at 30 ms for four read timeouts; the publisher
-	// is never idle, the player never sends a byte.
-	tick := time.NewTicker(30 * time.Millisecond)
-	defer tick.Stop()
-	for end := time.Now().Add(4 * readTimeout); time.Now().Before(end); {
-		<-tick.C
-		p := gen.Next()
-		sent = append(sent, p)
-		require.NoError(t, pub.WritePacket(p))
-	}
-	for i, w := range sent {
+	// A live stream paced at 30 ms; the player never sends a byte.
+	sent := make(chan *av.Packet, 1024)
+	stop := make(chan struct{})
+	fed := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(pace)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				fed <- nil
+				return
+			case <-tick.C:
+			}
+			p := gen.Next()
+			if err := pub.WritePacket(p); err != nil {
+				fed <- err
+				close(sent)
+				return
+			}
+			sent <- p
+		}
+	}()
+	defer func() {
+		close(stop)
+		require.NoError(t, <-fed, "publisher")
+	}()
+	for i, w := range headers {
 		got, err := play.ReadPacket()
 		require.NoError(t, err, "packet %d", i)
 		samePacket(t, w, got, i)
+	}
+	// The live packets are at least pace apart: reading this many spans
+	// four read timeouts of player silence.
+	for i := range int(4*readTimeout/pace) + 1 {
+		w, ok := <-sent
+		require.True(t, ok, "the publisher stopped streaming")
+		got, err := play.ReadPacket()
+		require.NoError(t, err, "live packet %d", i)
+		samePacket(t, w, got, len(headers)+i)
 	}
 	require.Equal(t, 2, env.srv.Conns())
 }
