@@ -2,6 +2,7 @@ package relay
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -32,9 +33,13 @@ type Manager struct {
 	started bool
 	closed  bool
 	nextID  uint64
-	pulls   map[string]*puller  // stream key → its one pull
-	pushes  map[string]*pushSet // stream key → forwards and edge push of the live stream instance
-	running map[uint64]*handle  // every relay not yet stopped, by id
+	pulls   map[string]*puller // stream key → its one pull
+	// notFound: keys whose last pull found no origin with the stream, until
+	// when demand for them is refused without a pull.
+	notFound map[string]time.Time
+	atLimit  bool                // MaxPulls reached; logged once per change
+	pushes   map[string]*pushSet // stream key → forwards and edge push of the live stream instance
+	running  map[uint64]*handle  // every relay not yet stopped, by id
 }
 
 // handle is what the manager keeps of a running relay.
@@ -85,6 +90,7 @@ func New(cfg Config, h *hub.Hub) (*Manager, error) {
 		forwards: make(map[string][]target),
 		edges:    make(map[string]*edgeApp),
 		pulls:    make(map[string]*puller),
+		notFound: make(map[string]time.Time),
 		pushes:   make(map[string]*pushSet),
 		running:  make(map[uint64]*handle),
 	}
@@ -258,16 +264,48 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 		p.demanded(query)
 		return true
 	}
+	if until, ok := m.notFound[key]; ok {
+		if time.Now().Before(until) {
+			return false
+		}
+		delete(m.notFound, key)
+	}
+	if len(m.pulls) >= m.cfg.MaxPulls {
+		if !m.atLimit {
+			m.atLimit = true
+			m.log.Warn("edge pulls at limit: refusing new pulls", "limit", m.cfg.MaxPulls, "key", key)
+		}
+		return false
+	}
 	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, key, ""))
 	m.pulls[key] = p
 	m.goLocked(p.st, p.cancel, p.run)
 	return true
 }
 
-func (m *Manager) removePull(p *puller) {
+// removePull forgets p, which ended with err; a not-found key is refused
+// for NotFoundCache.
+func (m *Manager) removePull(p *puller, err error) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.pulls[p.key] == p {
 		delete(m.pulls, p.key)
 	}
-	m.mu.Unlock()
+	if errors.Is(err, ErrNotFound) {
+		now := time.Now()
+		if len(m.notFound) >= m.cfg.MaxPulls {
+			// Entries expire quickly; drop the stale ones so random
+			// names cannot grow the map.
+			for k, until := range m.notFound {
+				if !now.Before(until) {
+					delete(m.notFound, k)
+				}
+			}
+		}
+		m.notFound[p.key] = now.Add(m.cfg.NotFoundCache)
+	}
+	if m.atLimit && len(m.pulls) < m.cfg.MaxPulls {
+		m.atLimit = false
+		m.log.Info("edge pulls below limit again", "limit", m.cfg.MaxPulls, "pulls", len(m.pulls))
+	}
 }

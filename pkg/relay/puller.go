@@ -77,7 +77,7 @@ func (p *puller) run() {
 	// Leave the map only after the publisher is closed: a demand that
 	// comes in between still finds this pull instead of racing a second
 	// publisher onto the key.
-	p.m.removePull(p)
+	p.m.removePull(p, err)
 	p.st.set(StateStopped, err)
 }
 

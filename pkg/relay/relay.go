@@ -34,6 +34,10 @@ const (
 	DefaultBackoffMax      = 30 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
 	DefaultNotFoundTimeout = 10 * time.Second
+	DefaultMaxPulls        = 100
+	// DefaultNotFoundCache is how long a key whose pull found no origin
+	// with the stream is refused at once instead of starting a new pull.
+	DefaultNotFoundCache = 5 * time.Second
 
 	// MaxHops bounds how many relays a stream may cross: a forward adds
 	// hopsParam=N+1 to the destination's publish query and streams that
@@ -75,6 +79,14 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// ChunkSize is the outgoing RTMP chunk size of push connections.
 	ChunkSize int
+	// MaxPulls bounds the edge pulls running at once: any player request
+	// for any name in an edge app starts one, and each dials origins for
+	// up to NotFoundTimeout. Demand is refused beyond it. 0: DefaultMaxPulls.
+	MaxPulls int
+	// NotFoundCache: a key whose pull ended with ErrNotFound is refused
+	// at once for this long, so repeated requests for a missing stream do
+	// not redial the origins. 0: DefaultNotFoundCache.
+	NotFoundCache time.Duration
 }
 
 // AppConfig is one app's relay settings.
@@ -124,6 +136,12 @@ func (c Config) withDefaults() Config {
 		c.BackoffMax = DefaultBackoffMax
 	}
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	if c.MaxPulls <= 0 {
+		c.MaxPulls = DefaultMaxPulls
+	}
+	if c.NotFoundCache <= 0 {
+		c.NotFoundCache = DefaultNotFoundCache
+	}
 	return c
 }
 
