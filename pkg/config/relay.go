@@ -25,7 +25,14 @@ type Relay struct {
 	// PassQuery sends the first player's query string (auth token) to the
 	// origin on a pull, and a publisher's on an edge push.
 	PassQuery bool `mapstructure:"pass_query"`
+	// MaxPulls bounds the edge pulls running at once: any request for any
+	// name in an edge app starts one, so without it random names make the
+	// server dial its origins without limit.
+	MaxPulls int `mapstructure:"max_pulls"`
 }
+
+// MaxRelayPulls bounds relay.max_pulls.
+const MaxRelayPulls = 100000
 
 // Edge puts an app in edge mode when Origins is not empty: players pull
 // from the origins on demand, publishers are pushed up to one.
@@ -59,6 +66,9 @@ func (c *Config) validateRelay() error {
 		positive("relay.backoff_max", r.BackoffMax),
 		positive("relay.idle_timeout", r.IdleTimeout),
 		positive("relay.not_found_timeout", r.NotFoundTimeout),
+	}
+	if r.MaxPulls < 1 || r.MaxPulls > MaxRelayPulls {
+		errs = append(errs, fmt.Errorf("config: relay.max_pulls: %d out of range [1, %d]", r.MaxPulls, MaxRelayPulls))
 	}
 	if r.BackoffMax < r.BackoffMin {
 		errs = append(errs, fmt.Errorf("config: relay.backoff_max: %s is less than relay.backoff_min %s", r.BackoffMax, r.BackoffMin))

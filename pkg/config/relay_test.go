@@ -15,6 +15,7 @@ func wantRelayDefaults() Relay {
 		IdleTimeout:     30 * time.Second,
 		NotFoundTimeout: 10 * time.Second,
 		PassQuery:       true,
+		MaxPulls:        100,
 	}
 }
 
@@ -32,6 +33,8 @@ func TestValidateRelay(t *testing.T) {
 			}
 		}, ""},
 		{"timeout", func(c *Config) { c.Relay.Timeout = 0 }, "relay.timeout: 0s must be > 0"},
+		{"max pulls zero", func(c *Config) { c.Relay.MaxPulls = 0 }, "config: relay.max_pulls: 0 out of range [1, 100000]"},
+		{"max pulls huge", func(c *Config) { c.Relay.MaxPulls = 1 << 30 }, "relay.max_pulls: 1073741824 out of range"},
 		{"backoff order", func(c *Config) { c.Relay.BackoffMax = time.Millisecond }, "relay.backoff_max: 1ms is less than relay.backoff_min"},
 		{"forward scheme", func(c *Config) { c.Apps = map[string]App{"live": {Forward: []string{"http://a/live"}}} },
 			`apps.live.forward[0]: "http://a/live": scheme "http" is not rtmp`},
@@ -81,6 +84,7 @@ apps:
       idle_timeout: 5s
 relay:
   pass_query: false
+  max_pulls: 7
 `)
 	cfg, err := Load(path, nil)
 	require.NoError(t, err)
@@ -88,6 +92,7 @@ relay:
 	require.Equal(t, Edge{Origins: []string{"rtmp://o1/live", "http://o2:8080/{app}"}, Selection: "hash", IdleTimeout: 5 * time.Second},
 		cfg.Apps["cdn"].Edge)
 	require.False(t, cfg.Relay.PassQuery)
+	require.Equal(t, 7, cfg.Relay.MaxPulls)
 	require.Equal(t, 5*time.Second, cfg.EdgeIdleTimeout("cdn"))
 	require.Equal(t, 30*time.Second, cfg.EdgeIdleTimeout("live"))
 	require.Equal(t, 10*time.Second, cfg.EdgeNotFoundTimeout("cdn"))

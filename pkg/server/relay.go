@@ -59,6 +59,7 @@ func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 		BackoffMin: cfg.Relay.BackoffMin,
 		BackoffMax: cfg.Relay.BackoffMax,
 		ChunkSize:  int(cfg.RTMP.ChunkSize),
+		MaxPulls:   cfg.Relay.MaxPulls,
 	}
 	for app, a := range cfg.Apps {
 		ac := relay.AppConfig{Forward: slices.Clone(a.Forward)}
