@@ -77,6 +77,25 @@ func TestForwardOneDestinationDown(t *testing.T) {
 	require.Equal(t, StateLive, live.State)
 	require.Positive(t, live.Bytes)
 	require.Zero(t, origin.hub.Streams()[0].Evicted, "the down destination must not cost the stream")
+	// The forward's bytes reach the hub's accounting (API clients and
+	// per-protocol BytesOut), not only the relay status.
+	eventually(t, "relay reader bytes reported to the hub", func() bool {
+		for _, rs := range origin.hub.Readers() {
+			if rs.Key == "live/cam" && rs.Info.Protocol == "relay" && rs.Bytes > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	si, ok := origin.hub.Stream("live/cam")
+	require.True(t, ok)
+	var relayOut uint64
+	for _, ps := range si.Protocols {
+		if ps.Protocol == "relay" {
+			relayOut = ps.BytesOut
+		}
+	}
+	require.Positive(t, relayOut, "per-protocol BytesOut of forwards")
 }
 
 // TestForwardStopsWithStream: when the publisher leaves (no grace), every

@@ -242,15 +242,22 @@ func (p *pusher) pump(r *hub.Reader, c *rtmp.ClientConn, buf []*av.Packet) error
 			return err
 		}
 		n := 0
+		var werr error
 		for i, pk := range pkts {
-			if err := c.WritePacket(pk); err != nil {
+			if werr = c.WritePacket(pk); werr != nil {
 				clear(pkts[i:])
-				return err
+				break
 			}
 			n += len(pk.Data)
 			pkts[i] = nil // do not keep packets alive in buf
 		}
+		// One add per batch each: the relay's status, and the hub's
+		// per-reader/per-protocol BytesOut the API reports.
 		p.st.bytes.Add(uint64(n))
+		r.AddBytes(uint64(n))
+		if werr != nil {
+			return werr
+		}
 	}
 }
 
