@@ -61,9 +61,20 @@ func BenchmarkChunkedWriter(b *testing.B) {
 	done := make(chan struct{})
 	go drain(client, done)
 
+	// writePackets reports its bytes to the player's hub reader: give it
+	// a real one (it is never read here).
+	hb := hub.New(hub.Config{})
+	defer hb.Close()
+	pub, err := hb.Publish("live/bench", hub.PublisherInfo{})
+	require.NoError(b, err)
+	defer pub.Close()
+	r, err := hb.Subscribe("live/bench", hub.ReaderInfo{Protocol: "http-flv"})
+	require.NoError(b, err)
+	defer r.Close()
+
 	pkts := benchBatch()
 	cw := newChunkedWriter(server, nil, true, time.Minute)
-	p := &player{sink: cw, hasAudio: true, hasVideo: true, started: true}
+	p := &player{reader: r, sink: cw, hasAudio: true, hasVideo: true, started: true}
 	b.SetBytes(int64(tagBytes(pkts)))
 	b.ReportAllocs()
 	for b.Loop() {
