@@ -105,10 +105,14 @@ func (p *player) run(info hub.StreamInfo) error {
 }
 
 // hold reads until the track gate can decide the header flags, then writes
-// the FLV header and everything held back.
+// the FLV header and everything held back. The hold timeout runs from the
+// subscription, not from the request: a player that waited for an
+// on-demand source (an edge pull dialing its origin) must not have spent
+// the time its tracks get to show up before the stream even existed.
 func (p *player) hold(info hub.StreamInfo) error {
-	g := newTrackGate(info, p.start)
-	holdCtx, cancel := context.WithDeadline(p.ctx, p.start.Add(holdTimeout))
+	subscribed := time.Now()
+	g := newTrackGate(info, subscribed)
+	holdCtx, cancel := context.WithDeadline(p.ctx, subscribed.Add(holdTimeout))
 	defer cancel()
 	ctx := holdCtx
 	var pending []*av.Packet
