@@ -18,11 +18,18 @@ import (
 // at real time for 12 s (so b.N is ignored; run with -benchtime 1x):
 //
 //	go test -run '^$' -bench LiveEdgeDelay -benchtime 1x ./pkg/hls
+//
+// With -short (scripts/test.sh runs every benchmark once that way, so they
+// keep compiling and running) each variant runs 3 s with a 1 s GOP only.
 func BenchmarkLiveEdgeDelay(b *testing.B) {
+	gops, dur := []int{30, 60}, 12*time.Second
+	if testing.Short() {
+		gops, dur = []int{30}, 3*time.Second
+	}
 	for _, v := range []Variant{VariantMPEGTS, VariantFMP4, VariantLowLatency} {
-		for _, gop := range []int{30, 60} {
+		for _, gop := range gops {
 			b.Run(fmt.Sprintf("%s/gop%ds", v, gop/30), func(b *testing.B) {
-				d := measureDelay(b, v, gop, 12*time.Second)
+				d := measureDelay(b, v, gop, dur)
 				slices.Sort(d)
 				b.ReportMetric(float64(d[len(d)/2].Milliseconds()), "p50-ms")
 				b.ReportMetric(float64(d[len(d)*99/100].Milliseconds()), "p99-ms")
