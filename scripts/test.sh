@@ -141,6 +141,9 @@ step "go vet" check_vet
 # libraries) only if it is filled when the binary is built.
 step "web libraries (scripts/web.sh)" ./scripts/web.sh
 step "unit tests (go test -race)" go test -race -count=1 ./...
+# Every benchmark once, so none can rot (a panicking one went unnoticed);
+# -short trims the real-time ones. About 30 s on 2 cores.
+step "benchmarks once (-benchtime=1x)" go test -short -count=1 -run '^$' -bench . -benchtime=1x ./...
 
 if [[ "${SKIP_E2E:-}" == 1 ]]; then
 	echo "SKIP_E2E=1: not running the end-to-end suite"
