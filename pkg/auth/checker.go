@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Config configures a Checker. Only Rules can change later (Reload).
@@ -31,7 +33,7 @@ type Checker struct {
 	notify *notifier
 	sess   sessions
 	// hookWarn rate-limits the "hook failed" lines.
-	hookWarn logLimiter
+	hookWarn netx.LogLimiter
 }
 
 // New validates cfg.Rules and returns a Checker; Close releases it.

@@ -233,18 +233,3 @@ func TestSyncHooks(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled, "a cancelled check must not fail open")
 	})
 }
-
-func TestLogLimiter(t *testing.T) {
-	var l logLimiter
-	n, ok := l.allow()
-	require.True(t, ok)
-	require.Zero(t, n)
-	for range 5 {
-		_, ok = l.allow()
-		require.False(t, ok, "within the same second")
-	}
-	l.last.Store(time.Now().Add(-2 * time.Second).UnixNano())
-	n, ok = l.allow()
-	require.True(t, ok)
-	require.Equal(t, uint64(5), n)
-}

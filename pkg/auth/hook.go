@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 )
@@ -154,35 +153,16 @@ func (c *Checker) callSync(ctx context.Context, action string, h Hook, serverID 
 		// The client left (or we are shutting down) while we asked.
 		return context.Cause(ctx)
 	case h.FailOpen:
-		if n, ok := c.hookWarn.allow(); ok {
+		if n, ok := c.hookWarn.Allow(); ok {
 			c.log.Warn("hook failed, allowing (fail_open)", "hook", action, "stream", r.Key(),
 				"remote", r.RemoteIP, "err", err, "suppressed", n)
 		}
 		return nil
 	default:
-		if n, ok := c.hookWarn.allow(); ok {
+		if n, ok := c.hookWarn.Allow(); ok {
 			c.log.Warn("hook failed, refusing (fail_closed)", "hook", action, "stream", r.Key(),
 				"remote", r.RemoteIP, "err", err, "suppressed", n)
 		}
 		return forbidden("%s hook unavailable", action)
 	}
-}
-
-// logLimiter lets one log line through per second and counts the others: a
-// dead hook must not flood the log with one line per viewer.
-type logLimiter struct {
-	last       atomic.Int64 // unix nanos of the last line
-	suppressed atomic.Uint64
-}
-
-// allow reports whether a line may be logged now, and how many were
-// suppressed since the last one.
-func (l *logLimiter) allow() (uint64, bool) {
-	now := time.Now().UnixNano()
-	last := l.last.Load()
-	if now-last < int64(time.Second) || !l.last.CompareAndSwap(last, now) {
-		l.suppressed.Add(1)
-		return 0, false
-	}
-	return l.suppressed.Swap(0), true
 }
