@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // ErrServerClosed is returned by Serve after Close, like http.ErrServerClosed.
@@ -111,6 +112,12 @@ type Server struct {
 	conns     map[*conn]struct{}
 	nextID    uint64
 	wg        sync.WaitGroup
+	// stop is closed by Close and Shutdown: it cuts an accept backoff short.
+	stop     chan struct{}
+	stopOnce sync.Once
+	// refusedLog rate-limits "too many connections": a flood of refused
+	// connects must not become a flood of log lines.
+	refusedLog netx.LogLimiter
 }
 
 // NewServer returns a Server publishing into and playing from h.
@@ -122,6 +129,16 @@ func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
 		log:       cfg.Logger.With("proto", "rtmp"),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		stop:      make(chan struct{}),
+	}
+}
+
+// stopAccepting closes every listener and interrupts accept backoffs.
+// Called with s.mu held.
+func (s *Server) stopAccepting() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	for ln := range s.listeners {
+		ln.Close()
 	}
 }
 
@@ -145,45 +162,25 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 	}()
 
-	var delay time.Duration
+	var bo netx.Backoff
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			if !isTemporary(err) {
+			if !netx.Temporary(err) {
 				return fmt.Errorf("rtmp: accept: %w", err)
 			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
-			t := time.NewTimer(delay)
-			<-t.C
+			s.log.Warn("accept failed, retrying", "err", err)
+			if !bo.Wait(s.stop) {
+				return ErrServerClosed
+			}
 			continue
 		}
-		delay = 0
+		bo.Reset()
 		s.accept(nc)
 	}
-}
-
-// isTemporary reports accept errors worth retrying: resource exhaustion and
-// connections aborted before accept (net.Error.Temporary is deprecated, so
-// name them).
-func isTemporary(err error) bool {
-	if errors.Is(err, net.ErrClosed) {
-		return false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) isClosed() bool {
@@ -202,8 +199,10 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 		nc.Close()
-		s.log.Warn("connection refused: too many connections",
-			"remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections)
+		if n, ok := s.refusedLog.Allow(); ok {
+			s.log.Warn("connection refused: too many connections",
+				"remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections, "suppressed", n)
+		}
 		return
 	}
 	s.nextID++
@@ -227,9 +226,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
-		for ln := range s.listeners {
-			ln.Close()
-		}
+		s.stopAccepting()
 		for c := range s.conns {
 			c.kill(ErrServerClosed)
 		}

@@ -22,9 +22,7 @@ var errDrained = errors.New("rtmp: server draining: connection idle")
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
+	s.stopAccepting()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
