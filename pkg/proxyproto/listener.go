@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Listener defaults.
@@ -45,6 +46,9 @@ type Listener struct {
 	pending map[net.Conn]struct{}
 	done    chan struct{}
 	wg      sync.WaitGroup
+	// badLog rate-limits "bad proxy protocol header": anyone who can
+	// reach the port can trigger it once per connection.
+	badLog netx.LogLimiter
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -115,7 +119,7 @@ func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
 func (l *Listener) acceptLoop() {
 	defer l.wg.Done()
-	var delay time.Duration
+	var bo netx.Backoff
 	for {
 		select {
 		case l.sem <- struct{}{}:
@@ -128,14 +132,9 @@ func (l *Listener) acceptLoop() {
 			if l.isClosed() {
 				return
 			}
-			if temporary(err) {
+			if netx.Temporary(err) {
 				// Back off like net/http on EMFILE and friends.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				t := time.NewTimer(delay)
-				select {
-				case <-t.C:
-				case <-l.done:
-					t.Stop()
+				if !bo.Wait(l.done) {
 					return
 				}
 				continue
@@ -143,7 +142,7 @@ func (l *Listener) acceptLoop() {
 			l.errc <- err
 			return
 		}
-		delay = 0
+		bo.Reset()
 		if !l.track(nc) {
 			<-l.sem
 			nc.Close()
@@ -184,9 +183,9 @@ func (l *Listener) handshake(nc net.Conn) {
 	l.untrack(nc)
 	if err != nil {
 		nc.Close()
-		if !l.isClosed() {
+		if n, ok := l.badLog.Allow(); ok && !l.isClosed() {
 			l.log.Warn("bad proxy protocol header, connection closed",
-				"remote", nc.RemoteAddr().String(), "err", err)
+				"remote", nc.RemoteAddr().String(), "err", err, "suppressed", n)
 		}
 		return
 	}
@@ -214,23 +213,6 @@ func (l *Listener) readHeader(nc net.Conn) (Header, error) {
 		return Header{}, err
 	}
 	return h, nc.SetReadDeadline(time.Time{})
-}
-
-func temporary(err error) bool {
-	if errors.Is(err, net.ErrClosed) {
-		return false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // Conn is an accepted connection whose PROXY header has been read.

@@ -113,10 +113,9 @@ func TestListenerAddresses(t *testing.T) {
 }
 
 // TestListenerRejects: garbage and silence are closed and logged once, and
-// never reach Accept; a good connection after them still does.
+// never reach Accept; a good connection after them still does. Each case
+// has its own listener: the bad-header line is rate-limited per listener.
 func TestListenerRejects(t *testing.T) {
-	l, logs := newTestListener(t, 300*time.Millisecond)
-	ch := acceptAsync(l)
 	for _, tc := range []struct {
 		name, send, log string
 	}{
@@ -125,6 +124,8 @@ func TestListenerRejects(t *testing.T) {
 		{"bad_v1", "PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n", "port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			l, logs := newTestListener(t, 300*time.Millisecond)
+			ch := acceptAsync(l)
 			c, err := net.Dial("tcp", l.Addr().String())
 			require.NoError(t, err)
 			defer c.Close()
@@ -147,19 +148,45 @@ func TestListenerRejects(t *testing.T) {
 			require.Len(t, lines, 1)
 			require.Contains(t, lines[0], "bad proxy protocol header")
 			require.Contains(t, lines[0], tc.log)
+			select {
+			case a := <-ch:
+				t.Fatalf("a rejected connection was accepted: %v", a)
+			default:
+			}
+			good, err := net.Dial("tcp", l.Addr().String())
+			require.NoError(t, err)
+			defer good.Close()
+			_, err = good.Write(AppendV1(nil, src4, dst4))
+			require.NoError(t, err)
+			require.Equal(t, src4.String(), waitAccept(t, ch).RemoteAddr().String())
 		})
 	}
-	select {
-	case a := <-ch:
-		t.Fatalf("a rejected connection was accepted: %v", a)
-	default:
+}
+
+// TestListenerBadHeaderLogRateLimited: a flood of bad headers logs at most
+// one line per second, not one per connection.
+func TestListenerBadHeaderLogRateLimited(t *testing.T) {
+	l, logs := newTestListener(t, time.Second)
+	const bad = 20
+	start := time.Now()
+	for range bad {
+		c, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(t, err)
+		_, err = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err = io.Copy(io.Discard, c) // closed by the listener
+		if err != nil {
+			require.ErrorIs(t, err, syscall.ECONNRESET)
+		}
+		c.Close()
 	}
-	c, err := net.Dial("tcp", l.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Write(AppendV1(nil, src4, dst4))
-	require.NoError(t, err)
-	require.Equal(t, src4.String(), waitAccept(t, ch).RemoteAddr().String())
+	elapsed := time.Since(start)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "bad proxy protocol header") },
+		5*time.Second, 5*time.Millisecond)
+	lines := strings.Count(logs.String(), "bad proxy protocol header")
+	require.LessOrEqual(t, lines, int(elapsed/time.Second)+1, "one line per second, not per connection")
+	require.Less(t, lines, bad)
 }
 
 // TestListenerSlowPeerDoesNotBlock: a peer that never finishes its header
