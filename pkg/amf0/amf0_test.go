@@ -378,3 +378,36 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, e1, e2)
 	})
 }
+
+// TestInfallibleAppenders: the piecewise appenders write what Append writes
+// for the same values.
+func TestInfallibleAppenders(t *testing.T) {
+	long := strings.Repeat("l", 70000)
+	tests := []struct {
+		name string
+		got  []byte
+		val  any
+	}{
+		{"number", AppendNumber(nil, -1.5), -1.5},
+		{"true", AppendBool(nil, true), true},
+		{"false", AppendBool(nil, false), false},
+		{"null", AppendNull(nil), nil},
+		{"string", AppendString(nil, "hello"), "hello"},
+		{"long string", AppendString(nil, long), long},
+		{"object", AppendObjectEnd(AppendString(AppendKey(AppendNumber(AppendKey(AppendObjectStart(nil), "a"), 1), "b"), "x")),
+			Object{{"a", 1.0}, {"b", "x"}}},
+		{"empty object", AppendObjectEnd(AppendObjectStart(nil)), Object{}},
+		{"strict array", AppendString(AppendNull(AppendStrictArrayStart(nil, 2)), "z"), StrictArray{nil, "z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := Append(nil, tt.val)
+			require.NoError(t, err)
+			require.Equal(t, want, tt.got)
+		})
+	}
+	// A key too long for the 16-bit field is cut, never an error.
+	b := AppendKey(nil, strings.Repeat("k", 70000))
+	require.Len(t, b, 2+65535)
+	require.Equal(t, []byte{0xFF, 0xFF}, b[:2])
+}

@@ -124,3 +124,63 @@ func appendProperties(dst []byte, props []Property, depth int) ([]byte, error) {
 	}
 	return append(dst, 0, 0, markerObjectEnd), nil
 }
+
+// Infallible appenders for callers that build fixed message shapes (RTMP
+// status and result commands) and so must not have an error path: each
+// writes one value, or one piece of an object or strict array, whatever
+// its input.
+
+// AppendNumber appends a number (AMF0 §2.2).
+func AppendNumber(dst []byte, f float64) []byte { return appendNumber(dst, f) }
+
+// AppendBool appends a boolean (AMF0 §2.3).
+func AppendBool(dst []byte, b bool) []byte {
+	v := byte(0)
+	if b {
+		v = 1
+	}
+	return append(dst, markerBoolean, v)
+}
+
+// AppendNull appends null (AMF0 §2.7).
+func AppendNull(dst []byte) []byte { return append(dst, markerNull) }
+
+// AppendString appends s as a string (AMF0 §2.4), or a long string (§2.14)
+// when longer than 65535 bytes. A long string holds at most 4 GiB − 1
+// bytes: anything beyond is cut, as no AMF0 value can carry it.
+func AppendString(dst []byte, s string) []byte {
+	if len(s) <= math.MaxUint16 {
+		dst = append(dst, markerString)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
+		return append(dst, s...)
+	}
+	if uint64(len(s)) > math.MaxUint32 {
+		s = s[:math.MaxUint32]
+	}
+	dst = append(dst, markerLongString)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(s)))
+	return append(dst, s...)
+}
+
+// AppendObjectStart starts an object (AMF0 §2.5): follow with AppendKey and
+// a value per property, then AppendObjectEnd.
+func AppendObjectStart(dst []byte) []byte { return append(dst, markerObject) }
+
+// AppendKey appends a property key. Keys are the caller's constants; one
+// longer than 65535 bytes is cut to that length (the key field is 16-bit).
+func AppendKey(dst []byte, key string) []byte {
+	if len(key) > math.MaxUint16 {
+		key = key[:math.MaxUint16]
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(key)))
+	return append(dst, key...)
+}
+
+// AppendObjectEnd ends an object: the empty key and the end marker.
+func AppendObjectEnd(dst []byte) []byte { return append(dst, 0, 0, markerObjectEnd) }
+
+// AppendStrictArrayStart starts a strict array of n values (AMF0 §2.12):
+// follow with exactly n values.
+func AppendStrictArrayStart(dst []byte, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(dst, markerStrictArray), n)
+}
