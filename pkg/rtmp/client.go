@@ -227,7 +227,11 @@ func (c *ClientConn) deadlineFrom(ctx context.Context) (stop func()) {
 
 // sendCommand queues a command on message stream msid.
 func (c *ClientConn) sendCommand(ctx context.Context, msid uint32, name string, txn float64, vals ...any) error {
-	return c.send(ctx, outItem{op: opMessage, csid: csidCommand, msg: commandMessage(msid, name, txn, vals...)})
+	m, err := commandMessage(msid, name, txn, vals...)
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, outItem{op: opMessage, csid: csidCommand, msg: m})
 }
 
 func (c *ClientConn) send(ctx context.Context, it outItem) error {

@@ -180,37 +180,50 @@ func (c *command) info() amf0.Object {
 	return nil
 }
 
-// commandMessage encodes an AMF0 command message on stream msid.
-// vals are appended after name and transaction id (command object first).
-func commandMessage(msid uint32, name string, txn float64, vals ...any) *Message {
-	b, err := amf0.Append(make([]byte, 0, 256), append([]any{name, txn}, vals...)...)
+// commandMessage encodes an AMF0 command message on stream msid from
+// arbitrary values (the client's commands); vals are appended after name
+// and transaction id (command object first). It fails if a value does not
+// encode (an unsupported Go type, too deep).
+func commandMessage(msid uint32, name string, txn float64, vals ...any) (*Message, error) {
+	b, err := amf0.Append(commandHead(name, txn), vals...)
 	if err != nil {
-		// Only our own constant shapes reach here; amf0.Append fails only
-		// on unsupported Go types or excessive depth.
-		panic(fmt.Sprintf("rtmp: encode command %q: %v", name, err))
+		return nil, fmt.Errorf("rtmp: encode command %q: %w", name, err)
 	}
-	return &Message{TypeID: TypeCommandAMF0, StreamID: msid, Payload: b}
+	return &Message{TypeID: TypeCommandAMF0, StreamID: msid, Payload: b}, nil
 }
 
-// statusObject is the info object of onStatus, _result and _error
-// (RTMP 1.0 §7.2.1.1: level, code, description).
-func statusObject(level, code, desc string) amf0.Object {
-	return amf0.Object{
-		{Key: "level", Value: level},
-		{Key: "code", Value: code},
-		{Key: "description", Value: desc},
-	}
+// The server's replies below have fixed shapes (strings, numbers, null and
+// objects of them), so they are written with amf0's infallible appenders:
+// no error path, and nothing to panic about (style §5).
+
+// commandHead starts a command payload: name and transaction id.
+func commandHead(name string, txn float64) []byte {
+	return amf0.AppendNumber(amf0.AppendString(make([]byte, 0, 256), name), txn)
+}
+
+// appendStatusProps appends the level, code and description properties of
+// a status info object (RTMP 1.0 §7.2.1.1), without the object's ends.
+func appendStatusProps(b []byte, level, code, desc string) []byte {
+	b = amf0.AppendString(amf0.AppendKey(b, "level"), level)
+	b = amf0.AppendString(amf0.AppendKey(b, "code"), code)
+	return amf0.AppendString(amf0.AppendKey(b, "description"), desc)
 }
 
 // onStatusMessage builds ["onStatus", 0, null, {level, code, description}]
 // on stream msid (RTMP 1.0 §7.2.2).
 func onStatusMessage(msid uint32, level, code, desc string) *Message {
-	return commandMessage(msid, commandOnStatus, 0, nil, statusObject(level, code, desc))
+	b := amf0.AppendNull(commandHead(commandOnStatus, 0))
+	b = amf0.AppendObjectEnd(appendStatusProps(amf0.AppendObjectStart(b), level, code, desc))
+	return &Message{TypeID: TypeCommandAMF0, StreamID: msid, Payload: b}
 }
 
-// resultMessage builds ["_result", txn, obj, args...] on stream 0.
-func resultMessage(txn float64, obj any, args ...any) *Message {
-	return commandMessage(0, commandResult, txn, append([]any{obj}, args...)...)
+// resultMessage builds ["_result", txn, null, args...] on stream 0.
+func resultMessage(txn float64, args ...float64) *Message {
+	b := amf0.AppendNull(commandHead(commandResult, txn))
+	for _, a := range args {
+		b = amf0.AppendNumber(b, a)
+	}
+	return &Message{TypeID: TypeCommandAMF0, Payload: b}
 }
 
 // connectResult is the reply to connect (RTMP 1.0 §7.2.1.1): properties
@@ -219,32 +232,31 @@ func resultMessage(txn float64, obj any, args ...any) *Message {
 // properties also state ours (E-RTMP v2: the server SHOULD reply with the
 // same property names so both sides agree on a codec set).
 func connectResult(txn, objectEncoding float64, enhanced bool) *Message {
-	props := amf0.Object{
-		{Key: "fmsVer", Value: fmsVersion},
-		{Key: "capabilities", Value: float64(serverCapabilities)},
-		{Key: "mode", Value: float64(1)},
-	}
+	b := amf0.AppendObjectStart(commandHead(commandResult, txn))
+	b = amf0.AppendString(amf0.AppendKey(b, "fmsVer"), fmsVersion)
+	b = amf0.AppendNumber(amf0.AppendKey(b, "capabilities"), serverCapabilities)
+	b = amf0.AppendNumber(amf0.AppendKey(b, "mode"), 1)
 	if enhanced {
-		list := make(amf0.StrictArray, 0, len(videoFourCCs))
-		vmap := make(amf0.Object, 0, len(videoFourCCs))
+		b = amf0.AppendStrictArrayStart(amf0.AppendKey(b, "fourCcList"), uint32(len(videoFourCCs)))
 		for _, f := range videoFourCCs {
-			list = append(list, f)
-			vmap = append(vmap, amf0.Property{Key: f, Value: float64(fourCCCanForward)})
+			b = amf0.AppendString(b, f)
 		}
-		amap := make(amf0.Object, 0, len(audioFourCCs))
-		for _, f := range audioFourCCs {
-			amap = append(amap, amf0.Property{Key: f, Value: float64(fourCCCanForward)})
+		for _, m := range [...]struct {
+			key    string
+			fourCC []string
+		}{{"videoFourCcInfoMap", videoFourCCs}, {"audioFourCcInfoMap", audioFourCCs}} {
+			b = amf0.AppendObjectStart(amf0.AppendKey(b, m.key))
+			for _, f := range m.fourCC {
+				b = amf0.AppendNumber(amf0.AppendKey(b, f), fourCCCanForward)
+			}
+			b = amf0.AppendObjectEnd(b)
 		}
-		props = append(props,
-			amf0.Property{Key: "fourCcList", Value: list},
-			amf0.Property{Key: "videoFourCcInfoMap", Value: vmap},
-			amf0.Property{Key: "audioFourCcInfoMap", Value: amap},
-			amf0.Property{Key: "capsEx", Value: float64(0)},
-		)
+		b = amf0.AppendNumber(amf0.AppendKey(b, "capsEx"), 0)
 	}
-	info := append(statusObject(levelStatus, codeConnectSuccess, "Connection succeeded."),
-		amf0.Property{Key: "objectEncoding", Value: objectEncoding})
-	return commandMessage(0, commandResult, txn, props, info)
+	b = amf0.AppendObjectEnd(b)
+	b = appendStatusProps(amf0.AppendObjectStart(b), levelStatus, codeConnectSuccess, "Connection succeeded.")
+	b = amf0.AppendObjectEnd(amf0.AppendNumber(amf0.AppendKey(b, "objectEncoding"), objectEncoding))
+	return &Message{TypeID: TypeCommandAMF0, Payload: b}
 }
 
 // wantsEnhanced reports whether a connect command object carries any E-RTMP
@@ -262,7 +274,7 @@ func wantsEnhanced(obj amf0.Object) bool {
 // FMS send after Play.Start (lets Flash read raw audio/video; harmless for
 // everyone else).
 func sampleAccessMessage(msid uint32) *Message {
-	b, _ := amf0.Append(nil, sampleAccessName, true, true)
+	b := amf0.AppendBool(amf0.AppendBool(amf0.AppendString(nil, sampleAccessName), true), true)
 	return &Message{TypeID: TypeDataAMF0, StreamID: msid, Payload: b}
 }
 

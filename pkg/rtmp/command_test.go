@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -158,9 +159,63 @@ func TestStatusMessages(t *testing.T) {
 	ok := decodeMsg(t, onStatusMessage(1, levelStatus, codePlayStart, "go"))
 	require.Nil(t, statusOf(&ok))
 
-	r := decodeMsg(t, resultMessage(4, nil, 1.0))
+	r := decodeMsg(t, resultMessage(4, 1.0))
 	require.Equal(t, "_result", r.Name)
 	require.Equal(t, []any{1.0}, r.Args)
+}
+
+// TestFixedCommandsEncode: the replies written with the infallible
+// appenders are byte for byte what amf0.Append makes of the same values, so
+// dropping the error path changed nothing on the wire.
+func TestFixedCommandsEncode(t *testing.T) {
+	status := func(level, code, desc string, extra ...amf0.Property) amf0.Object {
+		return append(amf0.Object{{Key: "level", Value: level}, {Key: "code", Value: code}, {Key: "description", Value: desc}}, extra...)
+	}
+	props := amf0.Object{{Key: "fmsVer", Value: fmsVersion}, {Key: "capabilities", Value: 31.0}, {Key: "mode", Value: 1.0}}
+	vmap, amap := amf0.Object{}, amf0.Object{}
+	list := amf0.StrictArray{}
+	for _, f := range videoFourCCs {
+		list = append(list, f)
+		vmap = append(vmap, amf0.Property{Key: f, Value: 4.0})
+	}
+	for _, f := range audioFourCCs {
+		amap = append(amap, amf0.Property{Key: f, Value: 4.0})
+	}
+	enhanced := append(append(amf0.Object{}, props...), amf0.Property{Key: "fourCcList", Value: list},
+		amf0.Property{Key: "videoFourCcInfoMap", Value: vmap}, amf0.Property{Key: "audioFourCcInfoMap", Value: amap},
+		amf0.Property{Key: "capsEx", Value: 0.0})
+	long := strings.Repeat("x", 70000) // a description past the short-string limit
+	tests := []struct {
+		name string
+		msg  *Message
+		vals []any
+	}{
+		{"onStatus", onStatusMessage(1, levelError, codePublishBadName, "busy"),
+			[]any{"onStatus", 0.0, nil, status(levelError, codePublishBadName, "busy")}},
+		{"onStatus long description", onStatusMessage(1, levelStatus, codePlayStart, long),
+			[]any{"onStatus", 0.0, nil, status(levelStatus, codePlayStart, long)}},
+		{"result", resultMessage(4, 1.0), []any{"_result", 4.0, nil, 1.0}},
+		{"result no args", resultMessage(5), []any{"_result", 5.0, nil}},
+		{"connect legacy", connectResult(1, 0, false),
+			[]any{"_result", 1.0, props, status(levelStatus, codeConnectSuccess, "Connection succeeded.", amf0.Property{Key: "objectEncoding", Value: 0.0})}},
+		{"connect enhanced", connectResult(2, 3, true),
+			[]any{"_result", 2.0, enhanced, status(levelStatus, codeConnectSuccess, "Connection succeeded.", amf0.Property{Key: "objectEncoding", Value: 3.0})}},
+		{"sample access", sampleAccessMessage(1), []any{sampleAccessName, true, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, mustAMF(t, tt.vals...), tt.msg.Payload)
+		})
+	}
+}
+
+func TestCommandMessageError(t *testing.T) {
+	_, err := commandMessage(0, "connect", 1, map[string]any{"app": "live"})
+	require.ErrorContains(t, err, `rtmp: encode command "connect": value 0: amf0: cannot encode Go type`)
+	m, err := commandMessage(3, "play", 4, nil, "cam")
+	require.NoError(t, err)
+	require.Equal(t, mustAMF(t, "play", 4.0, nil, "cam"), m.Payload)
+	require.Equal(t, uint32(3), m.StreamID)
 }
 
 func TestDataName(t *testing.T) {

@@ -379,7 +379,7 @@ func (c *conn) onCommand(m *Message, payload []byte) error {
 		if cmd.TxnID == 0 {
 			return nil
 		}
-		return c.send(csidCommand, resultMessage(cmd.TxnID, nil, float64(0)))
+		return c.send(csidCommand, resultMessage(cmd.TxnID, 0))
 	}
 	c.log.Debug("command ignored", "command", cmd.Name)
 	return nil
@@ -391,7 +391,7 @@ func (c *conn) replyResult(cmd *command) error {
 	if cmd.TxnID == 0 {
 		return nil
 	}
-	return c.send(csidCommand, resultMessage(cmd.TxnID, nil))
+	return c.send(csidCommand, resultMessage(cmd.TxnID))
 }
 
 // onConnect answers connect (RTMP 1.0 §7.2.1.1, interop notes §3): window
@@ -429,7 +429,7 @@ func (c *conn) onCreateStream(cmd *command) error {
 		return protocolErrorf("createStream: %d streams exceed limit %d", c.streams+1, maxStreamsPerConn)
 	}
 	c.streams++
-	return c.send(csidCommand, resultMessage(cmd.TxnID, nil, float64(c.streams)))
+	return c.send(csidCommand, resultMessage(cmd.TxnID, float64(c.streams)))
 }
 
 // validStream reports whether msid was created on this connection.

@@ -61,7 +61,8 @@ func TestAMF3Command(t *testing.T) {
 	env := startServer(t, ServerConfig{}, hub.Config{})
 	r := dialRaw(t, env.addr)
 	r.handshake(t)
-	m := commandMessage(0, "connect", 1, amf0.Object{{Key: "app", Value: "live"}, {Key: "objectEncoding", Value: 3.0}})
+	m, err := commandMessage(0, "connect", 1, amf0.Object{{Key: "app", Value: "live"}, {Key: "objectEncoding", Value: 3.0}})
+	require.NoError(t, err)
 	m.TypeID = TypeCommandAMF3
 	m.Payload = append([]byte{0}, m.Payload...)
 	r.send(t, csidCommand, m)

@@ -51,7 +51,9 @@ func (r *rawConn) send(t *testing.T, csid uint32, m *Message) {
 
 func (r *rawConn) command(t *testing.T, msid uint32, name string, txn float64, vals ...any) {
 	t.Helper()
-	r.send(t, csidCommand, commandMessage(msid, name, txn, vals...))
+	m, err := commandMessage(msid, name, txn, vals...)
+	require.NoError(t, err)
+	r.send(t, csidCommand, m)
 }
 
 // connect sends connect for app "live" and waits for its _result.
