@@ -49,7 +49,7 @@ const (
 // composition offset, so CodedFrames carries no CTS. Keyframes are what
 // ffprobe's AV1 parser flags, cross-checked against the sequence header
 // the encoder repeats on every keyframe.
-func av1Stream(t *testing.T, seconds int) []pubTag {
+func av1Stream(t *testing.T, seconds int, encoder ...string) []pubTag {
 	t.Helper()
 	const fps, width, height = 25, 320, 240
 	dir := t.TempDir()
@@ -58,9 +58,13 @@ func av1Stream(t *testing.T, seconds int) []pubTag {
 	defer cancel()
 	args := append(append([]string{}, ffmpegBase...), "-f", "lavfi",
 		"-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", width, height, fps), "-t", fmt.Sprint(seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libsvtav1", "-preset", "12", "-g", fmt.Sprint(fps), "-f", "obu", "-y", obuPath)
+		"-pix_fmt", "yuv420p")
+	if len(encoder) == 0 {
+		encoder = svtAV1
+	}
+	args = append(append(args, encoder...), "-g", fmt.Sprint(fps), "-f", "obu", "-y", obuPath)
 	if b, err := exec.CommandContext(ctx, ffmpegBin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg libsvtav1: %v\n%s", err, b)
+		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(encoder, " "), err, b)
 	}
 	raw, err := os.ReadFile(obuPath)
 	if err != nil {
@@ -117,6 +121,12 @@ func av1Stream(t *testing.T, seconds int) []pubTag {
 	}
 	return tags
 }
+
+// AV1 encoders in Debian's ffmpeg, fastest settings.
+var (
+	svtAV1 = []string{"-c:v", "libsvtav1", "-preset", "12"}
+	aomAV1 = []string{"-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8"}
+)
 
 type temporalUnit struct {
 	obus      []byte // the unit's OBUs minus temporal delimiters and padding

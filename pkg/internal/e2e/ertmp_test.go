@@ -28,7 +28,7 @@ import (
 // TestERTMPPassthrough publishes real Enhanced RTMP tags with our own RTMP
 // client (Debian's ffmpeg 5.1 cannot publish E-RTMP) to the ripple binary:
 // HEVC+Opus (libx265/libopus frames, E-RTMP v2 hvc1/Opus), legacy HEVC
-// codec id 12 and AV1 (SVT-AV1, av01). An RTMP player that joins before the
+// codec id 12 and AV1 (SVT-AV1 and libaom, av01). An RTMP player that joins before the
 // first frame must receive every tag body byte for byte; players that join
 // after the second keyframe (RTMP, HTTP-FLV, WS-FLV) must start with the
 // sequence starts and then a keyframe and receive every later body byte for
@@ -43,7 +43,8 @@ func TestERTMPPassthrough(t *testing.T) {
 	}{
 		{name: "hevc_opus_ertmp", tags: flvFileTags("hevc_opus_ertmp.flv", 4)},
 		{name: "hevc_legacy12", tags: flvFileTags("hevc_legacy12.flv", 4), legacy: true},
-		{name: "av1", tags: func(t *testing.T) []pubTag { return av1Stream(t, 3) }},
+		{name: "av1_svt", tags: func(t *testing.T) []pubTag { return av1Stream(t, 3, svtAV1...) }},
+		{name: "av1_aom", tags: func(t *testing.T) []pubTag { return av1Stream(t, 3, aomAV1...) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
