@@ -31,9 +31,13 @@ func TestBadInput(t *testing.T) {
 	src := probeClip(t, clip)
 	srv := startServer(t, envGrace+"=0s", envRTMPReadTimeout+"="+readTimeout.String())
 
-	pub := publish(t, srv, key, clip)
+	events := srv.openEvents(t, "")
+	pub := publish(t, srv, key, clip, "-progress", "pipe:2", "-stats_period", "0.1")
 	srv.waitLive(t, key, pub)
 	healthy := probeURLAsync(srv.flvURL(key))
+	// Under load ffprobe may subscribe after the first GOP: what it must
+	// get depends on when it did.
+	joined := waitJoins(t, events, pub, key, "http-flv")
 
 	cases := []struct {
 		name string
@@ -108,7 +112,7 @@ func TestBadInput(t *testing.T) {
 		require.NoError(t, pub.wait(playTimeout), "publisher")
 		r := await(t, "http-flv ffprobe", healthy, playTimeout)
 		require.NoError(t, r.err)
-		checkPlayback(t, r.probe, src)
+		checkPlaybackJoined(t, r.probe, src, joined["http-flv"])
 	})
 }
 

@@ -140,6 +140,32 @@ func TestMidGOPJoin(t *testing.T) {
 	})
 }
 
+// checkPlaybackJoined is checkPlayback for a player that was started once
+// the stream was live and may, on a loaded machine, have subscribed after
+// the first GOP: the GOP cache started it at a keyframe no later than the one
+// live at frame upTo (see waitJoins), and it must have every frame from that
+// keyframe on (audio: the same share of the source's).
+func checkPlaybackJoined(t *testing.T, got probe, src source, upTo int) {
+	t.Helper()
+	keyframes := src.keyframes()
+	video := len(got.packets("video"))
+	last := gopStart(keyframes, upTo)
+	from := 0
+	for _, k := range keyframes {
+		if k <= last && abs(src.VideoPackets-k-video) < abs(src.VideoPackets-from-video) {
+			from = k
+		}
+	}
+	wantV := src.VideoPackets - from
+	wantA := src.AudioPackets * wantV / src.VideoPackets
+	t.Logf("subscribed by frame %d (GOPs from keyframes 0..%d): received %d video / %d audio packets, want %d / %d (from keyframe %d)",
+		upTo, last, video, len(got.packets("audio")), wantV, wantA, from)
+	checkStreams(t, got, src)
+	checkCount(t, "video", video, wantV, 0.02)
+	checkCount(t, "audio", len(got.packets("audio")), wantA, 0.05)
+	checkTimestamps(t, got, time.Second)
+}
+
 // gopStart returns the last keyframe at or before frame.
 func gopStart(keyframes []int, frame int) int {
 	start := 0
