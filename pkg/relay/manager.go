@@ -264,11 +264,11 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 		p.demanded(query)
 		return true
 	}
-	if until, ok := m.notFound[key]; ok {
+	if until, ok := m.notFound[notFoundKey(key, query)]; ok {
 		if time.Now().Before(until) {
 			return false
 		}
-		delete(m.notFound, key)
+		delete(m.notFound, notFoundKey(key, query))
 	}
 	if len(m.pulls) >= m.cfg.MaxPulls {
 		if !m.atLimit {
@@ -283,8 +283,20 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 	return true
 }
 
-// removePull forgets p, which ended with err; a not-found key is refused
-// for NotFoundCache.
+// notFoundKey is what a not-found pull is remembered under: the key and
+// the query the pull carried (pass_query). An origin that refused one
+// query (no token, an expired one) may admit another: a player with a
+// valid token must not be refused for NotFoundCache because of a player
+// without one.
+func notFoundKey(key, query string) string {
+	if query == "" {
+		return key
+	}
+	return key + "?" + query
+}
+
+// removePull forgets p, which ended with err; a not-found key (with the
+// query it carried) is refused for NotFoundCache.
 func (m *Manager) removePull(p *puller, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -302,7 +314,7 @@ func (m *Manager) removePull(p *puller, err error) {
 				}
 			}
 		}
-		m.notFound[p.key] = now.Add(m.cfg.NotFoundCache)
+		m.notFound[notFoundKey(p.key, p.currentQuery())] = now.Add(m.cfg.NotFoundCache)
 	}
 	if m.atLimit && len(m.pulls) < m.cfg.MaxPulls {
 		m.atLimit = false
