@@ -337,9 +337,12 @@ hub:
   reconnect_grace: 0s
 `, dead, dest.RTMPAddr), false)
 
-	pub := publish(t, origin, key, clip)
+	events := origin.openEvents(t, "")
+	pub := publish(t, origin, key, clip, "-progress", "pipe:2", "-stats_period", "0.1")
 	origin.waitLive(t, key, pub)
 	local := probeURLAsync(origin.flvURL(key))
+	// Under load the origin's player may subscribe after the first GOP.
+	joined := waitJoins(t, events, pub, key, "http-flv")
 	dest.waitLive(t, "backup/fwd", pub)
 	remote := probeURLAsync(dest.flvURL("backup/fwd"))
 
@@ -349,7 +352,7 @@ hub:
 
 	r := await(t, "origin player", local, playTimeout)
 	require.NoError(t, r.err)
-	checkPlayback(t, r.probe, src)
+	checkPlaybackJoined(t, r.probe, src, joined["http-flv"])
 	r = await(t, "destination player", remote, playTimeout)
 	require.NoError(t, r.err)
 	checkStreams(t, r.probe, src)
