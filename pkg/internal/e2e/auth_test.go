@@ -443,7 +443,16 @@ func TestRealClientAddress(t *testing.T) {
 	})
 
 	t.Run("x_forwarded_for", func(t *testing.T) {
-		const key = "live/proxied_v1"
+		// A stream of its own: the v1 subtest's publisher and proxy end
+		// with that subtest, and its stream outlives them only for the
+		// reconnect grace, which the subtests in between can exceed on a
+		// loaded machine.
+		const key = "live/proxied_xff"
+		front := proxyFront(t, srv.RTMPAddr, false, netip.MustParseAddrPort("203.0.113.8:40003"))
+		args := append(append([]string{}, ffmpegBase...), "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv", "rtmp://"+front+"/"+key)
+		pub := startProc(t, "publisher via proxy "+key, ffmpegBin, args, nil)
+		srv.waitLive(t, key, pub)
+
 		status, body := httpStatus(t, srv.flvURL(key), "6.6.6.6, 192.0.2.66")
 		assert.Equal(t, http.StatusForbidden, status, "the deny list sees the forwarded client")
 		assert.Contains(t, body, "address 192.0.2.66 is denied")
