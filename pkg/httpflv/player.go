@@ -51,9 +51,10 @@ type player struct {
 	started bool
 	skipped uint64
 
-	pkts  []*av.Packet // Read buffer, reused
-	added int          // bytes added since the last flush
-	held  int          // audio-only batches added but not flushed (see writePackets)
+	pkts      []*av.Packet // Read buffer, reused
+	added     int          // bytes added since the last flush
+	held      int          // audio-only batches added but not flushed (see writePackets)
+	holdTimer *time.Timer  // bounds how long held audio waits (awaitOrFlush)
 }
 
 // setConn registers the connection kick must close. If the player was kicked
@@ -89,6 +90,11 @@ func (p *player) run(info hub.StreamInfo) error {
 		return err
 	}
 	for {
+		if p.held > 0 {
+			if err := p.awaitOrFlush(); err != nil {
+				return err
+			}
+		}
 		batch, err := p.reader.Read(p.ctx, p.pkts[:0])
 		if err != nil {
 			if p.added > 0 && errors.Is(err, io.EOF) {
@@ -208,8 +214,40 @@ func (p *player) writePackets(pkts []*av.Packet) error {
 }
 
 // maxHeldBatches bounds how many audio-only batches wait for a video frame
-// (about 70 ms of AAC at 44.1 kHz).
-const maxHeldBatches = 3
+// (about 70 ms of AAC at 44.1 kHz), and maxHoldTime how long held audio
+// waits when nothing follows (video paused, publisher silent, end of a
+// burst): held audio is never stranded.
+const (
+	maxHeldBatches = 3
+	maxHoldTime    = 50 * time.Millisecond
+)
+
+// awaitOrFlush waits up to maxHoldTime for more packets while audio is
+// held, then flushes it. One reusable timer per player: no allocation.
+func (p *player) awaitOrFlush() error {
+	if p.holdTimer == nil {
+		p.holdTimer = time.NewTimer(maxHoldTime)
+	} else {
+		p.holdTimer.Reset(maxHoldTime)
+	}
+	for {
+		select {
+		case <-p.reader.Ready():
+			// Wake-ups can be stale (Read does not consume the token when
+			// packets were already queued): go on only if Read will not
+			// block, else keep waiting out the timer.
+			if p.reader.Stats().Queued > 0 || p.reader.Err() != nil {
+				p.holdTimer.Stop()
+				return nil
+			}
+		case <-p.holdTimer.C:
+			return p.flush()
+		case <-p.ctx.Done():
+			p.holdTimer.Stop()
+			return nil // Read returns the cause
+		}
+	}
+}
 
 // carriesVideo reports whether pkts has anything but audio.
 func carriesVideo(pkts []*av.Packet) bool {

@@ -200,6 +200,12 @@ func (r *Reader) setErrLocked(err error) {
 	}
 }
 
+// Ready receives a value when packets may have been queued or the reader
+// ended, for a consumer that waits with its own timer (select on Ready and
+// the timer, then Read). Wake-ups can be spurious; Read is still the only
+// way to take packets.
+func (r *Reader) Ready() <-chan struct{} { return r.notify }
+
 // Done is closed as soon as the reader has a terminal condition: the stream
 // ended (queued packets may still be waiting for Read), it was evicted, or
 // it was closed. A writer blocked on a socket can select on it to abort at
