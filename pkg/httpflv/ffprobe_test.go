@@ -3,9 +3,6 @@ package httpflv
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/av"
-	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -87,31 +83,6 @@ func TestFFprobe(t *testing.T) {
 	require.Equal(t, map[string]string{"video": "h264", "audio": "aac"}, got)
 }
 
-// fixturePackets reads an FLV file into packets, as an RTMP publisher would
-// send them.
-func fixturePackets(t *testing.T, path string) []*av.Packet {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	r := flv.NewReader(f)
-	_, err = r.ReadHeader()
-	require.NoError(t, err)
-	var out []*av.Packet
-	for {
-		tag, err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		require.NoError(t, err)
-		pk, err := flv.PacketFromTag(tag.Type, tag.Timestamp, tag.Body)
-		require.NoError(t, err)
-		if pk != nil {
-			out = append(out, pk)
-		}
-	}
-}
-
 // TestFFprobeFixture plays a real H.264/AAC clip through HTTP-FLV into
 // ffprobe, which must decode every packet without a single error.
 func TestFFprobeFixture(t *testing.T) {
@@ -119,7 +90,7 @@ func TestFFprobeFixture(t *testing.T) {
 	if err != nil {
 		t.Skip("ffprobe not installed")
 	}
-	pkts := fixturePackets(t, "../../media/h264_aac_gop2s.flv")
+	pkts := mediatest.LoadFLV(t, "../../media/h264_aac_gop2s.flv")
 	// What ffprobe must count: every frame from the first video keyframe
 	// on (audio before it is held back so both tracks start together),
 	// minus the AVC end-of-sequence tag, which is no packet for ffmpeg.

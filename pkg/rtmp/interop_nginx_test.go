@@ -13,6 +13,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
 // Interop with nginx-rtmp (libnginx-mod-rtmp) and rtmpdump (librtmp 2.4),
@@ -147,7 +148,7 @@ func TestInteropRtmpdump(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const fixture = "../../media/h264_aac_gop2s.flv"
-	pkts := readFixture(t, fixture)
+	pkts := mediatest.LoadFLV(t, fixture)
 	pub := env.publisher(t, "cam1")
 	// Headers and the first GOP before the player arrives (late joiner),
 	// the rest after.

@@ -2,9 +2,7 @@ package rtmp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/av"
-	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
 // Interop with real ffmpeg/ffprobe as publisher, player and server. These
@@ -194,7 +192,7 @@ func TestInteropClientToFFmpegListen(t *testing.T) {
 		// A real H.264/AAC file, so ffmpeg has nothing to complain about
 		// but the transport.
 		const fixture = "../../media/h264_aac_gop2s.flv"
-		pkts := readFixture(t, fixture)
+		pkts := mediatest.LoadFLV(t, fixture)
 		for _, p := range pkts {
 			require.NoError(t, c.WritePacket(p))
 		}
@@ -246,30 +244,6 @@ func TestInteropClientToFFmpegListen(t *testing.T) {
 		require.Greater(t, kinds[av.KindAudio], 50)
 		require.Equal(t, 2, headers)
 	})
-}
-
-// readFixture reads an FLV file into packets, as ingest would.
-func readFixture(t *testing.T, path string) []*av.Packet {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	r := flv.NewReader(f)
-	_, err = r.ReadHeader()
-	require.NoError(t, err)
-	var pkts []*av.Packet
-	for {
-		tag, err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			return pkts
-		}
-		require.NoError(t, err)
-		p, err := flv.PacketFromTag(tag.Type, tag.Timestamp, tag.Body)
-		require.NoError(t, err)
-		if p != nil {
-			pkts = append(pkts, p)
-		}
-	}
 }
 
 func freeTCPPort(t *testing.T) int {
