@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/cors"
 )
 
 // Cache-Control values (issue: a CDN in front must be able to cache).
@@ -45,15 +46,11 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // unsupported writers have none to clear
 	w = deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.cfg.WriteTimeout}
 	hdr := w.Header()
-	m.setCORS(hdr, r)
+	m.cors.Set(hdr, r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
-		hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		hdr.Set("Access-Control-Allow-Headers", "Range, Accept, Accept-Encoding, Authorization, Content-Type, Origin, Cache-Control, If-None-Match, If-Modified-Since")
-		hdr.Set("Access-Control-Max-Age", "86400")
-		hdr.Set("Allow", "GET, HEAD, OPTIONS")
-		w.WriteHeader(http.StatusNoContent)
+		cors.Preflight(w)
 		return
 	default:
 		hdr.Set("Allow", "GET, HEAD, OPTIONS")
@@ -305,22 +302,6 @@ func httpError(w http.ResponseWriter, code int, msg, cc string) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(msg + "\n")) // a failed write means the client left
-}
-
-// setCORS sets Access-Control-Allow-Origin like HTTP-FLV does.
-func (m *Manager) setCORS(hdr http.Header, r *http.Request) {
-	if m.origins == nil {
-		hdr.Set("Access-Control-Allow-Origin", "*")
-		return
-	}
-	hdr.Add("Vary", "Origin")
-	origin := r.Header.Get("Origin")
-	for _, o := range m.origins {
-		if origin != "" && strings.EqualFold(origin, o) {
-			hdr.Set("Access-Control-Allow-Origin", origin)
-			return
-		}
-	}
 }
 
 // writeChunk is the most written under one write deadline.

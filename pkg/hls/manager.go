@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/cors"
 )
 
 // demandWait bounds how long a first request waits for an on-demand source
@@ -21,7 +22,7 @@ const demandWait = 10 * time.Second
 type Manager struct {
 	cfg     Config
 	hub     *hub.Hub
-	origins []string // nil when AllowOrigin is "*"
+	cors    cors.Policy
 	unwatch func()
 	done    chan struct{} // closed by Close: blocked requests give up
 
@@ -41,9 +42,7 @@ func New(cfg Config, h *hub.Hub) *Manager {
 		done:   make(chan struct{}),
 		muxers: make(map[string]*muxer),
 	}
-	if cfg.AllowOrigin != "*" {
-		m.origins = strings.FieldsFunc(cfg.AllowOrigin, func(r rune) bool { return r == ',' || r == ' ' })
-	}
+	m.cors = cors.New(cfg.AllowOrigin)
 	m.unwatch = h.Watch(m.onEvent)
 	if !cfg.OnDemand {
 		for _, s := range h.Streams() {

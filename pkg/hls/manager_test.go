@@ -113,6 +113,8 @@ func TestCORSOriginList(t *testing.T) {
 	resp, _ := e.do(t, http.MethodGet, "/live/cam.m3u8", map[string]string{"Origin": "https://b.example"})
 	require.Equal(t, "https://b.example", resp.Header.Get("Access-Control-Allow-Origin"))
 	require.Contains(t, resp.Header.Values("Vary"), "Origin")
+	// Same answer as HTTP-FLV: an exact origin may send credentials.
+	require.Equal(t, "true", resp.Header.Get("Access-Control-Allow-Credentials"))
 	resp, _ = e.do(t, http.MethodGet, "/live/cam.m3u8", map[string]string{"Origin": "https://evil.example"})
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 }

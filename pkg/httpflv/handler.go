@@ -15,16 +15,17 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/cors"
 )
 
 // Handler serves GET, HEAD and OPTIONS on /{app...}/{stream}.flv, and
 // WebSocket-FLV on the same path.
 type Handler struct {
-	cfg     Config
-	log     *slog.Logger
-	hub     *hub.Hub
-	origins []string // nil when AllowOrigin is "*"
-	wsOpts  websocket.AcceptOptions
+	cfg    Config
+	log    *slog.Logger
+	hub    *hub.Hub
+	cors   cors.Policy
+	wsOpts websocket.AcceptOptions
 
 	mu      sync.Mutex
 	closed  bool
@@ -43,13 +44,13 @@ func NewHandler(cfg Config, h *hub.Hub) *Handler {
 		hub:     h,
 		players: make(map[*player]struct{}),
 	}
-	if cfg.AllowOrigin == "*" {
+	hd.cors = cors.New(cfg.AllowOrigin)
+	if origins := hd.cors.Origins(); origins == nil {
 		hd.wsOpts.InsecureSkipVerify = true
 	} else {
-		hd.origins = strings.FieldsFunc(cfg.AllowOrigin, func(r rune) bool { return r == ',' || r == ' ' })
 		// coder/websocket matches a pattern holding "://" against
 		// scheme://host, exactly what an Origin header carries.
-		hd.wsOpts.OriginPatterns = hd.origins
+		hd.wsOpts.OriginPatterns = origins
 	}
 	return hd
 }
@@ -75,7 +76,7 @@ func (h *Handler) Close() {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	h.setCORS(hdr, r)
+	h.cors.Set(hdr, r)
 	name, isFLV := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv")
 	if !isFLV {
 		httpError(w, http.StatusNotFound, "not found")
@@ -90,7 +91,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodOptions:
-		h.preflight(w, r)
+		cors.Preflight(w)
 	case http.MethodHead:
 		if _, ok := h.hub.Stream(key); !ok {
 			httpError(w, http.StatusNotFound, "stream not found")
@@ -239,35 +240,6 @@ func (h *Handler) untrack(p *player) {
 	delete(h.players, p)
 	h.mu.Unlock()
 	h.wg.Done()
-}
-
-// setCORS sets the CORS response headers for r's Origin.
-func (h *Handler) setCORS(hdr http.Header, r *http.Request) {
-	if h.origins == nil {
-		hdr.Set("Access-Control-Allow-Origin", "*")
-		return
-	}
-	hdr.Add("Vary", "Origin")
-	origin := r.Header.Get("Origin")
-	for _, o := range h.origins {
-		if origin != "" && strings.EqualFold(origin, o) {
-			hdr.Set("Access-Control-Allow-Origin", origin)
-			// An exact origin may carry credentials (mpegts.js
-			// withCredentials); "*" never can (Fetch standard, CORS).
-			hdr.Set("Access-Control-Allow-Credentials", "true")
-			return
-		}
-	}
-}
-
-// preflight answers a CORS preflight request.
-func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-	hdr.Set("Access-Control-Allow-Headers", "Range, Accept, Accept-Encoding, Authorization, Content-Type, Origin, Cache-Control")
-	hdr.Set("Access-Control-Max-Age", "86400")
-	hdr.Set("Allow", "GET, HEAD, OPTIONS")
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // setFLVHeaders sets the headers of a playing response.
