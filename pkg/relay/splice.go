@@ -123,7 +123,7 @@ func (s *splice) admit(p *av.Packet) bool {
 		if s.seed == (maphash.Seed{}) {
 			s.seed = maphash.MakeSeed()
 		}
-		h = maphash.Bytes(s.seed, p.Data)
+		h = frameHash(s.seed, p.Data)
 	}
 	switch s.mode {
 	case modeFirst:
@@ -179,4 +179,22 @@ func (s *splice) find(h uint64) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// spliceHashPrefix bounds how much of a frame identifies it: the length and
+// the first bytes (codec header, slice header and the start of the coded
+// data) tell two frames of the last few seconds apart without hashing
+// every byte of every keyframe.
+const spliceHashPrefix = 4 << 10
+
+func frameHash(seed maphash.Seed, data []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var n [8]byte
+	for i := range n {
+		n[i] = byte(len(data) >> (8 * i))
+	}
+	_, _ = h.Write(n[:]) // maphash.Hash.Write never fails
+	_, _ = h.Write(data[:min(len(data), spliceHashPrefix)])
+	return h.Sum64()
 }

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"hash/maphash"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -167,4 +169,16 @@ func TestSpliceIgnoresOldCopies(t *testing.T) {
 	require.NotEmpty(t, second)
 	require.True(t, second[0].Kind == av.KindVideo && second[0].Keyframe)
 	require.Equal(t, last+switchStep, second[0].DTS, "no alignment with a 10 s old copy")
+}
+
+// Frames are identified by length and prefix; hashing them allocates nothing.
+func TestFrameHash(t *testing.T) {
+	seed := maphash.MakeSeed()
+	a := bytes.Repeat([]byte{7}, 3*spliceHashPrefix)
+	require.Equal(t, frameHash(seed, a), frameHash(seed, bytes.Clone(a)))
+	require.NotEqual(t, frameHash(seed, a), frameHash(seed, a[:len(a)-1]), "same prefix, other length")
+	b := bytes.Clone(a)
+	b[10] = 8
+	require.NotEqual(t, frameHash(seed, a), frameHash(seed, b))
+	require.Zero(t, testing.AllocsPerRun(100, func() { frameHash(seed, a) }))
 }
