@@ -48,6 +48,14 @@ type Config struct {
 	Relay           Relay          `mapstructure:"relay"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
+	Debug           Debug          `mapstructure:"debug"`
+}
+
+// Debug configures diagnostics an operator turns on to profile a server.
+type Debug struct {
+	// PprofListen serves net/http/pprof on its own listener when set
+	// (e.g. "127.0.0.1:6060"); never on the public HTTP port.
+	PprofListen string `mapstructure:"pprof_listen"`
 }
 
 // Log configures the process logger.

@@ -63,6 +63,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateRelay())
 	errs = append(errs, positive("shutdown_timeout", c.ShutdownTimeout))
 	errs = append(errs, nonNegative("shutdown_delay", c.ShutdownDelay))
+	if c.Debug.PprofListen != "" {
+		errs = append(errs, listenAddr("debug.pprof_listen", c.Debug.PprofListen))
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err

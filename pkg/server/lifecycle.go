@@ -84,6 +84,7 @@ func (s *Server) shutdown(parent context.Context) error {
 	timeout := s.cfg.ShutdownTimeout
 	s.log.Info("ripple stopping", "cause", cause, "timeout", timeout)
 	s.stopOps() // not serving; end the SSE streams Shutdown would wait for
+	s.pprof.close()
 	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), timeout,
 		fmt.Errorf("%w after %s", ErrShutdownTimeout, timeout))
 	defer cancel()

@@ -54,6 +54,7 @@ type Server struct {
 	ops     ops       // API, readiness (api.go)
 	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
 	relay   relayPart // forwards and edge apps (relay.go)
+	pprof   pprofPart // debug.pprof_listen (pprof.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -76,11 +77,18 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: http.listen %q: %w", cfg.HTTP.Listen, err)
 	}
 
-	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn}
+	pp, err := listenPprof(cfg.Debug.PprofListen)
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn, pprof: pp}
 	s.initReload(cfg)
 	if err := s.initAuth(cfg); err != nil {
 		rtmpLn.Close()
 		httpLn.Close()
+		s.pprof.close()
 		return nil, fmt.Errorf("server: auth: %w", err)
 	}
 	s.rtmpLn = proxyListener(cfg, log, rtmpLn)
@@ -91,6 +99,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := s.initRelay(cfg); err != nil {
 		rtmpLn.Close()
 		httpLn.Close()
+		s.pprof.close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	rc := rtmpConfig(cfg, log)
@@ -207,6 +216,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if a := s.pprof.addr(); a != nil {
+		g.Go(s.pprof.serve)
+		s.log.Info("pprof listening", "addr", a.String())
+	}
 	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
 	g.Go(func() error {
 		<-gctx.Done()
