@@ -46,6 +46,7 @@ type Reader struct {
 	done       chan struct{} // closed when err is first set
 	closed     bool          // Close was called
 	overflowAt []time.Time   // last MaxOverflows overflow times, allocated on the first
+	onEnd      []*endFunc    // AfterEnd callbacks not yet run or stopped
 	overflowN  uint64
 	stats      ReaderStats
 }
@@ -192,11 +193,45 @@ func (r *Reader) end(err error) {
 	r.signal()
 }
 
-// setErrLocked records the reader's terminal error once and closes done.
+// setErrLocked records the reader's terminal error once, closes done and
+// starts the AfterEnd callbacks.
 func (r *Reader) setErrLocked(err error) {
 	if r.err == nil {
 		r.err = err
 		close(r.done)
+		for _, e := range r.onEnd {
+			go e.f()
+		}
+		r.onEnd = nil
+	}
+}
+
+type endFunc struct{ f func() }
+
+// AfterEnd arranges for f to run in its own goroutine once the reader ends
+// (Done closes), or at once if it has ended. It costs no goroutine until
+// then: a writer blocked on a socket uses it to be cut off when its reader
+// is evicted, instead of a goroutine per player waiting on Done. stop
+// cancels it and reports whether it did so before f was started.
+func (r *Reader) AfterEnd(f func()) (stop func() bool) {
+	e := &endFunc{f: f}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	r.onEnd = append(r.onEnd, e)
+	return func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i, x := range r.onEnd {
+			if x == e {
+				r.onEnd = append(r.onEnd[:i], r.onEnd[i+1:]...)
+				return true
+			}
+		}
+		return false
 	}
 }
 
@@ -227,29 +262,9 @@ func (r *Reader) Err() error {
 // ErrSlowReader; after Close ErrClosed; ctx.Err() if ctx ends first.
 // The packets are shared with other readers and must not be modified.
 func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, error) {
-	limit := uint64(0) // 0: no limit
-	if c := cap(dst) - len(dst); c > 0 {
-		limit = uint64(c)
-	}
 	for {
-		r.mu.Lock()
-		if n := r.tail - r.head; n > 0 {
-			if limit > 0 && n > limit {
-				n = limit
-			}
-			for range n {
-				i := r.head & r.mask
-				dst = append(dst, r.ring[i])
-				r.ring[i] = nil
-				r.head++
-			}
-			r.stats.Delivered += n
-			r.mu.Unlock()
-			return dst, nil
-		}
-		err := r.err
-		r.mu.Unlock()
-		if err != nil {
+		dst, ok, err := r.take(dst)
+		if ok || err != nil {
 			return dst, err
 		}
 		select {
@@ -258,6 +273,41 @@ func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, erro
 			return dst, ctx.Err()
 		}
 	}
+}
+
+// TryRead is Read without blocking, for a consumer that waits on Ready and
+// Done in its own select: it appends what is queued (same limit as Read)
+// and returns at once. With nothing queued it returns dst unchanged and nil
+// while the reader is live, its terminal error once it has ended.
+func (r *Reader) TryRead(dst []*av.Packet) ([]*av.Packet, error) {
+	dst, _, err := r.take(dst)
+	return dst, err
+}
+
+// take moves queued packets to dst: ok reports some were queued; err is
+// the terminal error when none were.
+func (r *Reader) take(dst []*av.Packet) (_ []*av.Packet, ok bool, err error) {
+	limit := uint64(0) // 0: no limit
+	if c := cap(dst) - len(dst); c > 0 {
+		limit = uint64(c)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.tail - r.head
+	if n == 0 {
+		return dst, false, r.err
+	}
+	if limit > 0 && n > limit {
+		n = limit
+	}
+	for range n {
+		i := r.head & r.mask
+		dst = append(dst, r.ring[i])
+		r.ring[i] = nil
+		r.head++
+	}
+	r.stats.Delivered += n
+	return dst, true, nil
 }
 
 // Close detaches the reader and discards its queue; a blocked Read returns
