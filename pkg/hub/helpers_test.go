@@ -35,6 +35,9 @@ func (c *fakeClock) advance(d time.Duration) {
 type fakeTimers struct {
 	mu     sync.Mutex
 	timers []*fakeTimer
+	// flush holds the streams' flush timers (flush.go), apart from the
+	// grace timers the other tests count.
+	flush *fakeTimers
 }
 
 type fakeTimer struct {
@@ -51,6 +54,19 @@ func (ft *fakeTimers) afterFunc(d time.Duration, f func()) stopper {
 	t := &fakeTimer{ft: ft, d: d, f: f}
 	ft.timers = append(ft.timers, t)
 	return t
+}
+
+// Reset re-arms t (as time.Timer.Reset) for the flush timer.
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.ft.mu.Lock()
+	defer t.ft.mu.Unlock()
+	active := !t.stopped && !t.fired
+	t.d, t.stopped, t.fired = d, false, false
+	return active
+}
+
+func (ft *fakeTimers) newTimer(d time.Duration, f func()) resetter {
+	return ft.afterFunc(d, f).(*fakeTimer)
 }
 
 func (t *fakeTimer) Stop() bool {
@@ -98,9 +114,10 @@ func testHub(t *testing.T, cfg Config) (*Hub, *fakeClock, *fakeTimers) {
 	t.Helper()
 	h := New(cfg)
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	ft := &fakeTimers{}
+	ft := &fakeTimers{flush: &fakeTimers{}}
 	h.now = clk.now
 	h.afterFunc = ft.afterFunc
+	h.newTimer = ft.flush.newTimer
 	t.Cleanup(h.Close)
 	return h, clk, ft
 }

@@ -99,6 +99,12 @@ type Config struct {
 	// Policy returns the publish policy for a stream key's app ("live" for
 	// "live/cam1"). nil means PolicyReject for all.
 	Policy func(app string) PublishPolicy
+
+	// MergeWindow > 0 wakes a stream's readers at most once per window, so
+	// each player writes a window's worth of media at once (SRS's merged
+	// writes): far fewer writes per player for up to MergeWindow of added
+	// latency. 0 (the default) wakes them per video frame (flush.go).
+	MergeWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -131,6 +137,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxStreams < 0 {
 		c.MaxStreams = 0
 	}
+	c.MergeWindow = max(c.MergeWindow, 0)
 	return c
 }
 
@@ -170,6 +177,7 @@ type Hub struct {
 	// Test hooks; time.Now and time.AfterFunc in production.
 	now       func() time.Time
 	afterFunc func(time.Duration, func()) stopper
+	newTimer  func(time.Duration, func()) resetter
 
 	timers sync.WaitGroup // grace timers armed or running
 
@@ -203,6 +211,7 @@ func New(cfg Config) *Hub {
 		log:       cfg.Logger,
 		now:       time.Now,
 		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) },
+		newTimer:  func(d time.Duration, f func()) resetter { return time.AfterFunc(d, f) },
 		streams:   make(map[string]*stream),
 		waiters:   make(map[string]*waiter),
 	}

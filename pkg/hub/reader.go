@@ -87,7 +87,10 @@ func canStart(p *av.Packet, audioOnly bool) bool {
 // offer queues p without blocking (called by the publisher with the stream
 // lock held). It returns the number of packets dropped for this reader and
 // whether the reader must be evicted.
-func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream) (dropped uint64, evict bool) {
+//
+// wake says p is a flush point (flush.go): the reader is signalled then,
+// not for every packet, so its writer writes once per flush point.
+func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (dropped uint64, evict bool) {
 	r.mu.Lock()
 	if r.err != nil {
 		r.mu.Unlock()
@@ -119,11 +122,10 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream) (dropped uint64,
 			r.needKey = false
 		}
 	}
-	wasEmpty := r.tail == r.head
 	r.ring[r.tail&r.mask] = p
 	r.tail++
 	r.mu.Unlock()
-	if wasEmpty {
+	if wake {
 		r.signal()
 	}
 	return dropped, false

@@ -78,6 +78,7 @@ type stream struct {
 	gop     gopCache
 	ts      timeline
 	readers []*Reader
+	flush   flushState // when readers are woken (flush.go)
 
 	bytesIn, packets, dropped, evicted uint64
 
@@ -154,18 +155,23 @@ func (s *stream) writeLocked(p *av.Packet) int {
 	s.gop.add(p, s.hasVideo)
 
 	audioOnly := !s.hasVideo
+	now := s.h.now()
+	wake := s.wakeLocked(p, now)
 	evicted := 0
 	// Backwards, so an evicted reader can be swap-removed without skipping
 	// one that has not been offered p yet.
 	for i := len(s.readers) - 1; i >= 0; i-- {
 		r := s.readers[i]
-		dropped, evict := r.offer(p, audioOnly, s)
+		dropped, evict := r.offer(p, audioOnly, s, wake)
 		s.dropped += dropped
 		if evict {
 			s.removeReaderLocked(r)
 			s.evicted++
 			evicted++
 		}
+	}
+	if !wake && len(s.readers) > 0 {
+		s.heldLocked(now)
 	}
 	return evicted
 }
@@ -231,6 +237,7 @@ func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 	r.needKey = !fromKey
 	r.idx = len(s.readers)
 	s.readers = append(s.readers, r)
+	r.signal() // the primed queue is readable now, not at the next flush point
 	return r
 }
 
@@ -255,6 +262,7 @@ func (s *stream) endLocked() {
 	}
 	s.ended = true
 	s.h.endedBytesIn.Add(s.bytesIn)
+	s.stopFlushLocked()
 	for _, r := range s.readers {
 		r.end(io.EOF)
 		r.idx = -1
