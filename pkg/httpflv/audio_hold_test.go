@@ -11,44 +11,43 @@ import (
 	"github.com/ripplemedia/ripple/pkg/flv"
 )
 
-// TestAudioRidesWithVideo: audio-only batches wait for the next video frame
-// (at most maxHeldBatches of them), so a player writes once per frame;
-// audio-only streams are never held.
-func TestAudioRidesWithVideo(t *testing.T) {
-	a := func(ts int64) []*av.Packet { return []*av.Packet{audioFrame(ts)} }
-	v := func(ts int64) []*av.Packet { return []*av.Packet{videoInter(ts)} }
+// TestOneWritePerBatch: the hub decides the flush points (hub/flush.go:
+// audio rides with the next video frame); the player writes what one wake
+// gave it as one flush, audio-only batches included, and splits only
+// batches over maxWrite.
+func TestOneWritePerBatch(t *testing.T) {
+	a := func(ts int64) *av.Packet { return audioFrame(ts) }
+	v := func(ts int64) *av.Packet { return videoInter(ts) }
+	big := &av.Packet{Kind: av.KindVideo, Codec: av.CodecH264, DTS: 99, Data: make([]byte, maxWrite)}
 	cases := []struct {
-		name       string
-		hasVideo   bool
-		batches    [][]*av.Packet
-		wantFlush  []int // tags per flush
-		wantUnsent int
+		name      string
+		batches   [][]*av.Packet
+		wantFlush []int // tags per flush
 	}{
-		{"audio waits for video", true, [][]*av.Packet{a(0), a(23), v(33), a(46), v(66)}, []int{3, 2}, 0},
-		{"video pauses: held audio goes after the bound", true,
-			[][]*av.Packet{v(0), a(10), a(33), a(56), a(79), a(102)}, []int{1, 4}, 1},
-		{"audio-only stream", false, [][]*av.Packet{a(0), a(23), a(46)}, []int{1, 1, 1}, 0},
+		{"audio with video", [][]*av.Packet{{a(0), a(23), v(33)}, {a(46), v(66)}}, []int{3, 2}},
+		{"audio alone (flushed by the hub's hold bound)", [][]*av.Packet{{v(0)}, {a(10), a(33), a(56)}}, []int{1, 3}},
+		{"over maxWrite", [][]*av.Packet{{a(0), big, v(133)}}, []int{2, 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &recordSink{}
-			p := &player{sink: s, hasAudio: true, hasVideo: c.hasVideo, started: true}
+			p := &player{sink: s, hasAudio: true, hasVideo: true, started: true}
 			for _, b := range c.batches {
-				require.NoError(t, p.writePackets(b))
+				require.NoError(t, p.writePackets(b, true))
 			}
 			var got []int
 			for _, f := range s.flushes {
 				got = append(got, len(f)/3)
 			}
 			require.Equal(t, c.wantFlush, got)
-			require.Equal(t, c.wantUnsent, len(s.cur)/3)
+			require.Empty(t, s.cur)
 		})
 	}
 }
 
 // Audio held for the next video frame must not be stranded when no video
-// follows (publisher pauses or stops sending but stays connected): it goes
-// out after maxHoldTime.
+// follows (publisher pauses or stops sending but stays connected): the
+// hub's flush timer sends it after hub.AudioHold.
 func TestHeldAudioNotStranded(t *testing.T) {
 	e := newEnv(t, Config{})
 	p := e.publish(t, "live/pause")

@@ -78,7 +78,7 @@ func BenchmarkChunkedWriter(b *testing.B) {
 	b.SetBytes(int64(tagBytes(pkts)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.writePackets(pkts); err != nil {
+		if err := p.writePackets(pkts, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -51,10 +51,8 @@ type player struct {
 	started bool
 	skipped uint64
 
-	pkts      []*av.Packet // Read buffer, reused
-	added     int          // bytes added since the last flush
-	held      int          // audio-only batches added but not flushed (see writePackets)
-	holdTimer *time.Timer  // bounds how long held audio waits (awaitOrFlush)
+	pkts  []*av.Packet // Read buffer, reused
+	added int          // bytes added since the last flush
 }
 
 // setConn registers the connection kick must close. If the player was kicked
@@ -90,20 +88,30 @@ func (p *player) run(info hub.StreamInfo) error {
 		return err
 	}
 	for {
-		if p.held > 0 {
-			if err := p.awaitOrFlush(); err != nil {
-				return err
-			}
-		}
+		// The hub wakes the reader at flush points (hub/flush.go: per
+		// video frame, audio riding with it; or once per merge window),
+		// and everything queued then goes out as one write.
 		batch, err := p.reader.Read(p.ctx, p.pkts[:0])
 		if err != nil {
-			if p.added > 0 && errors.Is(err, io.EOF) {
-				_ = p.flush() // held audio (see writePackets); best effort, the stream ended
-			}
 			return err
 		}
-		err = p.writePackets(batch)
-		clear(batch) // do not pin packets until the next Read
+		for {
+			// More than one Read's worth may be queued (a merge window,
+			// a player catching up): take it all, flushing every
+			// maxWrite bytes and once at the end.
+			more := len(batch) == cap(batch)
+			err = p.writePackets(batch, !more)
+			clear(batch) // do not pin packets until the next Read
+			if err != nil || !more {
+				break
+			}
+			if batch, err = p.reader.TryRead(p.pkts[:0]); err != nil {
+				if p.added > 0 {
+					_ = p.flush() // best effort: the reader ended anyway
+				}
+				break
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -159,7 +167,7 @@ func (p *player) hold(info hub.StreamInfo) error {
 	if err := p.flush(); err != nil {
 		return err
 	}
-	if err := p.writePackets(pending); err != nil {
+	if err := p.writePackets(pending, true); err != nil {
 		return err
 	}
 	return end
@@ -175,9 +183,10 @@ func (p *player) sendHead(sent *bool) error {
 	return p.sink.flush()
 }
 
-// writePackets writes the packets that pass the filter as one or more
-// flushes of at most about maxWrite bytes.
-func (p *player) writePackets(pkts []*av.Packet) error {
+// writePackets adds the packets that pass the filter to the sink,
+// flushing whenever about maxWrite bytes are pending, and at the end if
+// last is set.
+func (p *player) writePackets(pkts []*av.Packet, last bool) error {
 	for _, pk := range pkts {
 		if !p.keep(pk) {
 			p.skipped++
@@ -194,73 +203,14 @@ func (p *player) writePackets(pkts []*av.Packet) error {
 			}
 		}
 	}
-	if p.added == 0 {
-		return nil
-	}
-	// Audio rides with the next video frame: flushing each audio-only batch
-	// on its own doubled the writes per player (43 AAC + 30 video frames a
-	// second), and ripple-bench measured 42 % less CPU per HTTP-FLV player
-	// at 1,000 players with this hold. Audio waits at most one video frame
-	// interval; players sync by timestamp, so A/V sync is unchanged. A
-	// stream whose video pauses still gets its audio after maxHeldBatches;
-	// held audio goes out at the end of the stream too. If the publisher
-	// falls silent altogether, its last ≤ 70 ms of audio wait for its next
-	// packet (or its end): the viewer is waiting for media then anyway.
-	if p.hasVideo && p.held < maxHeldBatches && !carriesVideo(pkts) {
-		p.held++
+	if !last || p.added == 0 {
 		return nil
 	}
 	return p.flush()
 }
 
-// maxHeldBatches bounds how many audio-only batches wait for a video frame
-// (about 70 ms of AAC at 44.1 kHz), and maxHoldTime how long held audio
-// waits when nothing follows (video paused, publisher silent, end of a
-// burst): held audio is never stranded.
-const (
-	maxHeldBatches = 3
-	maxHoldTime    = 50 * time.Millisecond
-)
-
-// awaitOrFlush waits up to maxHoldTime for more packets while audio is
-// held, then flushes it. One reusable timer per player: no allocation.
-func (p *player) awaitOrFlush() error {
-	if p.holdTimer == nil {
-		p.holdTimer = time.NewTimer(maxHoldTime)
-	} else {
-		p.holdTimer.Reset(maxHoldTime)
-	}
-	for {
-		select {
-		case <-p.reader.Ready():
-			// Wake-ups can be stale (Read does not consume the token when
-			// packets were already queued): go on only if Read will not
-			// block, else keep waiting out the timer.
-			if p.reader.Stats().Queued > 0 || p.reader.Err() != nil {
-				p.holdTimer.Stop()
-				return nil
-			}
-		case <-p.holdTimer.C:
-			return p.flush()
-		case <-p.ctx.Done():
-			p.holdTimer.Stop()
-			return nil // Read returns the cause
-		}
-	}
-}
-
-// carriesVideo reports whether pkts has anything but audio.
-func carriesVideo(pkts []*av.Packet) bool {
-	for _, pk := range pkts {
-		if pk.Kind != av.KindAudio {
-			return true
-		}
-	}
-	return false
-}
-
 func (p *player) flush() error {
-	p.added, p.held = 0, 0
+	p.added = 0
 	before := p.sink.bytes()
 	err := p.sink.flush()
 	if n := p.sink.bytes() - before; n > 0 {

@@ -61,7 +61,7 @@ func TestPlayerDropPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &recordSink{}
 			p := &player{sink: s, hasAudio: tc.hasA, hasVideo: tc.hasV, started: !tc.hasV}
-			require.NoError(t, p.writePackets(tc.in))
+			require.NoError(t, p.writePackets(tc.in, true))
 			got := s.bodies()
 			require.Len(t, got, len(tc.want))
 			for i, w := range tc.want {
@@ -80,7 +80,7 @@ func TestPlayerSplitsLargeBatches(t *testing.T) {
 	for i := range 4 {
 		pkts = append(pkts, &av.Packet{Kind: av.KindVideo, Keyframe: i == 0, DTS: int64(i * 40), Data: big})
 	}
-	require.NoError(t, p.writePackets(pkts))
+	require.NoError(t, p.writePackets(pkts, true))
 	require.Len(t, s.flushes, 2, "each write stays near maxWrite")
 	require.Len(t, s.bodies(), 5)
 }
