@@ -102,6 +102,7 @@ type Hub struct {
 	SlowReaderMaxOverflows int           `mapstructure:"slow_reader_max_overflows"`
 	SlowReaderWindow       time.Duration `mapstructure:"slow_reader_window"`
 	PublishPolicy          string        `mapstructure:"publish_policy"` // reject, takeover
+	MergeWindow            time.Duration `mapstructure:"merge_window"`   // 0: write per video frame
 }
 
 // App holds per-app overrides. Empty fields inherit the global setting.

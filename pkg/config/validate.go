@@ -21,6 +21,9 @@ const (
 	MinAckWindow   = 1024
 	MaxAckWindow   = math.MaxUint32 // 4-byte field (RTMP 1.0 §5.4.4)
 	MaxQueueSize   = 1 << 20
+	// MaxMergeWindow bounds hub.merge_window: beyond a second the added
+	// latency defeats live playback, and the queue must hold a window.
+	MaxMergeWindow = time.Second
 	MaxOverflows   = 1024 // the hub's cap (hub.MaxOverflowsLimit)
 	maxNameLen     = 128
 )
@@ -55,6 +58,7 @@ func (c *Config) Validate() error {
 		inRange("hub.slow_reader_max_overflows", int64(c.Hub.SlowReaderMaxOverflows), 1, MaxOverflows),
 		positive("hub.slow_reader_window", c.Hub.SlowReaderWindow),
 		oneOf("hub.publish_policy", c.Hub.PublishPolicy, PolicyReject, PolicyTakeover),
+		durationRange("hub.merge_window", c.Hub.MergeWindow, 0, MaxMergeWindow),
 	}
 	errs = append(errs, c.validateApps())
 	errs = append(errs, c.HLS.validate())

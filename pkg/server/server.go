@@ -135,6 +135,7 @@ func hubConfig(cfg config.Config, log *slog.Logger) hub.Config {
 		GOPMaxPackets:   cfg.Hub.GOPCacheMaxPackets,
 		GOPMaxBytes:     int(cfg.Hub.GOPCacheMaxBytes),
 		GOPMaxDuration:  cfg.Hub.GOPCacheMaxDuration,
+		MergeWindow:     cfg.Hub.MergeWindow,
 		ReconnectGrace:  cfg.Hub.ReconnectGrace,
 		MaxStreams:      cfg.Hub.MaxStreams,
 		Policy:          policyFunc(cfg),
