@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
 )
@@ -21,11 +19,10 @@ import (
 // Handler serves GET, HEAD and OPTIONS on /{app...}/{stream}.flv, and
 // WebSocket-FLV on the same path.
 type Handler struct {
-	cfg    Config
-	log    *slog.Logger
-	hub    *hub.Hub
-	cors   cors.Policy
-	wsOpts websocket.AcceptOptions
+	cfg  Config
+	log  *slog.Logger
+	hub  *hub.Hub
+	cors cors.Policy
 
 	mu      sync.Mutex
 	closed  bool
@@ -45,13 +42,6 @@ func NewHandler(cfg Config, h *hub.Hub) *Handler {
 		players: make(map[*player]struct{}),
 	}
 	hd.cors = cors.New(cfg.AllowOrigin)
-	if origins := hd.cors.Origins(); origins == nil {
-		hd.wsOpts.InsecureSkipVerify = true
-	} else {
-		// coder/websocket matches a pattern holding "://" against
-		// scheme://host, exactly what an Origin header carries.
-		hd.wsOpts.OriginPatterns = origins
-	}
 	return hd
 }
 

@@ -1,132 +1,277 @@
 package httpflv
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
-// wsWriter carries the FLV byte stream in WebSocket binary messages, one
-// message per batch (the FLV header alone is the first message). flv.js and
-// mpegts.js treat the payloads as one byte stream, so message boundaries are
-// free; per batch is cheaper than per tag for both ends (see
-// BenchmarkWSFraming and the package notes in the report: coder/websocket
-// frames every Write, so a message written slice by slice would cost three
-// frames per tag).
+// wsWriter carries the FLV byte stream in WebSocket binary messages on a
+// hijacked connection, one single-frame message per batch (the FLV header
+// alone is the first message). flv.js and mpegts.js treat the payloads as
+// one byte stream, so message boundaries are free. Each batch is a frame
+// header (2, 4 or 10 bytes) + the shared tag slices, handed to the kernel
+// with one writev, like chunkedWriter's HTTP chunks: no copy per player.
 //
-// The batch is copied once into a buffer borrowed for the write: coder/websocket
-// only writes contiguous payloads and passes them through its own 4 KiB
-// bufio.Writer anyway, so this copy replaces per-slice frames, not a
-// zero-copy path.
+// A WebSocket library would copy every batch through its own buffer in
+// 4 KiB writes and arm a timer per message: ripple-bench measured WS-FLV
+// with coder/websocket at 1.5× the CPU of HTTP-FLV per player and about
+// 200 KB of RSS per player at 1,000 players.
+//
+// The player goroutine writes media; the reader goroutine (readLoop)
+// answers pings and the close handshake. mu serialises their frames, so a
+// control frame never lands inside a media frame.
 type wsWriter struct {
-	c       *websocket.Conn
+	conn    net.Conn
+	src     io.Reader     // the client's frames: conn, after what the HTTP server had buffered
+	bw      *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
 	timeout time.Duration
-	// watchdog closes the connection when one write takes longer than
-	// timeout: coder/websocket bounds writes by a context, which costs a
-	// context and a timer per message; a reused timer costs nothing.
-	watchdog *time.Timer
-	timedOut atomic.Bool
-	buf      []byte  // the batch being built, borrowed from wsBufs
-	pooled   *[]byte // the pool's handle for buf
-	sent     uint64
+
+	mu        sync.Mutex
+	closeSent bool      // no frame may follow a close frame (RFC 6455 §5.5.1)
+	deadline  time.Time // the write deadline set on conn
+	ctl       [wsMaxHeader + wsMaxControl]byte
+	ctlBufs   net.Buffers // one-element Buffers for control frames, reused
+
+	// Used by the player goroutine only.
+	bufs net.Buffers // [frame header, tag slices...]; backing reused
+	out  net.Buffers // what WriteTo consumes (it advances its receiver)
+	n    int         // payload bytes in bufs
+	hdr  [10]byte
+	sent uint64
+
+	readDone chan struct{} // closed when readLoop returns
+	frame    wsFrame       // readLoop's frame; a field, so its buffer is not a per-frame allocation
 }
 
-// wsBufs lends batch buffers to players only while they write: a player
-// that kept its own would pin its largest batch (a keyframe, tens of KB)
-// for the whole session, which ripple-bench measured at ~400 KB of RSS per
-// WS-FLV player at 1,000 players; borrowed, they are as many as the writes
-// in flight.
-var wsBufs = sync.Pool{New: func() any { return new([]byte) }}
+// wsCloseWait bounds how long the end of a stream waits for the client to
+// answer its close frame before closing the connection.
+const wsCloseWait = 5 * time.Second
+
+func newWSWriter(conn net.Conn, src io.Reader, timeout time.Duration) *wsWriter {
+	w := &wsWriter{conn: conn, src: src, timeout: timeout, readDone: make(chan struct{})}
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		// net.Buffers.WriteTo uses writev on these.
+	default:
+		// A TLS record holds at most 16 KiB: a larger buffer saves
+		// no write.
+		w.bw = bufio.NewWriterSize(conn, 16<<10)
+	}
+	return w
+}
 
 func (w *wsWriter) add(b []byte) {
-	if w.buf == nil {
-		w.pooled = wsBufs.Get().(*[]byte)
-		w.buf = (*w.pooled)[:0]
+	if len(w.bufs) == 0 {
+		w.bufs = append(w.bufs, nil) // the frame header
 	}
-	w.buf = append(w.buf, b...)
+	w.bufs = append(w.bufs, b)
+	w.n += len(b)
 }
 
+// flush sends what was added as one binary frame. The 101 answer went out
+// in startWS: with nothing added there is nothing to send.
 func (w *wsWriter) flush() error {
-	if len(w.buf) == 0 {
+	if w.n == 0 {
+		w.bufs = w.bufs[:0]
 		return nil
 	}
-	w.watchdog.Reset(w.timeout)
-	err := w.c.Write(context.Background(), websocket.MessageBinary, w.buf)
-	switch {
-	case !w.watchdog.Stop() || w.timedOut.Load():
-		err = errWriteTimeout
-	case err != nil:
-		// The connection was closed under the write: by a kick (its
-		// cause is on the player's context and wins) or by the read
-		// side seeing the client go, which cancels the context just
-		// after closing.
+	w.bufs[0] = appendFrameHeader(w.hdr[:0], wsOpBinary, w.n)
+	w.mu.Lock()
+	var err error
+	if w.closeSent {
+		// The reader goroutine answered the client's close: the
+		// player is ending.
 		err = errClientGone
+	} else {
+		err = w.writeLocked(w.bufs, &w.out)
 	}
+	w.mu.Unlock()
+	clear(w.bufs) // drop references to packet bytes until the next batch
+	w.bufs = w.bufs[:0]
 	if err == nil {
-		w.sent += uint64(len(w.buf))
+		w.sent += uint64(w.n)
 	}
-	if cap(w.buf) <= 4*maxWrite { // one huge tag should not stay in the pool
-		*w.pooled = w.buf[:0]
-		wsBufs.Put(w.pooled)
-	}
-	w.buf, w.pooled = nil, nil
+	w.n = 0
 	return err
 }
 
 func (w *wsWriter) bytes() uint64 { return w.sent }
 
+// writeLocked writes bufs through out (a field: a local would escape to the
+// heap through WriteTo's pointer receiver on every write). The write
+// deadline is moved only when it has fallen more than timeout/8 behind
+// now+timeout, so each write still gets at least 7/8 of timeout while the
+// runtime's deadline timer is reset about once a second instead of at
+// every frame (30+ a second). w.mu must be held.
+func (w *wsWriter) writeLocked(bufs net.Buffers, out *net.Buffers) error {
+	if dl := time.Now().Add(w.timeout); dl.Sub(w.deadline) > w.timeout/8 {
+		if err := w.conn.SetWriteDeadline(dl); err != nil {
+			return err
+		}
+		w.deadline = dl
+	}
+	if w.bw == nil {
+		*out = bufs
+		_, err := out.WriteTo(w.conn)
+		*out = nil
+		return err
+	}
+	for _, b := range bufs {
+		if _, err := w.bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return w.bw.Flush()
+}
+
+// writeControl sends a control frame unless a close frame was sent
+// already; sending a close frame forbids any later frame.
+func (w *wsWriter) writeControl(frame func(b []byte) []byte, isClose bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return nil
+	}
+	w.closeSent = isClose
+	w.ctlBufs = append(w.ctlBufs[:0], frame(w.ctl[:0]))
+	return w.writeLocked(w.ctlBufs, &w.ctlBufs)
+}
+
+func (w *wsWriter) sendClose(code uint16, reason string) error {
+	return w.writeControl(func(b []byte) []byte { return appendCloseFrame(b, code, reason) }, true)
+}
+
+// readLoop reads the client's frames until the connection ends or the
+// client closes, and returns why. It answers pings with pongs and a close
+// with a close. Data frames are refused with 1008 policy violation: a
+// WS-FLV client only plays.
+func (w *wsWriter) readLoop() error {
+	f := &w.frame
+	for {
+		if err := f.read(w.src); err != nil {
+			var pe *wsProtocolError
+			if errors.As(err, &pe) {
+				_ = w.sendClose(pe.code, "")
+				return fmt.Errorf("%w: %w", errClientGone, err)
+			}
+			return errClientGone
+		}
+		switch f.op {
+		case wsOpPing:
+			p := f.payload
+			if err := w.writeControl(func(b []byte) []byte {
+				return append(appendFrameHeader(b, wsOpPong, len(p)), p...)
+			}, false); err != nil {
+				return errClientGone
+			}
+		case wsOpPong:
+			// Unsolicited pongs are allowed (RFC 6455 §5.5.3).
+		case wsOpClose:
+			code, hasCode, err := closeReply(f.payload)
+			var pe *wsProtocolError
+			switch {
+			case errors.As(err, &pe):
+				_ = w.sendClose(pe.code, "")
+			case hasCode:
+				_ = w.sendClose(code, "")
+			default:
+				_ = w.writeControl(func(b []byte) []byte { return appendFrameHeader(b, wsOpClose, 0) }, true)
+			}
+			return errClientGone
+		default:
+			_ = w.sendClose(wsClosePolicyViolation, "data messages are not accepted")
+			return errClientData
+		}
+	}
+}
+
+// errClientData ends a player whose client sent a data message.
+var errClientData = fmt.Errorf("%w: sent a data message", errClientGone)
+
 // end closes the WebSocket: with a close handshake when the stream ended or
 // the server drains, at once otherwise. A Close (kick) must not handshake:
-// Close waits up to 5 s for the client's answer, so a player goroutine that
-// saw the kick's cancel before the kick's CloseNow would hold Handler.Close
-// for that long with a client that does not read.
+// the handshake waits up to wsCloseWait for the client's answer, which
+// would hold Handler.Close for that long with a client that does not read.
+// end returns once the reader goroutine has.
 func (w *wsWriter) end(cause error) {
-	w.watchdog.Stop()
+	var code uint16
+	var reason string
 	switch {
 	case errors.Is(cause, io.EOF):
-		_ = w.c.Close(websocket.StatusNormalClosure, "stream ended")
+		code, reason = wsCloseNormal, "stream ended"
 	case errors.Is(cause, errDraining):
-		_ = w.c.Close(websocket.StatusGoingAway, "server shutting down")
-	default:
-		_ = w.c.CloseNow()
+		code, reason = wsCloseGoingAway, "server shutting down"
 	}
+	if code != 0 && w.sendClose(code, reason) == nil {
+		// The client answers with its close (readLoop returns), or is
+		// given up on: the server closes the TCP connection first
+		// (RFC 6455 §7.1.1).
+		t := time.NewTimer(wsCloseWait)
+		select {
+		case <-w.readDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	_ = w.conn.Close()
+	<-w.readDone
 }
 
-// startWS accepts the WebSocket upgrade and makes it p's sink. On error
-// Accept has already answered the request.
+// startWS completes the WebSocket opening handshake and makes the
+// connection p's sink. A refused handshake is answered (400, 403, 426) and
+// returned.
 func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (end func(error), err error) {
-	c, err := websocket.Accept(w, r, &h.wsOpts)
+	ww, err := acceptWS(w, r, h.cors.Origins(), h.cfg.WriteTimeout, p.cancel)
 	if err != nil {
-		return nil, fmt.Errorf("websocket accept: %w", err)
+		return nil, err
 	}
-	ww := &wsWriter{c: c, timeout: h.cfg.WriteTimeout}
-	ww.watchdog = time.AfterFunc(time.Hour, func() {
-		ww.timedOut.Store(true)
-		_ = c.CloseNow()
-	})
-	ww.watchdog.Stop()
+	p.setConn(ww.conn)
 	p.sink = ww
-	p.setConn(closerFunc(c.CloseNow))
-
-	// CloseRead answers pings and the close handshake; its context ends
-	// when the client closes or sends data (a policy violation). Not p.ctx
-	// itself: coder/websocket closes the connection at once when a read
-	// context ends, which would cut the 1001 close of a Shutdown.
-	readCtx := c.CloseRead(context.WithoutCancel(p.ctx))
-	stop := context.AfterFunc(readCtx, func() { p.cancel(errClientGone) })
-	return func(cause error) {
-		stop()
-		ww.end(cause)
-	}, nil
+	return ww.end, nil
 }
 
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
+// acceptWS validates the opening handshake, hijacks the connection and
+// answers 101. The reader goroutine then runs until the client leaves or
+// closes, and reports why to readEnded (the player's cancel).
+func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout time.Duration, readEnded func(error)) (*wsWriter, error) {
+	key, err := checkWSHandshake(r, origins)
+	if err != nil {
+		var he *wsHandshakeError
+		if errors.As(err, &he) {
+			wsRefuse(w, he)
+		}
+		return nil, err
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "websocket needs HTTP/1.1")
+		return nil, fmt.Errorf("websocket hijack: %w", err)
+	}
+	// Frames the client sent before seeing the 101 (none, normally) were
+	// read into the server's buffer; keep them, and drop the buffer.
+	var src io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	}
+	ww := newWSWriter(conn, src, timeout)
+	ww.mu.Lock()
+	err = ww.writeLocked(net.Buffers{wsResponseHead(w.Header(), key)}, &ww.out)
+	ww.mu.Unlock()
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("websocket handshake: %w", err)
+	}
+	go func() {
+		defer close(ww.readDone)
+		readEnded(ww.readLoop())
+	}()
+	return ww, nil
+}

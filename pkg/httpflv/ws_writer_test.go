@@ -136,11 +136,10 @@ func TestWSEndCloseCode(t *testing.T) {
 			ended := make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				defer close(ended)
-				c, err := websocket.Accept(w, r, nil)
+				ww, err := acceptWS(w, r, nil, time.Minute, func(error) {})
 				if err != nil {
 					return
 				}
-				ww := &wsWriter{c: c, watchdog: time.AfterFunc(time.Hour, func() {})}
 				ww.end(tc.cause)
 			}))
 			defer srv.Close()
