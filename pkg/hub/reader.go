@@ -38,7 +38,8 @@ type Reader struct {
 	idx int // position in s.readers, -1 when detached; guarded by s.mu
 
 	mu         sync.Mutex
-	ring       []*av.Packet
+	ring       []*av.Packet // grows by doubling up to limit (see offer)
+	limit      int          // the queue length: overflow beyond it
 	mask       uint64
 	head, tail uint64        // ring[head&mask] is the oldest; tail-head queued
 	needKey    bool          // skip media until a packet a decoder can start at
@@ -51,7 +52,16 @@ type Reader struct {
 	stats      ReaderStats
 }
 
-func newReader(s *stream, info ReaderInfo, size int) *Reader {
+// initialRing is the ring a reader starts with (beyond what its primed
+// queue needs): a player that keeps up never queues more than a few flush
+// points' worth, so most never grow it, and 1,000 players do not pin
+// 1,000 full-size queues (8 KiB each at the default 1024).
+const initialRing = 64
+
+// newReader makes a reader whose queue holds limit packets (a power of
+// two); its ring starts with room for need packets.
+func newReader(s *stream, info ReaderInfo, need, limit int) *Reader {
+	size := min(nextPow2(max(need, initialRing)), limit)
 	return &Reader{
 		s:      s,
 		info:   info,
@@ -60,8 +70,19 @@ func newReader(s *stream, info ReaderInfo, size int) *Reader {
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		ring:   make([]*av.Packet, size),
+		limit:  limit,
 		mask:   uint64(size - 1),
 	}
+}
+
+// growLocked doubles the ring, keeping the queued packets in order.
+func (r *Reader) growLocked() {
+	ring := make([]*av.Packet, 2*len(r.ring))
+	n := r.tail - r.head
+	for i := range n {
+		ring[i] = r.ring[(r.head+i)&r.mask]
+	}
+	r.ring, r.mask, r.head, r.tail = ring, uint64(len(ring)-1), 0, n
 }
 
 // push appends p; the caller guarantees room and that r is not yet shared
@@ -105,6 +126,9 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (drop
 			return 1, false
 		}
 		r.needKey = false
+	}
+	if r.tail-r.head == uint64(len(r.ring)) && len(r.ring) < r.limit {
+		r.growLocked()
 	}
 	if r.tail-r.head == uint64(len(r.ring)) {
 		dropped, evict = r.overflowLocked(s)

@@ -64,3 +64,29 @@ func TestAfterEnd(t *testing.T) {
 	<-late // already ended: runs at once
 	require.False(t, stop())
 }
+
+func TestReaderRingGrowsToQueueSize(t *testing.T) {
+	h, _, _ := testHub(t, Config{QueueSize: 4 * initialRing, DisableGOPCache: true})
+	g := mediatest.New(mediatest.Config{FPS: 30, GOP: 1000})
+	p := publish(t, h, "live/a")
+	r := subscribe(t, h, "live/a")
+	require.Len(t, r.ring, initialRing, "a reader starts small")
+
+	var sent []*av.Packet
+	for range 4 * initialRing {
+		pk := g.Next()
+		write(t, p, pk)
+		sent = append(sent, pk)
+	}
+	require.Len(t, r.ring, 4*initialRing, "grown by doubling to the queue size")
+	require.Zero(t, r.Stats().Overflows, "no overflow below the queue size")
+	got, err := r.TryRead(nil)
+	require.NoError(t, err)
+	require.Equal(t, sent, got, "in order across the growth")
+
+	for range 4*initialRing + 1 {
+		write(t, p, g.NextAudio())
+	}
+	require.Equal(t, uint64(1), r.Stats().Overflows, "the queue size still bounds it")
+	require.Len(t, r.ring, 4*initialRing)
+}

@@ -204,7 +204,7 @@ func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 		// Keep room for live packets after a long cached GOP.
 		size = nextPow2(n + size/2)
 	}
-	r := newReader(s, info, size)
+	r := newReader(s, info, n, size)
 	if s.out == nil {
 		s.out = make(map[string]*atomic.Uint64)
 	}
