@@ -89,8 +89,9 @@ func BenchmarkChunkedWriter(b *testing.B) {
 }
 
 // BenchmarkWSFraming compares ways to carry one batch (1 s of A+V) with
-// coder/websocket: one message per batch (the batch copied into a player
-// buffer, what wsWriter does), one message per tag (each tag copied), and
+// coder/websocket as the server: one message per batch (the batch copied
+// into a player buffer, what wsWriter did before it framed batches itself;
+// compare BenchmarkWSWriter), one message per tag (each tag copied), and
 // one streamed message per batch through Conn.Writer (no copy by us, but a
 // frame per slice: three per tag).
 func BenchmarkWSFraming(b *testing.B) {

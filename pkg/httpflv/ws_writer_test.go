@@ -3,7 +3,9 @@ package httpflv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 )
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
@@ -156,6 +161,202 @@ func TestWSEndCloseCode(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("end did not return")
 			}
+		})
+	}
+}
+
+// wsPair serves one WebSocket with acceptWS and dials it with
+// coder/websocket: the server's writer, the reason its reader ended
+// (buffered) and the client.
+func wsPair(t *testing.T) (*wsWriter, <-chan error, *websocket.Conn) {
+	t.Helper()
+	type accepted struct {
+		ww  *wsWriter
+		err error
+	}
+	acc := make(chan accepted, 1)
+	readEnded := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err })
+		acc <- accepted{ww, err}
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	c.SetReadLimit(-1)
+	a := <-acc
+	require.NoError(t, a.err)
+	t.Cleanup(func() { a.ww.end(errHandlerClosed) })
+	return a.ww, readEnded, c
+}
+
+// TestWSFraming sends batches whose frames need each header size (2, 4
+// and 10 bytes, RFC 6455 §5.2) as several slices, and checks what a real
+// client reads.
+func TestWSFraming(t *testing.T) {
+	ww, _, c := wsPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	for _, n := range []int{1, 125, 126, 4096, 65535, 65536, 300 << 10} {
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		// Split as a player does: tag header, body, trailer.
+		a, b := n/3, 2*n/3
+		ww.add(want[:a])
+		ww.add(want[a:b])
+		ww.add(want[b:])
+		require.NoError(t, ww.flush())
+		typ, got, err := c.Read(ctx)
+		require.NoError(t, err)
+		require.Equal(t, websocket.MessageBinary, typ)
+		require.Equal(t, want, got, "n=%d", n)
+	}
+	require.NoError(t, ww.flush(), "nothing added: nothing sent")
+	require.Equal(t, uint64(1+125+126+4096+65535+65536+300<<10), ww.bytes())
+}
+
+// TestWSPingPong: pings are answered while media flows, and a pong never
+// lands inside a media frame (the client would fail to parse the stream).
+func TestWSPingPong(t *testing.T) {
+	ww, _, c := wsPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	payload := bytes.Repeat([]byte{0xAB}, 64<<10)
+	stop := make(chan struct{})
+	writeErr := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				writeErr <- nil
+				return
+			default:
+			}
+			ww.add(payload[:10])
+			ww.add(payload)
+			if err := ww.flush(); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	}()
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if len(b) != 10+len(payload) {
+				readErr <- errors.New("message of unexpected size")
+				return
+			}
+		}
+	}()
+	for range 20 {
+		require.NoError(t, c.Ping(ctx))
+	}
+	close(stop)
+	require.NoError(t, <-writeErr)
+	select {
+	case err := <-readErr:
+		t.Fatalf("client read failed: %v", err)
+	default:
+	}
+}
+
+func TestWSClientClose(t *testing.T) {
+	ww, readEnded, c := wsPair(t)
+	// Close waits for the server's answering close frame.
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"))
+	require.ErrorIs(t, <-readEnded, errClientGone)
+	ww.add([]byte("x"))
+	require.ErrorIs(t, ww.flush(), errClientGone, "nothing may follow a close")
+}
+
+func TestWSClientData(t *testing.T) {
+	ww, readEnded, c := wsPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("hello")))
+	_, _, err := c.Read(ctx)
+	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err))
+	err = <-readEnded
+	require.ErrorIs(t, err, errClientData)
+	require.ErrorIs(t, err, errClientGone)
+	ww.add([]byte("x"))
+	require.ErrorIs(t, ww.flush(), errClientGone)
+}
+
+// TestWSClientProtocolError: an unmasked client frame (RFC 6455 §5.1) is
+// answered with 1002 and ends the player.
+func TestWSClientProtocolError(t *testing.T) {
+	readEnded := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err })
+		if err == nil {
+			<-ww.readDone
+			ww.end(errClientGone)
+		}
+	}))
+	defer srv.Close()
+	conn, br, resp := rawWS(t, srv.Listener.Addr().String(), "/", nil)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	_, err := conn.Write([]byte{0x89, 0x00}) // an unmasked ping
+	require.NoError(t, err)
+	got, err := io.ReadAll(br)
+	require.NoError(t, err, "the server closes after its close frame")
+	require.Equal(t, []byte{0x88, 2, 0x03, 0xEA}, got, "close 1002")
+	var pe *wsProtocolError
+	require.ErrorAs(t, <-readEnded, &pe)
+}
+
+// BenchmarkWSWriter measures the WS-FLV write path alone on loopback TCP:
+// a batch of tags as one frame through writev. Expect 0 allocs/op.
+func BenchmarkWSWriter(b *testing.B) {
+	second := benchBatch()
+	for _, bc := range []struct {
+		name string
+		pkts []*av.Packet
+	}{
+		{"batch=frame", second[:3]}, // one video frame and its audio: a flush point
+		{"batch=1s", second},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			defer ln.Close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(b, err)
+			server, err := ln.Accept()
+			require.NoError(b, err)
+			done := make(chan struct{})
+			go drain(client, done)
+
+			ww := newWSWriter(server, server, time.Minute)
+			b.SetBytes(int64(tagBytes(bc.pkts)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, pk := range bc.pkts {
+					hdr, trailer := flv.TagParts(pk)
+					ww.add(hdr)
+					ww.add(pk.Data)
+					ww.add(trailer)
+				}
+				if err := ww.flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			require.NoError(b, server.Close())
+			<-done
+			require.NoError(b, client.Close())
 		})
 	}
 }
