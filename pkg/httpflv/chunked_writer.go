@@ -139,13 +139,25 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request, p *player) (
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
-		_, _ = io.Copy(io.Discard, conn)
+		discard(conn)
 		p.cancel(errClientGone)
 	}()
 	return func(cause error) {
 		cw.end(cause)
 		<-readDone
 	}, nil
+}
+
+// discard reads c until it fails, with a small buffer: io.Copy to
+// io.Discard would hold an 8 KiB pooled buffer per player for the whole
+// session while it waits for bytes that never come.
+func discard(c net.Conn) {
+	var buf [64]byte
+	for {
+		if _, err := c.Read(buf[:]); err != nil {
+			return
+		}
+	}
 }
 
 // responseHead renders the status line and headers of a hijacked response.
