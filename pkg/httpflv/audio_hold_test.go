@@ -27,6 +27,7 @@ func TestOneWritePerBatch(t *testing.T) {
 		{"audio with video", [][]*av.Packet{{a(0), a(23), v(33)}, {a(46), v(66)}}, []int{3, 2}},
 		{"audio alone (flushed by the hub's hold bound)", [][]*av.Packet{{v(0)}, {a(10), a(33), a(56)}}, []int{1, 3}},
 		{"over maxWrite", [][]*av.Packet{{a(0), big, v(133)}}, []int{2, 1}},
+		{"over maxWriteTags (a GOP burst)", [][]*av.Packet{audioRun(maxWriteTags + 6)}, []int{maxWriteTags, 6}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -43,6 +44,14 @@ func TestOneWritePerBatch(t *testing.T) {
 			require.Empty(t, s.cur)
 		})
 	}
+}
+
+func audioRun(n int) []*av.Packet {
+	out := make([]*av.Packet, n)
+	for i := range out {
+		out[i] = audioFrame(int64(i) * 23)
+	}
+	return out
 }
 
 // Audio held for the next video frame must not be stranded when no video

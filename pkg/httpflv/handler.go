@@ -104,8 +104,12 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	if ws {
 		proto = "ws-flv"
 	}
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	// The player's context outlives the request's once the player owns a
+	// hijacked connection (serve); until then the request ending (the
+	// client left during auth or a demand wait) ends it.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	stopReq := context.AfterFunc(r.Context(), func() { cancel(context.Canceled) })
+	defer stopReq()
 	p := &player{
 		proto:  proto,
 		key:    key,
@@ -115,16 +119,26 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 		cancel: cancel,
 	}
 	if !h.track(p) {
+		cancel(nil)
 		httpError(w, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
-	defer h.untrack(p)
+	var (
+		rd  *hub.Reader
+		err error
+	)
+	detached := false
+	defer func() {
+		if !detached {
+			h.release(p, rd)
+		}
+	}()
 	if !h.authorize(ctx, w, r, key, proto) {
 		return
 	}
 
 	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr, Query: r.URL.RawQuery}
-	rd, err := h.hub.Subscribe(key, rinfo)
+	rd, err = h.hub.Subscribe(key, rinfo)
 	if errors.Is(err, hub.ErrStreamNotFound) && h.hub.Demand(key, rinfo) {
 		// A source is being started for this player (edge pull): wait
 		// for it, bounded, instead of answering 404 at once.
@@ -145,27 +159,51 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 		httpError(w, http.StatusServiceUnavailable, "stream unavailable")
 		return
 	}
-	defer rd.Close()
 	p.reader = rd
 	info := rd.Stream()
 
-	var (
-		cause error
-		end   func(error)
-	)
+	var end func(error)
 	if ws {
 		end, err = h.startWS(w, r, p)
 	} else {
 		end, err = h.startHTTP(w, r, p)
 	}
 	if err != nil {
-		cause = err
-	} else {
-		cause = p.run(info)
-		cause = h.closeCause(p, cause)
-		end(cause)
+		h.logClose(p, err)
+		return
 	}
+	if p.ownsConn() {
+		// net/http has nothing left to do with a hijacked connection:
+		// serve it from a fresh goroutine and return, which frees the
+		// server's per-connection state for the whole session (its 4 KiB
+		// read buffer, the 4 KiB writer Hijack made, the request) and
+		// this goroutine's deeper stack: ~10 KB per player.
+		stopReq()
+		detached = true
+		go func() {
+			defer h.release(p, rd)
+			h.serve(p, info, end)
+		}()
+		return
+	}
+	h.serve(p, info, end)
+}
+
+// serve streams to p until it ends, then closes its sink and logs why.
+func (h *Handler) serve(p *player, info hub.StreamInfo, end func(error)) {
+	cause := h.closeCause(p, p.run(info))
+	end(cause)
 	h.logClose(p, cause)
+}
+
+// release undoes play's setup: the reader (if subscribed), the tracking and
+// the player's context.
+func (h *Handler) release(p *player, rd *hub.Reader) {
+	if rd != nil {
+		rd.Close()
+	}
+	h.untrack(p)
+	p.cancel(nil)
 }
 
 // closeCause turns what ended run into the reason worth logging: a write

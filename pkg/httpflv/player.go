@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -53,6 +54,7 @@ type player struct {
 
 	pkts  []*av.Packet // Read buffer, reused
 	added int          // bytes added since the last flush
+	tags  int          // tags added since the last flush
 }
 
 // setConn registers the connection kick must close. If the player was kicked
@@ -65,6 +67,15 @@ func (p *player) setConn(c io.Closer) {
 	if kicked {
 		_ = c.Close()
 	}
+}
+
+// ownsConn reports whether the player writes to a connection it took over
+// from net/http (hijacked), rather than through a ResponseWriter.
+func (p *player) ownsConn() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.conn.(net.Conn)
+	return ok
 }
 
 // kick ends the player from outside: its context is cancelled with cause and
@@ -197,7 +208,8 @@ func (p *player) writePackets(pkts []*av.Packet, last bool) error {
 		p.sink.add(pk.Data)
 		p.sink.add(trailer)
 		p.added += len(hdr) + len(pk.Data) + len(trailer)
-		if p.added >= maxWrite {
+		p.tags++
+		if p.added >= maxWrite || p.tags >= maxWriteTags {
 			if err := p.flush(); err != nil {
 				return err
 			}
@@ -210,7 +222,7 @@ func (p *player) writePackets(pkts []*av.Packet, last bool) error {
 }
 
 func (p *player) flush() error {
-	p.added = 0
+	p.added, p.tags = 0, 0
 	before := p.sink.bytes()
 	err := p.sink.flush()
 	if n := p.sink.bytes() - before; n > 0 {
