@@ -96,7 +96,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		cancel:    cancel,
 		ackWindow: uint64(s.cfg.AckWindow),
 	}
-	c.w = newWriter(nc, s.cfg.WriteTimeout, s.cfg.ChunkSize, c.setCause, c.kill, c.endGracefully)
+	c.w = newConnWriter(nc, s.cfg.WriteTimeout, s.cfg.ChunkSize, c.setCause, c.kill, c.endGracefully)
 	return c
 }
 

@@ -333,11 +333,10 @@ func TestSilentPlayerOutlivesReadTimeout(t *testing.T) {
 }
 
 // TestSlowPlayer: a player that stops reading fills its socket, then its
-// hub queue, and is evicted by the hub. If the writer is blocked on that
-// player's socket meanwhile (the hub reader has no channel to watch), the
-// connection ends when the player reads again (close line: evicted) or at
-// the write deadline (close line: i/o timeout); both at Warn, and the
-// server carries on.
+// hub queue, and is evicted by the hub. The writer is blocked on that
+// player's socket meanwhile; the reader's AfterEnd callback closes the
+// connection (close line: evicted), unless the write deadline fires first
+// (close line: i/o timeout); both at Warn, and the server carries on.
 func TestSlowPlayer(t *testing.T) {
 	fill := func(t *testing.T, env *testEnv, pub *ClientConn) {
 		t.Helper()
@@ -369,8 +368,7 @@ func TestSlowPlayer(t *testing.T) {
 		pub := env.publisher(t, "cam1")
 		env.player(t, "cam1") // never reads
 		fill(t, env, pub)
-		// Whichever comes first: the pump sees the eviction (if it was
-		// waiting in Read) or the write deadline fires.
+		// Whichever comes first: the eviction or the write deadline.
 		line := env.logs.waitClosed(t, "stream=live/cam1", "level=WARN")
 		require.True(t, strings.Contains(line, "reader evicted") || strings.Contains(line, "i/o timeout"), line)
 		env.requireServes(t)

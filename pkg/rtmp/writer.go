@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -15,14 +14,31 @@ import (
 
 // Writer tuning.
 const (
-	// writeQueueLen bounds the outbound queue of a connection. Control
-	// traffic is a handful of messages; a client publisher queues media here,
-	// so a full queue is backpressure, not loss.
+	// writeQueueLen bounds the outbound queue of a client connection: a
+	// client publisher queues media here, so a full queue is backpressure,
+	// not loss.
 	writeQueueLen = 128
+	// connWriteQueueLen bounds the queue of a server connection, which only
+	// carries replies, status and control messages (a handful at a time;
+	// media comes from the hub reader). The reading goroutine blocks while
+	// it is full. 16 items keep ~1 KiB per player instead of ~8 KiB.
+	connWriteQueueLen = 16
 	// maxBatchBytes caps one writev (style §3.7: ~256 KiB).
 	maxBatchBytes = 256 << 10
-	// readBatchLen is the most packets taken from a hub reader at once.
-	readBatchLen = 128
+	// maxBatchBufs caps the slices of one writev: a packet that would
+	// take a batch past it goes into the next one. It bounds the iovec
+	// array the runtime keeps per socket (16 bytes per slice, sized by the
+	// largest writev ever made on it) and our own bufs (24 bytes per
+	// slice). A steady-state batch (a frame and its audio) needs about ten
+	// slices, a 100 KB keyframe at the default 4 KiB chunk size 50; only a
+	// join (the GOP cache at once) takes several writevs.
+	maxBatchBufs = 64
+	// readBatchLen is the most packets taken from a hub reader at once; the
+	// writer takes batches until the reader is drained.
+	readBatchLen = 64
+	// keepArenaBytes: a larger arena (a GOP replayed at join without the
+	// shared header cache) is dropped after its flush, not kept per player.
+	keepArenaBytes = 4 << 10
 	// headerCachePrefix is the size of the (chunk size, stream id) tag in
 	// front of the chunk headers cached in av.SlotRTMP.
 	headerCachePrefix = 8
@@ -65,27 +81,12 @@ type outItem struct {
 	err      error
 }
 
-// mediaBatch is what the play pump hands to the writer.
-type mediaBatch struct {
-	pkts []*av.Packet
-	err  error
-}
-
-// playState is a running play: a pump goroutine reading the hub reader.
-type playState struct {
-	fail     func(error)
-	r        *hub.Reader
-	streamID uint32
-	cancel   context.CancelFunc
-	done     chan struct{}
-	media    chan mediaBatch
-	free     chan []*av.Packet
-}
-
 // writer owns a connection's outbound side: the ChunkWriter state and every
 // socket write. One goroutine runs it (style §9.4): protocol replies, status
 // messages and media cannot race, and SetChunkSize takes effect exactly
-// between two messages.
+// between two messages. While playing, that goroutine also waits on the hub
+// reader itself (see writer_play.go): no goroutine per player besides the
+// connection's reader and this one.
 type writer struct {
 	nc      net.Conn
 	timeout time.Duration
@@ -96,6 +97,7 @@ type writer struct {
 	// note records the cause of an end the writer is about to flush.
 	note func(error)
 	// fail ends the connection abruptly (cause recorded, socket closed).
+	// Safe to call from any goroutine.
 	fail func(error)
 	// end ends the connection gracefully after everything was flushed
 	// (cause recorded, reader woken so it can linger).
@@ -110,6 +112,11 @@ type writer struct {
 	wbufs   net.Buffers // the copy of bufs that WriteTo consumes
 	arena   []byte      // control bytes and per-conn headers of the batch
 	pending int         // bytes queued in bufs
+	flushes uint64      // batches written (one writev each on TCP)
+
+	// deadline is the write deadline armed on nc (zero: none yet); see
+	// armDeadline.
+	deadline time.Time
 
 	// sharedChunkSize is the chunk size the shared header cache is built
 	// for; 0 disables the cache (see appendPacket).
@@ -118,18 +125,30 @@ type writer struct {
 	encFn           func(*av.Packet) []byte
 }
 
+// newWriter returns the writer of a client connection (writeQueueLen).
 func newWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, note, fail, end func(error)) *writer {
+	return newWriterQueue(nc, timeout, sharedChunkSize, writeQueueLen, note, fail, end)
+}
+
+// newConnWriter returns the writer of a server connection, whose queue
+// carries no media (connWriteQueueLen).
+func newConnWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, note, fail, end func(error)) *writer {
+	return newWriterQueue(nc, timeout, sharedChunkSize, connWriteQueueLen, note, fail, end)
+}
+
+// newWriterQueue allocates no batch buffers: bufs and arena grow on first
+// use to what the connection needs (a player's arena only ever holds a few
+// control messages).
+func newWriterQueue(nc net.Conn, timeout time.Duration, sharedChunkSize, queueLen int, note, fail, end func(error)) *writer {
 	w := &writer{
 		nc:              nc,
 		timeout:         timeout,
 		cw:              NewChunkWriter(),
-		q:               make(chan outItem, writeQueueLen),
+		q:               make(chan outItem, queueLen),
 		done:            make(chan struct{}),
 		note:            note,
 		fail:            fail,
 		end:             end,
-		bufs:            make(net.Buffers, 0, 64),
-		arena:           make([]byte, 0, 4096),
 		sharedChunkSize: sharedChunkSize,
 	}
 	// One method value per writer: p.Encoded must not allocate a closure
@@ -170,19 +189,20 @@ func (w *writer) run(ctx context.Context) {
 var errGracefulEnd = errors.New("rtmp: graceful end")
 
 func (w *writer) loop(ctx context.Context) error {
+	ctxDone := ctx.Done()
 	for {
 		var err error
-		var media <-chan mediaBatch
+		var ready <-chan struct{}
 		if w.play != nil {
-			media = w.play.media
+			ready = w.play.ready
 		}
 		select {
-		case <-ctx.Done():
+		case <-ctxDone:
 			return nil
 		case it := <-w.q:
 			err = w.handle(it)
-		case b := <-media:
-			err = w.handleMedia(b)
+		case <-ready:
+			err = w.drainPlay()
 		case <-w.pubDone:
 			err = w.publisherEnded()
 		}
@@ -228,6 +248,9 @@ func (w *writer) handle(it outItem) error {
 		w.appendMessage(csidControl, SetChunkSizeMessage(it.n))
 		w.cw.SetChunkSize(int(it.n))
 	case opPacket:
+		if err := w.makeRoom(it.pkt); err != nil {
+			return err
+		}
 		w.appendPacket(it.pkt, it.streamID)
 	case opPlay:
 		w.startPlay(it.reader, it.streamID)
@@ -246,7 +269,27 @@ func (w *writer) handle(it outItem) error {
 		w.end(it.err)
 		return errGracefulEnd
 	}
-	if w.pending >= maxBatchBytes {
+	return w.flushIfFull()
+}
+
+// flushIfFull writes the batch once it reaches maxBatchBytes or
+// maxBatchBufs.
+func (w *writer) flushIfFull() error {
+	if w.pending >= maxBatchBytes || len(w.bufs) >= maxBatchBufs {
+		return w.flush()
+	}
+	return nil
+}
+
+// makeRoom writes the batch first if p would take it past maxBatchBufs.
+func (w *writer) makeRoom(p *av.Packet) error {
+	if len(w.bufs) == 0 {
+		return nil
+	}
+	// A message of n chunks takes 2n slices (header, payload), the last
+	// header may be cut: 2n+1 is an upper bound.
+	cs := w.cw.ChunkSize()
+	if len(w.bufs)+2*(len(p.Data)/cs+1)+1 > maxBatchBufs {
 		return w.flush()
 	}
 	return nil
@@ -266,39 +309,6 @@ func (w *writer) publisherEnded() error {
 	return fmt.Errorf("publisher ended: %w", err)
 }
 
-// handleMedia writes a batch from the hub reader and gives the slice back to
-// the pump.
-func (w *writer) handleMedia(b mediaBatch) error {
-	ps := w.play
-	for _, p := range b.pkts {
-		w.appendPacket(p, ps.streamID)
-		if w.pending >= maxBatchBytes {
-			if err := w.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if b.pkts != nil {
-		clear(b.pkts) // do not pin packets until the slice is reused
-		ps.free <- b.pkts[:0]
-	}
-	switch {
-	case b.err == nil:
-		return nil
-	case errors.Is(b.err, io.EOF):
-		// RTMP 1.0 §7.1.7 StreamEOF, then the status librtmp and ffmpeg
-		// treat as end of stream (interop notes §4).
-		w.appendMessage(csidControl, UserControlMessage(EventStreamEOF, ps.streamID))
-		w.appendMessage(csidCommand, onStatusMessage(ps.streamID, levelStatus, codePlayUnpublish,
-			"stream is now unpublished"))
-		return ErrStreamEnded
-	case errors.Is(b.err, context.Canceled):
-		return nil
-	default:
-		return fmt.Errorf("play %q: %w", ps.r.Key(), b.err)
-	}
-}
-
 // appendMessage frames m with the ChunkWriter into the batch.
 func (w *writer) appendMessage(csid uint32, m *Message) {
 	start := len(w.arena)
@@ -307,8 +317,17 @@ func (w *writer) appendMessage(csid uint32, m *Message) {
 }
 
 func (w *writer) addBuf(b []byte) {
+	w.ensureBufs()
 	w.bufs = append(w.bufs, b)
 	w.pending += len(b)
+}
+
+// ensureBufs allocates bufs at its batch size on first use (and after a
+// batch outgrew it), rather than growing it slice by slice.
+func (w *writer) ensureBufs() {
+	if w.bufs == nil {
+		w.bufs = make(net.Buffers, 0, maxBatchBufs)
+	}
 }
 
 // mediaCSID maps a packet kind to Ripple's fixed chunk stream id and the
@@ -350,6 +369,7 @@ func (w *writer) appendPacket(p *av.Packet, msid uint32) {
 		w.arena = AppendChunkHeaders(w.arena, cs, csid, typ, msid, uint32(p.DTS), len(p.Data))
 		hdrs = w.arena[start:len(w.arena):len(w.arena)]
 	}
+	w.ensureBufs()
 	before := len(w.bufs)
 	w.bufs = AppendChunked(w.bufs, hdrs, p.Data, cs)
 	for _, b := range w.bufs[before:] {
@@ -368,99 +388,54 @@ func (w *writer) encodeShared(p *av.Packet) []byte {
 	return AppendChunkHeaders(b, w.sharedChunkSize, csid, typ, w.encStreamID, uint32(p.DTS), len(p.Data))
 }
 
-// flush writes the batch with one writev under a fresh write deadline
-// (style §3.8: a deadline per write, so a slow-but-alive peer is not cut).
+// flush writes the batch with one writev.
 func (w *writer) flush() error {
 	if len(w.bufs) == 0 {
 		return nil
 	}
-	if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
+	if err := w.armDeadline(); err != nil {
+		return err
 	}
 	// WriteTo consumes its receiver: write through a copy of the slice
 	// header, kept in the writer so taking its address does not allocate.
 	w.wbufs = w.bufs
+	w.flushes++
 	n, err := w.wbufs.WriteTo(w.nc)
 	w.wbufs = nil
 	if w.play != nil && n > 0 {
 		w.play.r.AddBytes(uint64(n)) // one atomic add per batch, for the API
 	}
 	clear(w.bufs)
-	w.bufs, w.arena, w.pending = w.bufs[:0], w.arena[:0], 0
+	w.bufs, w.pending = w.bufs[:0], 0
+	if cap(w.arena) > keepArenaBytes {
+		w.arena = nil
+	} else {
+		w.arena = w.arena[:0]
+	}
+	if cap(w.bufs) > maxBatchBufs {
+		w.bufs = nil // one huge packet (or a small chunk size): do not keep it
+	}
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }
 
-// startPlay launches the pump that reads r and feeds the writer. Two
-// batch slices alternate between them so the next Read overlaps the write.
-func (w *writer) startPlay(r *hub.Reader, msid uint32) {
-	w.stopPlay()
-	ctx, cancel := context.WithCancel(context.Background())
-	ps := &playState{
-		fail:     w.fail,
-		r:        r,
-		streamID: msid,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		media:    make(chan mediaBatch),
-		free:     make(chan []*av.Packet, 2),
+// armDeadline keeps a write deadline between timeout and 5/4 timeout ahead
+// of every write (style §3.8: a slow-but-alive peer gets at least timeout
+// per write, a stalled one is cut within 5/4 of it). Moving the deadline is
+// a runtime timer operation; re-arming it only when less than timeout is
+// left costs one per timeout/4 instead of one per flush (tens per second
+// per player).
+func (w *writer) armDeadline() error {
+	now := time.Now()
+	if w.deadline.Sub(now) >= w.timeout {
+		return nil
 	}
-	ps.free <- make([]*av.Packet, 0, readBatchLen)
-	ps.free <- make([]*av.Packet, 0, readBatchLen)
-	w.play = ps
-	go ps.pump(ctx)
-}
-
-// stopPlay ends the pump and detaches the reader.
-func (w *writer) stopPlay() {
-	ps := w.play
-	if ps == nil {
-		return
+	d := now.Add(w.timeout + w.timeout/4)
+	if err := w.nc.SetWriteDeadline(d); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
 	}
-	w.play = nil
-	ps.cancel()
-	<-ps.done
-	ps.r.Close()
-}
-
-// pump moves batches from the hub reader to the writer until the reader
-// ends or the play is stopped. The hub's Read blocks, so it cannot sit in
-// the writer's select; the pump turns it into a channel.
-func (ps *playState) pump(ctx context.Context) {
-	defer close(ps.done)
-	if err := guard(func() error { return ps.pumpLoop(ctx) }); err != nil {
-		select {
-		case ps.media <- mediaBatch{err: err}:
-		case <-ctx.Done():
-		}
-	}
-}
-
-func (ps *playState) pumpLoop(ctx context.Context) error {
-	for {
-		var buf []*av.Packet
-		select {
-		case buf = <-ps.free:
-		case <-ctx.Done():
-			return nil
-		}
-		pkts, err := ps.r.Read(ctx, buf)
-		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
-			// Evicted (hub.ErrSlowReader) or detached: end the connection
-			// now. The writer is likely blocked on this very player's
-			// socket and would only notice at its write deadline.
-			ps.fail(fmt.Errorf("play %q: %w", ps.r.Key(), err))
-			return nil
-		}
-		select {
-		case ps.media <- mediaBatch{pkts: pkts, err: err}:
-		case <-ctx.Done():
-			return nil
-		}
-		if err != nil {
-			return nil
-		}
-	}
+	w.deadline = d
+	return nil
 }
