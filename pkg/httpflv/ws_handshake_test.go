@@ -164,3 +164,16 @@ func TestWSHandshakeAccepted(t *testing.T) {
 	require.NoError(t, conn.Close())
 	e.waitReaders(t, "live/cam", 0)
 }
+
+// TestWSNotHijackable: a ResponseWriter that cannot hand over its
+// connection gets 501, not a hang.
+func TestWSNotHijackable(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.publish(t, "live/cam")
+	primed, _ := streamPackets(true, true)
+	write(t, p, primed...)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, wsRequest(nil))
+	require.Equal(t, http.StatusNotImplemented, rec.Code)
+	e.waitReaders(t, "live/cam", 0)
+}

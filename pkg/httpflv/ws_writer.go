@@ -251,7 +251,12 @@ func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout 
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		httpError(w, http.StatusInternalServerError, "websocket needs HTTP/1.1")
+		// Behind a wrapper that cannot hijack (HTTP/1.1 was checked).
+		code := http.StatusInternalServerError
+		if errors.Is(err, http.ErrNotSupported) {
+			code = http.StatusNotImplemented
+		}
+		httpError(w, code, "websocket: connection cannot be taken over")
 		return nil, fmt.Errorf("websocket hijack: %w", err)
 	}
 	// Frames the client sent before seeing the 101 (none, normally) were

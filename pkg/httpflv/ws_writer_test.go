@@ -360,3 +360,20 @@ func BenchmarkWSWriter(b *testing.B) {
 		})
 	}
 }
+
+// TestWSWriteTimeout: a WebSocket client that stops reading is dropped
+// after the write timeout, although the deadline is not moved per frame.
+func TestWSWriteTimeout(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, Config{Logger: logs.logger(), WriteTimeout: 200 * time.Millisecond})
+	p := e.publish(t, "live/cam")
+	primed, _ := streamPackets(false, true)
+	write(t, p, primed...)
+	_, _, resp := rawWS(t, e.srv.Listener.Addr().String(), "/live/cam.flv", nil) // never read on
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	e.waitReaders(t, "live/cam", 1)
+	// 32 MiB is more than loopback socket buffers hold.
+	write(t, p, bigFrames(128, 256<<10)...)
+	e.waitReaders(t, "live/cam", 0)
+	waitLog(t, logs, "player closed", "proto=ws-flv", "level=WARN", "write timeout")
+}
