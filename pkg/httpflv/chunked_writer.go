@@ -19,7 +19,7 @@ import (
 type chunkedWriter struct {
 	conn    net.Conn
 	bw      *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
-	timeout time.Duration
+	dl      lazyDeadline
 	chunked bool // false for HTTP/1.0 clients: the body ends at close
 
 	head []byte      // status line and headers, sent with the first flush
@@ -33,7 +33,7 @@ type chunkedWriter struct {
 var crlf = []byte("\r\n")
 
 func newChunkedWriter(conn net.Conn, head []byte, chunked bool, timeout time.Duration) *chunkedWriter {
-	w := &chunkedWriter{conn: conn, head: head, chunked: chunked, timeout: timeout}
+	w := &chunkedWriter{conn: conn, head: head, chunked: chunked, dl: lazyDeadline{timeout: timeout}}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		// net.Buffers.WriteTo uses writev on these.
@@ -73,9 +73,9 @@ func (w *chunkedWriter) flush() error {
 	return err
 }
 
-// write sends w.bufs under one write deadline.
+// write sends w.bufs within about the write timeout (lazyDeadline).
 func (w *chunkedWriter) write() error {
-	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+	if err := w.dl.before(w.conn, time.Now()); err != nil {
 		return err
 	}
 	if w.bw == nil {
