@@ -9,7 +9,9 @@
 #
 # Scenarios are PROTO-N: rtmp, httpflv, wsflv, hls with N players of one
 # stream; httpflv-stalled-N adds N/10 viewers that never read; ingest-N is N
-# publishers (one player, to check they flow).
+# publishers (one player, to check they flow); httpflv-mw200-N is HTTP-FLV with
+# Ripple's hub.merge_window at 200ms (Ripple only: the others have no such
+# setting; compare with nginx-rtmp's rtmp-1000).
 #
 # Everything runs on 127.0.0.1, one server at a time, each run bounded in
 # players and time. Results go to $OUT (default: a temp dir): one JSON report
@@ -26,7 +28,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 WINDOW=${WINDOW:-30s}
 WARMUP=${WARMUP:-3s}
 SERVERS=${SERVERS:-"ripple nginx-rtmp lal"}
-SCENARIOS=${SCENARIOS:-"rtmp-100 rtmp-500 rtmp-1000 httpflv-100 httpflv-500 httpflv-1000 httpflv-stalled-1000 wsflv-1000 hls-50 ingest-20"}
+SCENARIOS=${SCENARIOS:-"rtmp-100 rtmp-500 rtmp-1000 httpflv-100 httpflv-500 httpflv-1000 httpflv-stalled-1000 httpflv-mw200-1000 wsflv-1000 hls-50 ingest-20"}
 LAL_VERSION=v0.37.4
 
 WORK=$(mktemp -d /tmp/ripple-bench.XXXXXX)
@@ -117,11 +119,12 @@ REPORTS=()     # JSON reports in run order
 SERVER_PIDS="" # what ripple-bench samples
 SERVER_MAIN="" # what we stop
 
-# start_ripple HLS: Ripple's defaults, except that HLS (on by default, one
-# muxer per stream) runs only in the HLS scenario, as for the other two.
+# start_ripple HLS [MERGE_WINDOW]: Ripple's defaults, except that HLS (on by
+# default, one muxer per stream) runs only in the HLS scenario, as for the
+# other two.
 start_ripple() {
 	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$1 \
-		"$WORK/ripple" >>"$OUT/ripple.log" 2>&1 &
+		RIPPLE_HUB_MERGE_WINDOW=${2:-0s} "$WORK/ripple" >>"$OUT/ripple.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
 	PIDS+=("$!")
 	wait_port $RIPPLE_RTMP && wait_port $RIPPLE_HTTP
@@ -247,8 +250,16 @@ publish_url() {
 run_one() {
 	local sv=$1 sc=$2 proto=${2%-*} n=${2##*-}
 	local url pub players=$n publishers=1 warmup=$WARMUP stalled=0
+	local merge=0s
 	if [[ $proto == httpflv-stalled ]]; then
 		proto=httpflv stalled=$((n / 10)) # 10 % extra viewers that never read
+	fi
+	if [[ $proto == httpflv-mw200 ]]; then
+		if [[ $sv != ripple ]]; then
+			log "$sc on $sv: no merge-window setting, skipped"
+			return 0
+		fi
+		proto=httpflv merge=200ms
 	fi
 	url=$(play_url "$sv" "$proto")
 	if [[ -z $url ]]; then
@@ -265,7 +276,7 @@ run_one() {
 	local hls=false
 	[[ $proto == hls ]] && hls=true
 	case $sv in
-	ripple) start_ripple $hls ;;
+	ripple) start_ripple $hls $merge ;;
 	nginx-rtmp) start_nginx ;;
 	lal) start_lal $hls ;;
 	esac

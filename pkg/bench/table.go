@@ -103,6 +103,11 @@ func WriteTable(w io.Writer, reports []*Report) error {
 		add("10 % stalled viewers cost the others nothing measurable", true, ok,
 			"p99 %.1f vs %.1f ms, lost %d, CPU %.3f vs %.3f", st.Latency.P99, flv.Latency.P99, st.Lost, st.CPUPerPlayer, flv.CPUPerPlayer)
 	}
+	if mw, n := get("httpflv-mw200-1000", ServerRipple), get("rtmp-1000", ServerNginx); mw != nil && n != nil {
+		add("merge window 200 ms: HTTP-FLV ≤ 0.5 × nginx-rtmp RTMP play, RSS < 120 MB", true,
+			mw.CPUPerPlayer <= 0.5*n.CPUPerPlayer && mw.RSSMaxMB < 120,
+			"%.3f vs 0.5 × %.3f, %.0f MB", mw.CPUPerPlayer, n.CPUPerPlayer, mw.RSSMaxMB)
+	}
 	if in := get("ingest-20", ServerRipple); in != nil {
 		add("ingest 20 × 2 Mbps < 10 % of a core", true, in.ServerCores < 0.10, "%.1f %%", in.ServerCores*100)
 	}
