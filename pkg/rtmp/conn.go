@@ -88,7 +88,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		cfg:       &s.cfg,
 		hub:       s.hub,
 		nc:        nc,
-		br:        bufio.NewReaderSize(nc, readBufferSize),
+		br:        bufio.NewReaderSize(nc, connReadBufferSize),
 		log:       s.log.With("conn", id, "remote", remote),
 		remote:    remote,
 		id:        id,

@@ -47,6 +47,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 			onStatusMessage(msid, levelError, code, err.Error()))
 	}
 	c.pub, c.pubStreamID = p, msid
+	c.growReadBuffer()
 	if err := c.w.send(c.ctx, outItem{op: opWatch, pub: p, streamID: msid}); err != nil {
 		return err
 	}
