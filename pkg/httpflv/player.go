@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -52,6 +53,7 @@ type player struct {
 	started bool
 	skipped uint64
 
+	ended atomic.Bool  // ctx ended (set before the reader is woken)
 	pkts  []*av.Packet // Read buffer, reused
 	added int          // bytes added since the last flush
 	tags  int          // tags added since the last flush
@@ -98,11 +100,16 @@ func (p *player) run(info hub.StreamInfo) error {
 	if err := p.hold(info); err != nil {
 		return err
 	}
+	stop := context.AfterFunc(p.ctx, func() {
+		p.ended.Store(true)
+		p.reader.Wake()
+	})
+	defer stop()
 	for {
 		// The hub wakes the reader at flush points (hub/flush.go: per
 		// video frame, audio riding with it; or once per merge window),
 		// and everything queued then goes out as one write.
-		batch, err := p.reader.Read(p.ctx, p.pkts[:0])
+		batch, err := p.next()
 		if err != nil {
 			return err
 		}
@@ -126,6 +133,24 @@ func (p *player) run(info hub.StreamInfo) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// next waits for and takes what is queued: TryRead, and with nothing
+// queued a plain receive on Ready, which the hub signals at flush points
+// and run's context.AfterFunc when the context ends. Read's select on the
+// context as well cost ~3 % of a player's CPU (selectgo, both channels'
+// locks) at 30 wake-ups a second.
+func (p *player) next() ([]*av.Packet, error) {
+	for {
+		batch, err := p.reader.TryRead(p.pkts[:0])
+		if err != nil || len(batch) > 0 {
+			return batch, err
+		}
+		if p.ended.Load() {
+			return batch, p.ctx.Err()
+		}
+		<-p.reader.Ready()
 	}
 }
 

@@ -267,6 +267,11 @@ func (r *Reader) AfterEnd(f func()) (stop func() bool) {
 // way to take packets.
 func (r *Reader) Ready() <-chan struct{} { return r.notify }
 
+// Wake makes a wait on Ready return (a spurious wake-up), e.g. from
+// context.AfterFunc: a consumer can then wait on Ready alone instead of
+// selecting on its context too, which is cheaper at 30+ wake-ups a second.
+func (r *Reader) Wake() { r.signal() }
+
 // Done is closed as soon as the reader has a terminal condition: the stream
 // ended (queued packets may still be waiting for Read), it was evicted, or
 // it was closed. A writer blocked on a socket can select on it to abort at

@@ -90,3 +90,15 @@ func TestReaderRingGrowsToQueueSize(t *testing.T) {
 	require.Equal(t, uint64(1), r.Stats().Overflows, "the queue size still bounds it")
 	require.Len(t, r.ring, 4*initialRing)
 }
+
+func TestWakeIsASpuriousReady(t *testing.T) {
+	h, _, _ := testHub(t, Config{})
+	publish(t, h, "live/a")
+	r := subscribe(t, h, "live/a")
+	<-r.Ready() // the subscription's own wake-up
+	r.Wake()
+	<-r.Ready()
+	got, err := r.TryRead(nil)
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing queued: the consumer goes back to waiting")
+}
