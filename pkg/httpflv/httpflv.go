@@ -4,11 +4,16 @@
 // WebSocket upgrade, with the same bytes carried in binary messages (the
 // format flv.js and mpegts.js play).
 //
-// Each player is one hub reader served by the request goroutine. The FLV tag
-// bytes are shared by every player (flv.TagParts caches the 11-byte tag header
-// and the PreviousTagSize per packet; the body is the packet's Data), so a
-// player only adds framing: on HTTP/1.x the connection is hijacked and every
-// batch of tags becomes one HTTP chunk written with a single writev.
+// Each player is one hub reader. The FLV tag bytes are shared by every
+// player (flv.TagParts caches the 11-byte tag header and the PreviousTagSize
+// per packet; the body is the packet's Data), so a player only adds framing:
+// on HTTP/1.x the connection is hijacked and every batch of tags becomes one
+// HTTP chunk, or one WebSocket binary frame (our own RFC 6455 framing), written
+// with a single writev. The hub wakes a player at flush points (a video frame,
+// audio riding with it; or once per hub.merge_window) and a batch is what
+// was queued then. Once the connection is hijacked the player runs in its own
+// goroutine and the request handler returns, so net/http's per-connection
+// state is not kept for the session.
 package httpflv
 
 import (

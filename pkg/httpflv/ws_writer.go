@@ -28,14 +28,13 @@ import (
 // answers pings and the close handshake. mu serialises their frames, so a
 // control frame never lands inside a media frame.
 type wsWriter struct {
-	conn    net.Conn
-	src     io.Reader     // the client's frames: conn, after what the HTTP server had buffered
-	bw      *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
-	timeout time.Duration
+	conn net.Conn
+	src  io.Reader     // the client's frames: conn, after what the HTTP server had buffered
+	bw   *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
 
 	mu        sync.Mutex
-	closeSent bool      // no frame may follow a close frame (RFC 6455 §5.5.1)
-	deadline  time.Time // the write deadline set on conn
+	closeSent bool         // no frame may follow a close frame (RFC 6455 §5.5.1)
+	dl        lazyDeadline // the write deadline set on conn
 	ctl       [wsMaxHeader + wsMaxControl]byte
 	ctlBufs   net.Buffers // one-element Buffers for control frames, reused
 
@@ -55,7 +54,7 @@ type wsWriter struct {
 const wsCloseWait = 5 * time.Second
 
 func newWSWriter(conn net.Conn, src io.Reader, timeout time.Duration) *wsWriter {
-	w := &wsWriter{conn: conn, src: src, timeout: timeout, readDone: make(chan struct{})}
+	w := &wsWriter{conn: conn, src: src, dl: lazyDeadline{timeout: timeout}, readDone: make(chan struct{})}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		// net.Buffers.WriteTo uses writev on these.
@@ -105,17 +104,11 @@ func (w *wsWriter) flush() error {
 func (w *wsWriter) bytes() uint64 { return w.sent }
 
 // writeLocked writes bufs through out (a field: a local would escape to the
-// heap through WriteTo's pointer receiver on every write). The write
-// deadline is moved only when it has fallen more than timeout/8 behind
-// now+timeout, so each write still gets at least 7/8 of timeout while the
-// runtime's deadline timer is reset about once a second instead of at
-// every frame (30+ a second). w.mu must be held.
+// heap through WriteTo's pointer receiver on every write), within about
+// the write timeout (lazyDeadline). w.mu must be held.
 func (w *wsWriter) writeLocked(bufs net.Buffers, out *net.Buffers) error {
-	if dl := time.Now().Add(w.timeout); dl.Sub(w.deadline) > w.timeout/8 {
-		if err := w.conn.SetWriteDeadline(dl); err != nil {
-			return err
-		}
-		w.deadline = dl
+	if err := w.dl.before(w.conn, time.Now()); err != nil {
+		return err
 	}
 	if w.bw == nil {
 		*out = bufs
