@@ -221,15 +221,17 @@ func TestSlowReaderEvicted(t *testing.T) {
 	write(t, p, primed[:3]...)
 	conn := rawGet(t, e, "/live/cam.flv")
 	e.waitReaders(t, "live/cam", 1)
+	// The response head first: a player evicted before it wrote anything
+	// closes without one.
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	// The player blocks in a write the client does not read; its queue
 	// overflows and the hub evicts it.
 	write(t, p, bigFrames(128, 256<<10)...)
 	e.waitReaders(t, "live/cam", 0)
 	// Once the client reads again, the player finds out and closes.
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
 	_, err = io.Copy(io.Discard, resp.Body)
 	require.Error(t, err, "no clean end after eviction")
 	waitLog(t, logs, "player closed", "level=WARN", "too slow")
