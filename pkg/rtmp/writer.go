@@ -36,6 +36,11 @@ const (
 	// readBatchLen is the most packets taken from a hub reader at once; the
 	// writer takes batches until the reader is drained.
 	readBatchLen = 64
+	// keepBatchBufs: a larger bufs (a huge keyframe at a small chunk size)
+	// is dropped after its flush, not kept per player. Below it bufs keeps
+	// the size the batches need, so a small configured chunk size (128
+	// bytes: 2 slices per 128 payload bytes) does not allocate per batch.
+	keepBatchBufs = 1024
 	// keepArenaBytes: a larger arena (a GOP replayed at join without the
 	// shared header cache) is dropped after its flush, not kept per player.
 	keepArenaBytes = 4 << 10
@@ -323,7 +328,7 @@ func (w *writer) addBuf(b []byte) {
 }
 
 // ensureBufs allocates bufs at its batch size on first use (and after a
-// batch outgrew it), rather than growing it slice by slice.
+// huge batch was dropped), rather than growing it slice by slice.
 func (w *writer) ensureBufs() {
 	if w.bufs == nil {
 		w.bufs = make(net.Buffers, 0, maxBatchBufs)
@@ -412,8 +417,8 @@ func (w *writer) flush() error {
 	} else {
 		w.arena = w.arena[:0]
 	}
-	if cap(w.bufs) > maxBatchBufs {
-		w.bufs = nil // one huge packet (or a small chunk size): do not keep it
+	if cap(w.bufs) > keepBatchBufs {
+		w.bufs = nil
 	}
 	if err != nil {
 		return fmt.Errorf("write: %w", err)

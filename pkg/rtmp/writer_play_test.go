@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -336,8 +337,15 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 // BenchmarkWriterDrain is the per-player cost of one packet through the
 // play path: the hub wakes 100 playing writers, each drains its reader and
 // writes one batch. Packets are reused, so the shared chunk headers are
-// built once per pool entry: allocs/op must be 0.
+// built once per pool entry: allocs/op must be 0, also at the smallest
+// chunk size (128: a keyframe takes ~100 slices, more than a batch).
 func BenchmarkWriterDrain(b *testing.B) {
+	for _, cs := range []int{DefaultOutChunkSize, DefaultChunkSize} {
+		b.Run(fmt.Sprintf("chunk=%d", cs), func(b *testing.B) { benchWriterDrain(b, cs) })
+	}
+}
+
+func benchWriterDrain(b *testing.B, chunkSize int) {
 	const players = 100
 	h := hub.New(hub.Config{MaxOverflows: hub.MaxOverflowsLimit})
 	defer h.Close()
@@ -357,8 +365,8 @@ func BenchmarkWriterDrain(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ws[i] = newConnWriter(discardConn{}, time.Minute, DefaultOutChunkSize, func(error) {}, func(error) {}, func(error) {})
-		ws[i].cw.SetChunkSize(DefaultOutChunkSize)
+		ws[i] = newConnWriter(discardConn{}, time.Minute, chunkSize, func(error) {}, func(error) {}, func(error) {})
+		ws[i].cw.SetChunkSize(chunkSize)
 		ws[i].startPlay(r, 1)
 	}
 	defer func() {
@@ -383,16 +391,22 @@ func BenchmarkWriterDrain(b *testing.B) {
 			}
 		}
 	}
-	drain() // headers
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
+	step := func(i int) {
 		p := pool[i%poolSize]
 		p.DTS = int64(uint32(wires[i%poolSize] + int64(i/poolSize)*cycle))
 		if err := pub.WritePacket(p); err != nil {
 			b.Fatal(err)
 		}
 		drain()
+	}
+	drain() // headers
+	for i := range poolSize {
+		step(i) // builds each pool packet's shared headers once
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := poolSize; b.Loop(); i++ {
+		step(i)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*players), "ns/player-packet")
