@@ -153,7 +153,12 @@ func (c *conn) run() {
 	if c.reader != nil {
 		c.reader.Close()
 	}
+	c.logClosed(start)
+}
 
+// logClosed logs the close line. It is kept out of run, whose frame is on
+// the stack of every parked connection (see readMessage).
+func (c *conn) logClosed(start time.Time) {
 	cause := c.closeCause()
 	level := closeLevel(cause)
 	attrs := []any{"err", cause, "dur", time.Since(start).Round(time.Millisecond)}
@@ -211,7 +216,7 @@ func (c *conn) runInner() error {
 		if c.ctx.Err() != nil {
 			return c.linger()
 		}
-		m, err := c.cr.ReadMessage()
+		m, err := c.readMessage()
 		if err != nil {
 			if c.ctx.Err() != nil {
 				return c.linger()
