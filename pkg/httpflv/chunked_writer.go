@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // chunkedWriter writes an HTTP/1.x FLV response on a hijacked connection.
@@ -19,7 +21,7 @@ import (
 type chunkedWriter struct {
 	conn    net.Conn
 	bw      *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
-	dl      lazyDeadline
+	dl      netx.WriteDeadline
 	chunked bool // false for HTTP/1.0 clients: the body ends at close
 
 	head []byte      // status line and headers, sent with the first flush
@@ -33,7 +35,7 @@ type chunkedWriter struct {
 var crlf = []byte("\r\n")
 
 func newChunkedWriter(conn net.Conn, head []byte, chunked bool, timeout time.Duration) *chunkedWriter {
-	w := &chunkedWriter{conn: conn, head: head, chunked: chunked, dl: lazyDeadline{timeout: timeout}}
+	w := &chunkedWriter{conn: conn, head: head, chunked: chunked, dl: netx.WriteDeadline{Timeout: timeout}}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		// net.Buffers.WriteTo uses writev on these.
@@ -73,9 +75,9 @@ func (w *chunkedWriter) flush() error {
 	return err
 }
 
-// write sends w.bufs within about the write timeout (lazyDeadline).
+// write sends w.bufs within about the write timeout (netx.WriteDeadline).
 func (w *chunkedWriter) write() error {
-	if err := w.dl.before(w.conn, time.Now()); err != nil {
+	if err := w.dl.Arm(w.conn, time.Now()); err != nil {
 		return err
 	}
 	if w.bw == nil {

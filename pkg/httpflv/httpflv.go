@@ -34,7 +34,8 @@ type Config struct {
 	// other origins are refused.
 	AllowOrigin string
 
-	// WriteTimeout bounds every single write to a player (not the response):
+	// WriteTimeout bounds every single write to a player (not the response;
+	// at least this long per write, cut within 5/4 of it):
 	// a player that accepts no data for this long is dropped. Default 10s.
 	WriteTimeout time.Duration
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // wsWriter carries the FLV byte stream in WebSocket binary messages on a
@@ -33,8 +35,8 @@ type wsWriter struct {
 	bw   *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
 
 	mu        sync.Mutex
-	closeSent bool         // no frame may follow a close frame (RFC 6455 §5.5.1)
-	dl        lazyDeadline // the write deadline set on conn
+	closeSent bool               // no frame may follow a close frame (RFC 6455 §5.5.1)
+	dl        netx.WriteDeadline // the write deadline set on conn
 	ctl       [wsMaxHeader + wsMaxControl]byte
 	ctlBufs   net.Buffers // one-element Buffers for control frames, reused
 
@@ -54,7 +56,7 @@ type wsWriter struct {
 const wsCloseWait = 5 * time.Second
 
 func newWSWriter(conn net.Conn, src io.Reader, timeout time.Duration) *wsWriter {
-	w := &wsWriter{conn: conn, src: src, dl: lazyDeadline{timeout: timeout}, readDone: make(chan struct{})}
+	w := &wsWriter{conn: conn, src: src, dl: netx.WriteDeadline{Timeout: timeout}, readDone: make(chan struct{})}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		// net.Buffers.WriteTo uses writev on these.
@@ -105,9 +107,9 @@ func (w *wsWriter) bytes() uint64 { return w.sent }
 
 // writeLocked writes bufs through out (a field: a local would escape to the
 // heap through WriteTo's pointer receiver on every write), within about
-// the write timeout (lazyDeadline). w.mu must be held.
+// the write timeout (netx.WriteDeadline). w.mu must be held.
 func (w *wsWriter) writeLocked(bufs net.Buffers, out *net.Buffers) error {
-	if err := w.dl.before(w.conn, time.Now()); err != nil {
+	if err := w.dl.Arm(w.conn, time.Now()); err != nil {
 		return err
 	}
 	if w.bw == nil {

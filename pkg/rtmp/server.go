@@ -48,7 +48,8 @@ type ServerConfig struct {
 	// connections that have not started playing. Players may stay silent
 	// and are never cut by it; WriteTimeout catches dead players.
 	ReadTimeout time.Duration
-	// WriteTimeout is the deadline of each socket write.
+	// WriteTimeout bounds each socket write: a write gets at least this
+	// long, a stalled one is cut within 5/4 of it (netx.WriteDeadline).
 	WriteTimeout time.Duration
 	// MaxMessageSize bounds one incoming RTMP message.
 	MaxMessageSize int

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Writer tuning.
@@ -93,11 +94,10 @@ type outItem struct {
 // reader itself (see writer_play.go): no goroutine per player besides the
 // connection's reader and this one.
 type writer struct {
-	nc      net.Conn
-	timeout time.Duration
-	cw      *ChunkWriter
-	q       chan outItem
-	done    chan struct{}
+	nc   net.Conn
+	cw   *ChunkWriter
+	q    chan outItem
+	done chan struct{}
 
 	// note records the cause of an end the writer is about to flush.
 	note func(error)
@@ -119,9 +119,9 @@ type writer struct {
 	pending int         // bytes queued in bufs
 	flushes uint64      // batches written (one writev each on TCP)
 
-	// deadline is the write deadline armed on nc (zero: none yet); see
-	// armDeadline.
-	deadline time.Time
+	// dl keeps the write deadline armed on nc (netx.WriteDeadline: at
+	// least timeout per write, re-armed once per timeout/4).
+	dl netx.WriteDeadline
 
 	// sharedChunkSize is the chunk size the shared header cache is built
 	// for; 0 disables the cache (see appendPacket).
@@ -147,7 +147,7 @@ func newConnWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, note
 func newWriterQueue(nc net.Conn, timeout time.Duration, sharedChunkSize, queueLen int, note, fail, end func(error)) *writer {
 	w := &writer{
 		nc:              nc,
-		timeout:         timeout,
+		dl:              netx.WriteDeadline{Timeout: timeout},
 		cw:              NewChunkWriter(),
 		q:               make(chan outItem, queueLen),
 		done:            make(chan struct{}),
@@ -398,8 +398,8 @@ func (w *writer) flush() error {
 	if len(w.bufs) == 0 {
 		return nil
 	}
-	if err := w.armDeadline(); err != nil {
-		return err
+	if err := w.dl.Arm(w.nc, time.Now()); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
 	}
 	// WriteTo consumes its receiver: write through a copy of the slice
 	// header, kept in the writer so taking its address does not allocate.
@@ -423,24 +423,5 @@ func (w *writer) flush() error {
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	return nil
-}
-
-// armDeadline keeps a write deadline between timeout and 5/4 timeout ahead
-// of every write (style §3.8: a slow-but-alive peer gets at least timeout
-// per write, a stalled one is cut within 5/4 of it). Moving the deadline is
-// a runtime timer operation; re-arming it only when less than timeout is
-// left costs one per timeout/4 instead of one per flush (tens per second
-// per player).
-func (w *writer) armDeadline() error {
-	now := time.Now()
-	if w.deadline.Sub(now) >= w.timeout {
-		return nil
-	}
-	d := now.Add(w.timeout + w.timeout/4)
-	if err := w.nc.SetWriteDeadline(d); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	w.deadline = d
 	return nil
 }
