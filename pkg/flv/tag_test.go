@@ -41,6 +41,12 @@ func TestTagParts(t *testing.T) {
 			require.Equal(t, c.hdr, full[1:1+TagHeaderSize])
 			require.Equal(t, c.trailer, full[len(full)-TrailerSize:])
 			require.Len(t, full, 1+TagHeaderSize+c.size+TrailerSize)
+			// TagBytes is the whole tag, contiguous, and what TagParts
+			// slices.
+			tag := TagBytes(p)
+			require.Equal(t, full[1:], tag)
+			require.Same(t, &tag[0], &hdr[0])
+			require.Same(t, &tag[len(tag)-TrailerSize], &trailer[0])
 		})
 	}
 }

@@ -5,8 +5,8 @@
 // format flv.js and mpegts.js play).
 //
 // Each player is one hub reader. The FLV tag bytes are shared by every
-// player (flv.TagParts caches the 11-byte tag header and the PreviousTagSize
-// per packet; the body is the packet's Data), so a player only adds framing:
+// player (flv.TagBytes encodes each packet's whole tag once and caches it), so a
+// player only adds framing:
 // on HTTP/1.x the connection is hijacked and every batch of tags becomes one
 // HTTP chunk, or one WebSocket binary frame (our own RFC 6455 framing), written
 // with a single writev. The hub wakes a player at flush points (a video frame,

@@ -228,11 +228,9 @@ func (p *player) writePackets(pkts []*av.Packet, last bool) error {
 			p.skipped++
 			continue
 		}
-		hdr, trailer := flv.TagParts(pk)
-		p.sink.add(hdr)
-		p.sink.add(pk.Data)
-		p.sink.add(trailer)
-		p.added += len(hdr) + len(pk.Data) + len(trailer)
+		tag := flv.TagBytes(pk)
+		p.sink.add(tag)
+		p.added += len(tag)
 		p.tags++
 		if p.added >= maxWrite || p.tags >= maxWriteTags {
 			if err := p.flush(); err != nil {

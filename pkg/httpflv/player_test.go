@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 )
 
 // recordSink keeps what a player adds, flush by flush.
@@ -23,13 +24,11 @@ func (s *recordSink) flush() error {
 }
 func (s *recordSink) bytes() uint64 { return 0 }
 
-// bodies returns the tag bodies written (every third slice: hdr, body, trailer).
-func (s *recordSink) bodies() [][]byte {
+// tags returns the tags written (one slice each: flv.TagBytes).
+func (s *recordSink) tags() [][]byte {
 	var out [][]byte
 	for _, f := range s.flushes {
-		for i := 1; i < len(f); i += 3 {
-			out = append(out, f[i])
-		}
+		out = append(out, f...)
 	}
 	return out
 }
@@ -62,10 +61,11 @@ func TestPlayerDropPolicy(t *testing.T) {
 			s := &recordSink{}
 			p := &player{sink: s, hasAudio: tc.hasA, hasVideo: tc.hasV, started: !tc.hasV}
 			require.NoError(t, p.writePackets(tc.in, true))
-			got := s.bodies()
+			got := s.tags()
 			require.Len(t, got, len(tc.want))
 			for i, w := range tc.want {
-				require.Equal(t, unsafe.SliceData(w.Data), unsafe.SliceData(got[i]), "tag %d is the packet's own bytes", i)
+				require.Equal(t, unsafe.SliceData(flv.TagBytes(w)), unsafe.SliceData(got[i]),
+					"tag %d is the packet's shared, once-encoded tag", i)
 			}
 			require.Equal(t, uint64(len(tc.in)-len(tc.want)), p.skipped)
 		})
@@ -82,5 +82,5 @@ func TestPlayerSplitsLargeBatches(t *testing.T) {
 	}
 	require.NoError(t, p.writePackets(pkts, true))
 	require.Len(t, s.flushes, 2, "each write stays near maxWrite")
-	require.Len(t, s.bodies(), 5)
+	require.Len(t, s.tags(), 5)
 }

@@ -344,10 +344,7 @@ func BenchmarkWSWriter(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				for _, pk := range bc.pkts {
-					hdr, trailer := flv.TagParts(pk)
-					ww.add(hdr)
-					ww.add(pk.Data)
-					ww.add(trailer)
+					ww.add(flv.TagBytes(pk)) // as the player adds them
 				}
 				if err := ww.flush(); err != nil {
 					b.Fatal(err)
