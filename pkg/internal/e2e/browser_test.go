@@ -199,8 +199,12 @@ func playInPage(t *testing.T, br *browser, srv *server, key, proto, engine, scre
 	}
 	require.Positive(t, res.Width, "no decoded video")
 	// Live playback runs at real time: currentTime cannot advance much
-	// faster than the wall clock (a seek or a burst of buffered media would).
-	require.GreaterOrEqual(t, res.AdvanceMS, 0.8*float64(playAdvance.Milliseconds()),
+	// faster than the wall clock. The page lets mpegts.js chase latency
+	// (liveBufferLatencyChasing: it jumps to the live edge once more than
+	// 1.5 s is buffered), which a first frame delayed by a loaded machine
+	// triggers: seen 5.1 s of media in 3.5 s of wall. Twice real time
+	// would be a burst or a seek through the GOP cache, not chasing.
+	require.GreaterOrEqual(t, res.AdvanceMS, 0.5*float64(playAdvance.Milliseconds()),
 		"currentTime advanced %.2f s in %.0f ms", res.End-res.Start, res.AdvanceMS)
 	if screenshot != "" {
 		tb.screenshot(t, screenshot)
