@@ -211,7 +211,8 @@ func (h *Handler) release(p *player, rd *hub.Reader) {
 // is reported as that.
 func (h *Handler) closeCause(p *player, err error) error {
 	if c := context.Cause(p.ctx); c != nil && p.ctx.Err() != nil {
-		if errors.Is(c, errClientGone) || errors.Is(c, errHandlerClosed) || errors.Is(c, errWriteTimeout) {
+		if errors.Is(c, errClientGone) || errors.Is(c, errHandlerClosed) || errors.Is(c, errWriteTimeout) ||
+			errors.Is(c, hub.ErrSlowReader) || errors.Is(c, hub.ErrClosed) {
 			return c
 		}
 		if errors.Is(err, context.Canceled) {

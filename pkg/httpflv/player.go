@@ -97,6 +97,16 @@ func (p *player) kick(cause error) {
 // context ends or a write fails, and returns why.
 func (p *player) run(info hub.StreamInfo) error {
 	p.pkts = make([]*av.Packet, 0, readBatch)
+	// Evicted (too slow) or kicked through the API while possibly blocked
+	// on the socket: cut the connection now rather than at the write
+	// deadline, which frees its kernel buffers (megabytes for a viewer that
+	// stopped reading). The end of the stream (io.EOF) drains first.
+	stopEnd := p.reader.AfterEnd(func() {
+		if err := p.reader.Err(); errors.Is(err, hub.ErrSlowReader) || errors.Is(err, hub.ErrClosed) {
+			p.kick(err)
+		}
+	})
+	defer stopEnd()
 	if err := p.hold(info); err != nil {
 		return err
 	}
