@@ -1,7 +1,6 @@
 package httpflv
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // chunkedWriter writes an HTTP/1.x FLV response on a hijacked connection.
@@ -19,9 +16,7 @@ import (
 // buffer; here each batch is one HTTP chunk, hex(len) CRLF + the shared tag
 // slices + CRLF (RFC 9112 §7.1), handed to the kernel with one writev.
 type chunkedWriter struct {
-	conn    net.Conn
-	bw      *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
-	dl      netx.WriteDeadline
+	connOut
 	chunked bool // false for HTTP/1.0 clients: the body ends at close
 
 	head []byte      // status line and headers, sent with the first flush
@@ -35,14 +30,7 @@ type chunkedWriter struct {
 var crlf = []byte("\r\n")
 
 func newChunkedWriter(conn net.Conn, head []byte, chunked bool, timeout time.Duration) *chunkedWriter {
-	w := &chunkedWriter{conn: conn, head: head, chunked: chunked, dl: netx.WriteDeadline{Timeout: timeout}}
-	switch conn.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		// net.Buffers.WriteTo uses writev on these.
-	default:
-		w.bw = bufio.NewWriterSize(conn, 64<<10)
-	}
-	return w
+	return &chunkedWriter{connOut: newConnOut(conn, timeout, 64<<10), head: head, chunked: chunked}
 }
 
 func (w *chunkedWriter) add(b []byte) {
@@ -75,26 +63,8 @@ func (w *chunkedWriter) flush() error {
 	return err
 }
 
-// write sends w.bufs within about the write timeout (netx.WriteDeadline).
-func (w *chunkedWriter) write() error {
-	if err := w.dl.Arm(w.conn, time.Now()); err != nil {
-		return err
-	}
-	if w.bw == nil {
-		// A field, not a local: a local would escape to the heap
-		// through WriteTo's pointer receiver on every write.
-		w.out = w.bufs
-		_, err := w.out.WriteTo(w.conn)
-		w.out = nil
-		return err
-	}
-	for _, b := range w.bufs {
-		if _, err := w.bw.Write(b); err != nil {
-			return err
-		}
-	}
-	return w.bw.Flush()
-}
+// write sends w.bufs as one write.
+func (w *chunkedWriter) write() error { return w.connOut.write(w.bufs, &w.out) }
 
 func (w *chunkedWriter) bytes() uint64 { return w.sent }
 

@@ -1,7 +1,6 @@
 package httpflv
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // wsWriter carries the FLV byte stream in WebSocket binary messages on a
@@ -30,13 +27,11 @@ import (
 // answers pings and the close handshake. mu serialises their frames, so a
 // control frame never lands inside a media frame.
 type wsWriter struct {
-	conn net.Conn
-	src  io.Reader     // the client's frames: conn, after what the HTTP server had buffered
-	bw   *bufio.Writer // coalesces writes on conns without writev (TLS); nil on TCP
+	src io.Reader // the client's frames: conn, after what the HTTP server had buffered
 
 	mu        sync.Mutex
-	closeSent bool               // no frame may follow a close frame (RFC 6455 §5.5.1)
-	dl        netx.WriteDeadline // the write deadline set on conn
+	connOut        // guarded by mu
+	closeSent bool // no frame may follow a close frame (RFC 6455 §5.5.1)
 	ctl       [wsMaxHeader + wsMaxControl]byte
 	ctlBufs   net.Buffers // one-element Buffers for control frames, reused
 
@@ -56,16 +51,8 @@ type wsWriter struct {
 const wsCloseWait = 5 * time.Second
 
 func newWSWriter(conn net.Conn, src io.Reader, timeout time.Duration) *wsWriter {
-	w := &wsWriter{conn: conn, src: src, dl: netx.WriteDeadline{Timeout: timeout}, readDone: make(chan struct{})}
-	switch conn.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		// net.Buffers.WriteTo uses writev on these.
-	default:
-		// A TLS record holds at most 16 KiB: a larger buffer saves
-		// no write.
-		w.bw = bufio.NewWriterSize(conn, 16<<10)
-	}
-	return w
+	// A TLS record holds at most 16 KiB: a larger buffer saves no write.
+	return &wsWriter{connOut: newConnOut(conn, timeout, 16<<10), src: src, readDone: make(chan struct{})}
 }
 
 func (w *wsWriter) add(b []byte) {
@@ -105,25 +92,9 @@ func (w *wsWriter) flush() error {
 
 func (w *wsWriter) bytes() uint64 { return w.sent }
 
-// writeLocked writes bufs through out (a field: a local would escape to the
-// heap through WriteTo's pointer receiver on every write), within about
-// the write timeout (netx.WriteDeadline). w.mu must be held.
+// writeLocked writes bufs through out (connOut.write). w.mu must be held.
 func (w *wsWriter) writeLocked(bufs net.Buffers, out *net.Buffers) error {
-	if err := w.dl.Arm(w.conn, time.Now()); err != nil {
-		return err
-	}
-	if w.bw == nil {
-		*out = bufs
-		_, err := out.WriteTo(w.conn)
-		*out = nil
-		return err
-	}
-	for _, b := range bufs {
-		if _, err := w.bw.Write(b); err != nil {
-			return err
-		}
-	}
-	return w.bw.Flush()
+	return w.write(bufs, out)
 }
 
 // writeControl sends a control frame unless a close frame was sent
