@@ -4,9 +4,10 @@
 // HTTP-FLV and WebSocket-FLV.
 //
 // Ingest: PacketFromTag classifies a tag body (legacy FLV and Enhanced RTMP
-// v2, veovera) into an av.Packet that retains the body. Output: TagParts
-// encodes the 11-byte tag header and 4-byte PreviousTagSize once per packet
-// and shares them between all writers; Header writes the file header.
+// v2, veovera) into an av.Packet that retains the body. Output: TagBytes
+// encodes a packet's whole tag once and shares it between all writers
+// (TagParts slices its header and PreviousTagSize); Header writes the file
+// header.
 // Reader reads FLV files and streams tag by tag. VideoPayload and
 // AudioPayload strip the FLV/E-RTMP header bytes for muxers (HLS) that need
 // the bare codec data.
