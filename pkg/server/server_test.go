@@ -384,3 +384,11 @@ func TestPolicyFunc(t *testing.T) {
 	require.Equal(t, hub.PolicyTakeover, p("other"))
 	require.Equal(t, hub.PolicyReject, policyFunc(testConfig(t))("live"), "default")
 }
+
+// hub.merge_window reaches the hub (its behaviour: hub's TestFlushMergeWindow).
+func TestHubConfigMergeWindow(t *testing.T) {
+	cfg := testConfig(t)
+	require.Zero(t, hubConfig(cfg, nil).MergeWindow, "low latency by default")
+	cfg.Hub.MergeWindow = 200 * time.Millisecond
+	require.Equal(t, 200*time.Millisecond, hubConfig(cfg, nil).MergeWindow)
+}
