@@ -36,6 +36,9 @@ func TestPlayback(t *testing.T) {
 		// many chunks, or one chunk holds whole frames.
 		{name: "chunk_size_128", clip: "h264_aac_gop2s_bframes.mp4", env: []string{"RIPPLE_RTMP_CHUNK_SIZE=128"}},
 		{name: "chunk_size_65536", clip: "h264_aac_gop2s.mp4", env: []string{"RIPPLE_RTMP_CHUNK_SIZE=65536"}},
+		// Merged writes: players woken once per window get every frame,
+		// in order, as with per-frame writes.
+		{name: "merge_window_200ms", clip: "h264_aac_gop2s.mp4", env: []string{"RIPPLE_HUB_MERGE_WINDOW=200ms"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
