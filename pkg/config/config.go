@@ -72,9 +72,15 @@ type RTMP struct {
 	ReadTimeout      time.Duration `mapstructure:"read_timeout"`
 	WriteTimeout     time.Duration `mapstructure:"write_timeout"`
 	MaxConnections   int           `mapstructure:"max_connections"` // 0: unlimited
-	MaxMessageSize   ByteSize      `mapstructure:"max_message_size"`
-	PlayWait         time.Duration `mapstructure:"play_wait"`
-	AckWindow        ByteSize      `mapstructure:"ack_window"`
+	// MaxConnectionsPerIP caps the connections of one client address;
+	// 0: unlimited.
+	MaxConnectionsPerIP int `mapstructure:"max_connections_per_ip"`
+	// ConnectTimeout bounds the time from the end of the handshake to a
+	// publish or play: a connection still without one is closed.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	MaxMessageSize ByteSize      `mapstructure:"max_message_size"`
+	PlayWait       time.Duration `mapstructure:"play_wait"`
+	AckWindow      ByteSize      `mapstructure:"ack_window"`
 	// ProxyProtocol requires a PROXY v1/v2 header (from a load balancer)
 	// on every RTMP connection; its client address replaces the peer's.
 	ProxyProtocol bool `mapstructure:"proxy_protocol"`
@@ -85,6 +91,15 @@ type HTTP struct {
 	Listen       string        `mapstructure:"listen"`
 	AllowOrigin  string        `mapstructure:"allow_origin"`
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// ReadTimeout bounds reading a request's headers and body; a
+	// streaming response (FLV players, the event stream, blocking HLS
+	// reloads) is bounded by its write deadlines instead.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// MaxConnections caps open HTTP connections (players included);
+	// MaxConnectionsPerIP those of one client address (trusted proxies
+	// exempt). 0: unlimited.
+	MaxConnections      int `mapstructure:"max_connections"`
+	MaxConnectionsPerIP int `mapstructure:"max_connections_per_ip"`
 	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed
 	// (comma or space separated); empty: X-Forwarded-For is ignored.
 	TrustedProxies string `mapstructure:"trusted_proxies"`

@@ -18,8 +18,18 @@ type HLS struct {
 	SegmentCount    int           `mapstructure:"segment_count"`
 	// SegmentKeep segments stay fetchable after leaving the playlist, so
 	// players and CDNs that fetch late still succeed.
-	SegmentKeep int  `mapstructure:"segment_keep"`
-	OnDemand    bool `mapstructure:"on_demand"`
+	SegmentKeep int `mapstructure:"segment_keep"`
+	// SegmentMaxDuration cuts a segment even without a keyframe (a stream
+	// whose encoder sends none); 0 means 3 × SegmentDuration. The
+	// playlist's target duration never exceeds it.
+	SegmentMaxDuration time.Duration `mapstructure:"segment_max_duration"`
+	// SegmentMaxBytes cuts a segment that grows past it, keyframe or not.
+	SegmentMaxBytes ByteSize `mapstructure:"segment_max_bytes"`
+	// AuthScope says which HLS requests the play check covers: "all"
+	// (every playlist, segment, part and init section) or "entry" (the
+	// entry playlist only, for a CDN that checks tokens itself).
+	AuthScope string `mapstructure:"auth_scope"`
+	OnDemand  bool   `mapstructure:"on_demand"`
 	// IdleTimeout stops an on-demand muxer after this long without requests.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// Directory, when set, also receives every segment and playlist.
@@ -36,6 +46,12 @@ const (
 	hlsVariantLLAlias    = "lowLatency" // the spelling of the HLS issue
 )
 
+// HLS auth scopes as spelled in the file.
+const (
+	HLSAuthScopeAll   = "all"
+	HLSAuthScopeEntry = "entry"
+)
+
 // Limits of the hls keys.
 const (
 	MinHLSSegmentDuration = 500 * time.Millisecond
@@ -43,7 +59,19 @@ const (
 	MinHLSPartDuration    = 50 * time.Millisecond
 	MaxHLSSegmentCount    = 100
 	MaxHLSSegmentKeep     = 100
+	// MinHLSSegmentMaxBytes keeps hls.segment_max_bytes above one big
+	// keyframe.
+	MinHLSSegmentMaxBytes = 1 << 20
 )
+
+// MaxSegmentDuration resolves hls.segment_max_duration: 0 is 3 ×
+// segment_duration.
+func (h HLS) MaxSegmentDuration() time.Duration {
+	if h.SegmentMaxDuration == 0 {
+		return 3 * h.SegmentDuration
+	}
+	return h.SegmentMaxDuration
+}
 
 // HLSVariant returns the canonical variant name (the alias resolved).
 func (h HLS) HLSVariant() string {
@@ -62,6 +90,12 @@ func (h HLS) validate() error {
 		inRange("hls.segment_count", int64(h.SegmentCount), 1, MaxHLSSegmentCount),
 		inRange("hls.segment_keep", int64(h.SegmentKeep), 0, MaxHLSSegmentKeep),
 		positive("hls.idle_timeout", h.IdleTimeout),
+		oneOf("hls.auth_scope", h.AuthScope, HLSAuthScopeAll, HLSAuthScopeEntry),
+		atLeast("hls.segment_max_bytes", int64(h.SegmentMaxBytes), MinHLSSegmentMaxBytes),
+	}
+	if h.SegmentMaxDuration != 0 {
+		errs = append(errs, durationRange("hls.segment_max_duration", h.SegmentMaxDuration,
+			h.SegmentDuration, 3*MaxHLSSegmentDuration))
 	}
 	if h.AllowOrigin != "" {
 		errs = append(errs, headerValue("hls.allow_origin", h.AllowOrigin))

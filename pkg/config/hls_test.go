@@ -16,6 +16,8 @@ func wantHLSDefaults() HLS {
 		SegmentCount:    6,
 		SegmentKeep:     3,
 		IdleTimeout:     60 * time.Second,
+		SegmentMaxBytes: 32 * MiB,
+		AuthScope:       HLSAuthScopeAll,
 	}
 }
 
@@ -28,6 +30,14 @@ func TestHLSValidate(t *testing.T) {
 		{name: "defaults", edit: func(*HLS) {}},
 		{name: "fmp4", edit: func(h *HLS) { h.Variant = "fmp4" }},
 		{name: "low latency", edit: func(h *HLS) { h.Variant = "low_latency" }},
+		{name: "auth scope entry", edit: func(h *HLS) { h.AuthScope = "entry" }},
+		{name: "auth scope bad", edit: func(h *HLS) { h.AuthScope = "segments" },
+			err: `config: hls.auth_scope: "segments" is not one of all, entry`},
+		{name: "segment max duration below segment", edit: func(h *HLS) { h.SegmentMaxDuration = time.Second },
+			err: "config: hls.segment_max_duration: 1s out of range [2s, 3m0s]"},
+		{name: "segment max duration", edit: func(h *HLS) { h.SegmentMaxDuration = 4 * time.Second }},
+		{name: "segment max bytes", edit: func(h *HLS) { h.SegmentMaxBytes = 1000 },
+			err: "config: hls.segment_max_bytes: 1000 must be >= 1048576"},
 		{name: "low latency alias", edit: func(h *HLS) { h.Variant = "lowLatency" }},
 		{name: "variant", edit: func(h *HLS) { h.Variant = "dash" },
 			err: `config: hls.variant: "dash" is not one of mpegts, fmp4, low_latency, lowLatency`},

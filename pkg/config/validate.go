@@ -41,6 +41,8 @@ func (c *Config) Validate() error {
 		positive("rtmp.read_timeout", c.RTMP.ReadTimeout),
 		positive("rtmp.write_timeout", c.RTMP.WriteTimeout),
 		atLeast("rtmp.max_connections", int64(c.RTMP.MaxConnections), 0),
+		atLeast("rtmp.max_connections_per_ip", int64(c.RTMP.MaxConnectionsPerIP), 0),
+		positive("rtmp.connect_timeout", c.RTMP.ConnectTimeout),
 		inRange("rtmp.max_message_size", int64(c.RTMP.MaxMessageSize), MinMessageSize, MaxMessageSize),
 		positive("rtmp.play_wait", c.RTMP.PlayWait),
 		inRange("rtmp.ack_window", int64(c.RTMP.AckWindow), MinAckWindow, MaxAckWindow),
@@ -48,6 +50,9 @@ func (c *Config) Validate() error {
 		listenAddr("http.listen", c.HTTP.Listen),
 		headerValue("http.allow_origin", c.HTTP.AllowOrigin),
 		positive("http.write_timeout", c.HTTP.WriteTimeout),
+		positive("http.read_timeout", c.HTTP.ReadTimeout),
+		atLeast("http.max_connections", int64(c.HTTP.MaxConnections), 0),
+		atLeast("http.max_connections_per_ip", int64(c.HTTP.MaxConnectionsPerIP), 0),
 
 		inRange("hub.queue_size", int64(c.Hub.QueueSize), 1, MaxQueueSize),
 		atLeast("hub.gop_cache_max_packets", int64(c.Hub.GOPCacheMaxPackets), 1),
