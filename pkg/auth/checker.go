@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
@@ -21,6 +22,9 @@ type Config struct {
 	// Now is the clock for token expiry; nil is time.Now.
 	Now   func() time.Time
 	Rules Rules
+	// Panics recovers and counts a panic of the hook worker (component
+	// "hook"): the notification is lost, the worker goes on.
+	Panics *guard.Recorder
 }
 
 // Checker admits or refuses publishers and players. It is safe for
@@ -61,7 +65,7 @@ func New(cfg Config) (*Checker, error) {
 	log := cfg.Logger.With("component", "auth")
 	c := &Checker{log: log, client: cfg.Client, now: cfg.Now}
 	c.rules.Store(comp)
-	c.notify = newNotifier(log, cfg.Client, cfg.QueueSize)
+	c.notify = newNotifier(log, cfg.Client, cfg.QueueSize, cfg.Panics)
 	return c, nil
 }
 
@@ -103,7 +107,7 @@ func (c *Checker) CheckPlay(ctx context.Context, req Request) error {
 }
 
 func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action string, h Hook, req Request) error {
-	p := comp.policy(req.App, idx)
+	p := comp.policy(req.Key(), idx)
 	if !p.allow.Empty() || !p.deny.Empty() {
 		addr, ok := ParseAddr(req.RemoteIP)
 		switch {
@@ -123,11 +127,17 @@ func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action str
 			return err
 		}
 	}
-	if comp.track {
+	// HLS viewers are plain requests: no leave event ever releases them,
+	// so they are not remembered for on_stop.
+	if comp.track && req.Protocol != "hls" {
 		c.sess.admit(idx, req)
 	}
 	return nil
 }
+
+// HasPlayHook reports whether an on_play hook is configured (a round trip
+// per check, worth caching for protocols that ask often).
+func (c *Checker) HasPlayHook() bool { return c.rules.Load().rules.OnPlay.URL != "" }
 
 // NotifyUnpublish queues the on_unpublish hook for a publisher that left.
 // It never blocks (call it from hub event callbacks). ClientID and Query,

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +63,13 @@ func TestCheckerRules(t *testing.T) {
 		{"play_global_no_secret", true, req("other", "x", "", "10.1.1.1:5"), nil},
 		{"play_global_allow", true, req("other", "x", "", "172.16.0.1:5"), ErrForbidden},
 		{"play_unparseable_addr_with_allow", true, req("other", "x", "", "pipe"), ErrForbidden},
+		// Keys nested under an app get the app's rules, not the global
+		// ones: rtmp://h/live/x/cam1 must not escape apps.live.auth.
+		{"publish_nested_key_unsigned", false, req("live/x", "a", "", "10.1.1.1:4000"), ErrUnauthorized},
+		{"publish_nested_key_global_secret", false, req("live/x", "a", SignQuery("gpub", "live/x", "a", exp), "10.1.1.1:4000"), ErrUnauthorized},
+		{"publish_nested_key_app_secret", false, req("live/x", "a", SignQuery("livepub", "live/x", "a", exp), "10.1.1.1:4000"), nil},
+		{"play_nested_key_deep", true, req("live/x/y", "a", "", "192.0.2.10:5"), ErrUnauthorized},
+		{"play_prefix_is_not_app", true, req("livex", "a", "", "10.1.1.1:5"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
@@ -232,4 +241,34 @@ func TestSyncHooks(t *testing.T) {
 		err := c.CheckPlay(ctx, Request{App: "live", Stream: "x"})
 		require.ErrorIs(t, err, context.Canceled, "a cancelled check must not fail open")
 	})
+}
+
+// TestSessionsBounded: the admitted-session map never holds more than
+// maxSessionBytes, whatever clients put in their queries.
+func TestSessionsBounded(t *testing.T) {
+	var s sessions
+	query := strings.Repeat("q", 4096)
+	n := 2*maxSessionBytes/(len(query)+sessionOverhead) + 10
+	for i := range n {
+		s.admit(idxPlay, Request{App: "live", Stream: "s", Query: query, RemoteIP: "10.0.0.1:" + strconv.Itoa(i), Protocol: "hls"})
+	}
+	require.LessOrEqual(t, s.bytes, maxSessionBytes)
+	require.Less(t, len(s.m), n, "entries beyond the budget are not remembered")
+	total := 0
+	for k, v := range s.m {
+		total += sessionSize(k, v)
+	}
+	require.Equal(t, total, s.bytes, "the byte count matches the entries")
+
+	// Releasing gives the budget back; re-admitting a key replaces it.
+	r := Request{App: "live", Stream: "s", Query: query, RemoteIP: "10.0.0.1:0", Protocol: "hls"}
+	_, ok := s.release(idxPlay, r)
+	require.True(t, ok)
+	s.admit(idxPlay, r)
+	s.admit(idxPlay, r)
+	total = 0
+	for k, v := range s.m {
+		total += sessionSize(k, v)
+	}
+	require.Equal(t, total, s.bytes)
 }

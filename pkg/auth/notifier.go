@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // notification is one queued asynchronous hook delivery; everything it
@@ -29,6 +31,7 @@ type notifier struct {
 	log    *slog.Logger
 	client *http.Client
 	q      chan notification
+	panics *guard.Recorder
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -43,13 +46,13 @@ type notifier struct {
 	lastDrop  atomic.Int64 // unix nanos of the last "queue full" log line
 }
 
-func newNotifier(log *slog.Logger, client *http.Client, size int) *notifier {
+func newNotifier(log *slog.Logger, client *http.Client, size int, panics *guard.Recorder) *notifier {
 	if size <= 0 {
 		size = DefaultQueueSize
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &notifier{
-		log: log, client: client, q: make(chan notification, size),
+		log: log, client: client, q: make(chan notification, size), panics: panics,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go n.run()
@@ -83,12 +86,12 @@ func (n *notifier) run() {
 		case <-n.ctx.Done():
 			return
 		case nt := <-n.q:
-			n.deliver(nt)
+			n.safeDeliver(nt)
 		case <-n.stop:
 			for n.ctx.Err() == nil {
 				select {
 				case nt := <-n.q:
-					n.deliver(nt)
+					n.safeDeliver(nt)
 				default:
 					return
 				}
@@ -96,6 +99,12 @@ func (n *notifier) run() {
 			return
 		}
 	}
+}
+
+// safeDeliver delivers nt behind the panic guard: a bug in one delivery
+// loses that notification, not the worker and the process.
+func (n *notifier) safeDeliver(nt notification) {
+	n.panics.Do("hook", n.log, func() { n.deliver(nt) })
 }
 
 // deliver tries nt once plus nt.retries times, waiting backoff, 2×backoff,

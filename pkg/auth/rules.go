@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/access"
 )
 
 // ActionRules are the rules for one action (publish or play).
@@ -122,9 +124,17 @@ func actionName(i int) string {
 	return "play"
 }
 
-func (c *compiled) policy(app string, idx int) policy {
-	if pp, ok := c.apps[app]; ok {
-		return pp[idx]
+// policy returns the rules for a stream key: those of the configured app
+// the key lies under (the longest one: "live/x/cam1" is under "live" unless
+// "live/x" is configured too; see access.MatchApp), else the global ones.
+// Matching the app by the key's whole directory would let a client escape
+// apps.live.auth by publishing to rtmp://host/live/x/cam1.
+func (c *compiled) policy(key string, idx int) policy {
+	if len(c.apps) > 0 {
+		app, ok := access.MatchApp(key, func(a string) bool { _, ok := c.apps[a]; return ok })
+		if ok {
+			return c.apps[app][idx]
+		}
 	}
 	return c.global[idx]
 }

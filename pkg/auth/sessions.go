@@ -8,6 +8,11 @@ import (
 // Session tracking bounds.
 const (
 	maxSessions = 100_000
+	// maxSessionBytes bounds the memory of the session map: queries are
+	// at most access.MaxQuery each, but 100,000 of them would be 400 MB.
+	// Entries are charged their strings plus a fixed overhead.
+	maxSessionBytes = 16 << 20
+	sessionOverhead = 128
 	// sessionStale is when an admitted session that never ended is pruned:
 	// an admitted player whose stream was not found never subscribes, so
 	// no leave event removes it.
@@ -18,8 +23,9 @@ const (
 // lack (client id, query) for each admitted publish/play, keyed by what the
 // events do carry: action, stream, protocol and remote address.
 type sessions struct {
-	mu sync.Mutex
-	m  map[sessionKey]sessionInfo
+	mu    sync.Mutex
+	m     map[sessionKey]sessionInfo
+	bytes int // charged to the entries of m (sessionSize)
 }
 
 type sessionKey struct {
@@ -36,6 +42,10 @@ func keyOf(idx int, r Request) sessionKey {
 	return sessionKey{idx: idx, key: r.Key(), protocol: r.Protocol, remote: r.RemoteIP}
 }
 
+func sessionSize(k sessionKey, v sessionInfo) int {
+	return sessionOverhead + len(k.key) + len(k.protocol) + len(k.remote) + len(v.clientID) + len(v.query)
+}
+
 func (s *sessions) admit(idx int, r Request) {
 	now := time.Now()
 	s.mu.Lock()
@@ -43,17 +53,26 @@ func (s *sessions) admit(idx int, r Request) {
 	if s.m == nil {
 		s.m = make(map[sessionKey]sessionInfo)
 	}
-	if len(s.m) >= maxSessions {
+	k := keyOf(idx, r)
+	v := sessionInfo{clientID: r.ClientID, query: r.Query, at: now}
+	size := sessionSize(k, v)
+	if old, ok := s.m[k]; ok {
+		s.bytes -= sessionSize(k, old)
+		delete(s.m, k)
+	}
+	if len(s.m) >= maxSessions || s.bytes+size > maxSessionBytes {
 		for k, v := range s.m {
 			if now.Sub(v.at) > sessionStale {
+				s.bytes -= sessionSize(k, v)
 				delete(s.m, k)
 			}
 		}
-		if len(s.m) >= maxSessions {
+		if len(s.m) >= maxSessions || s.bytes+size > maxSessionBytes {
 			return // hooks then go without client id and query
 		}
 	}
-	s.m[keyOf(idx, r)] = sessionInfo{clientID: r.ClientID, query: r.Query, at: now}
+	s.m[k] = v
+	s.bytes += size
 }
 
 func (s *sessions) release(idx int, r Request) (sessionInfo, bool) {
@@ -62,6 +81,7 @@ func (s *sessions) release(idx int, r Request) (sessionInfo, bool) {
 	defer s.mu.Unlock()
 	v, ok := s.m[k]
 	if ok {
+		s.bytes -= sessionSize(k, v)
 		delete(s.m, k)
 	}
 	return v, ok
