@@ -134,6 +134,10 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	rc := http.NewResponseController(w)
+	// An endless response: the server's request read timeout must not
+	// end it (net/http's background read would cancel the request). Each
+	// write has its own deadline instead.
+	_ = rc.SetReadDeadline(time.Time{}) // unsupported: there is none to lift
 	sw := sseWriter{w: w, rc: rc, timeout: a.cfg.WriteTimeout}
 	sw.buf = append(sw.buf, "retry: 2000\n\n"...)
 	keep := time.NewTicker(a.cfg.KeepAlive)

@@ -4,31 +4,23 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
+
+	"github.com/ripplemedia/ripple/pkg/access"
 )
 
-// AuthRequest is what Config.Authorize decides on.
-type AuthRequest struct {
-	App, Stream string // the key app/stream, split at its last "/"
-	Query       string // the request's raw query, without '?'
-	Protocol    string // "http-flv" or "ws-flv"
-	RemoteAddr  string // r.RemoteAddr (the real client once trusted proxies are applied)
-}
-
-// authorize asks Config.Authorize, if set, about playing key. A refusal is
+// authorize asks Config.Authorize, if set, about playing key over proto
+// (GET, HEAD and WebSocket upgrades alike: a HEAD tells whether a stream is
+// live, which is no one's business without the token either). A refusal is
 // answered with the error's HTTP status (an error with an HTTPStatus() int
-// method picks it, e.g. 401 for a missing token; 403 otherwise) and its
-// text as body, and logged once; it returns false then.
+// method picks it, e.g. 401 for a missing token, 414 for a long query; 403
+// otherwise) and its text as body, and logged at most once a second; it
+// returns false then.
 func (h *Handler) authorize(ctx context.Context, w http.ResponseWriter, r *http.Request, key, proto string) bool {
 	if h.cfg.Authorize == nil {
 		return true
 	}
-	app, stream := "", key
-	if i := strings.LastIndexByte(key, '/'); i >= 0 {
-		app, stream = key[:i], key[i+1:]
-	}
-	err := h.cfg.Authorize(ctx, AuthRequest{
-		App: app, Stream: stream, Query: r.URL.RawQuery, Protocol: proto, RemoteAddr: r.RemoteAddr,
+	err := h.cfg.Authorize(ctx, access.Request{
+		Action: access.Play, Protocol: proto, Key: key, Query: r.URL.RawQuery, RemoteAddr: r.RemoteAddr,
 	})
 	if err == nil {
 		return true
@@ -41,7 +33,10 @@ func (h *Handler) authorize(ctx context.Context, w http.ResponseWriter, r *http.
 	if errors.As(err, &hs) {
 		status = hs.HTTPStatus()
 	}
-	h.log.Info("play refused", "proto", proto, "remote", r.RemoteAddr, "stream", key, "status", status, "err", err)
+	if n, ok := h.refusedLog.Allow(); ok {
+		h.log.Info("play refused", "proto", proto, "remote", r.RemoteAddr, "stream", key, "status", status,
+			"err", err, "suppressed", n)
+	}
 	httpError(w, status, err.Error())
 	return false
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/access"
 )
 
 // statusErr is a refusal carrying its HTTP status, like auth.Error.
@@ -22,8 +24,8 @@ func (e statusErr) HTTPStatus() int { return e.status }
 // every play; refusals answer the error's status (403 by default) before
 // anything subscribes, over HTTP and WebSocket.
 func TestAuthorize(t *testing.T) {
-	reqs := make(chan AuthRequest, 8)
-	e := newEnv(t, Config{Authorize: func(ctx context.Context, r AuthRequest) error {
+	reqs := make(chan access.Request, 8)
+	e := newEnv(t, Config{Authorize: func(ctx context.Context, r access.Request) error {
 		reqs <- r
 		switch r.Query {
 		case "token=401":
@@ -76,8 +78,40 @@ func TestAuthorize(t *testing.T) {
 			if tc.ws {
 				proto = "ws-flv"
 			}
-			require.Equal(t, AuthRequest{App: "live", Stream: "cam", Query: tc.query, Protocol: proto, RemoteAddr: r.RemoteAddr}, r)
+			require.Equal(t, access.Request{Action: access.Play, Key: "live/cam", Query: tc.query, Protocol: proto, RemoteAddr: r.RemoteAddr}, r)
 			require.True(t, strings.HasPrefix(r.RemoteAddr, "127.0.0.1:"))
 		})
 	}
+}
+
+// TestAuthorizeHead: HEAD tells whether a stream is live, so it goes
+// through the same check as GET.
+func TestAuthorizeHead(t *testing.T) {
+	reqs := make(chan access.Request, 4)
+	e := newEnv(t, Config{Authorize: func(ctx context.Context, r access.Request) error {
+		reqs <- r
+		if r.Query != "token=ok" {
+			return statusErr{http.StatusUnauthorized}
+		}
+		return nil
+	}})
+	e.publish(t, "live/cam")
+	for _, tc := range []struct {
+		query  string
+		status int
+	}{{"", http.StatusUnauthorized}, {"token=bad", http.StatusUnauthorized}, {"token=ok", http.StatusOK}} {
+		resp, err := http.Head(e.url("/live/cam.flv?" + tc.query))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.status, resp.StatusCode, tc.query)
+		r := <-reqs
+		require.Equal(t, access.ProtoHTTPFLV, r.Protocol)
+		require.Equal(t, "live/cam", r.Key)
+		require.Equal(t, access.Play, r.Action)
+	}
+	// A refused HEAD does not reveal whether the stream exists.
+	resp, err := http.Head(e.url("/live/none.flv"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }

@@ -20,10 +20,7 @@ type connOut struct {
 
 func newConnOut(conn net.Conn, timeout time.Duration, bufSize int) connOut {
 	o := connOut{conn: conn, dl: netx.WriteDeadline{Timeout: timeout}}
-	switch conn.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		// net.Buffers.WriteTo uses writev on these.
-	default:
+	if !netx.Writev(conn) { // net.Buffers.WriteTo uses writev on the others
 		o.bw = bufio.NewWriterSize(conn, bufSize)
 	}
 	return o

@@ -12,8 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Handler serves GET, HEAD and OPTIONS on /{app...}/{stream}.flv, and
@@ -28,6 +31,13 @@ type Handler struct {
 	closed  bool
 	players map[*player]struct{}
 	wg      sync.WaitGroup
+
+	// refusedLog rate-limits "play refused": a client can trigger it at
+	// will.
+	refusedLog netx.LogLimiter
+	// testHookServe, when set (tests), runs at the start of each player's
+	// session inside the panic guard.
+	testHookServe func(p *player)
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -83,6 +93,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodOptions:
 		cors.Preflight(w)
 	case http.MethodHead:
+		if !h.authorize(r.Context(), w, r, key, access.ProtoHTTPFLV) {
+			return
+		}
 		if _, ok := h.hub.Stream(key); !ok {
 			httpError(w, http.StatusNotFound, "stream not found")
 			return
@@ -100,9 +113,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // play subscribes to key and streams it over HTTP or WebSocket.
 func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	ws := isUpgrade(r)
-	proto := "http-flv"
+	proto := access.ProtoHTTPFLV
 	if ws {
-		proto = "ws-flv"
+		proto = access.ProtoWSFLV
 	}
 	// The player's context outlives the request's once the player owns a
 	// hijacked connection (serve); until then the request ending (the
@@ -189,9 +202,17 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	h.serve(p, info, end)
 }
 
-// serve streams to p until it ends, then closes its sink and logs why.
+// serve streams to p until it ends, then closes its sink and logs why. A
+// panic while streaming (a bug meeting odd media) ends this player only: its
+// close line carries the stack at Error level.
 func (h *Handler) serve(p *player, info hub.StreamInfo, end func(error)) {
-	cause := h.closeCause(p, p.run(info))
+	err := h.cfg.Panics.Run(p.proto, func() error {
+		if h.testHookServe != nil {
+			h.testHookServe(p)
+		}
+		return p.run(info)
+	})
+	cause := h.closeCause(p, err)
 	end(cause)
 	h.logClose(p, cause)
 }
@@ -230,17 +251,20 @@ func (h *Handler) closeCause(p *player, err error) error {
 
 func (h *Handler) logClose(p *player, cause error) {
 	level := slog.LevelInfo
-	if errors.Is(cause, hub.ErrSlowReader) || errors.Is(cause, errWriteTimeout) {
-		level = slog.LevelWarn
-	}
 	var written uint64
 	if p.sink != nil {
 		written = p.sink.bytes()
 	}
-	h.log.Log(context.Background(), level, "player closed",
-		"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
+	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
 		"duration", time.Since(p.start).Round(time.Millisecond), "bytes", written,
-		"dropped", p.reader.Stats().Dropped, "skipped", p.skipped)
+		"dropped", p.reader.Stats().Dropped, "skipped", p.skipped}
+	if pe, ok := guard.AsPanic(cause); ok {
+		level = slog.LevelError // our bug: one line, with the stack
+		attrs = append(attrs, "stack", string(pe.Stack))
+	} else if errors.Is(cause, hub.ErrSlowReader) || errors.Is(cause, errWriteTimeout) {
+		level = slog.LevelWarn
+	}
+	h.log.Log(context.Background(), level, "player closed", attrs...)
 }
 
 func causeText(err error) string {

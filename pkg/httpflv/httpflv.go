@@ -17,10 +17,12 @@
 package httpflv
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // Config configures a Handler. Zero values mean the documented defaults.
@@ -45,10 +47,15 @@ type Config struct {
 	DemandWait time.Duration
 
 	// Authorize, when set, is asked before every play (HTTP-FLV GET and
-	// WebSocket-FLV) with the request's query; a non-nil error answers
-	// 401/403 (see AuthRequest) before anything is subscribed. ctx ends
-	// with the request.
-	Authorize func(ctx context.Context, req AuthRequest) error
+	// HEAD, WebSocket-FLV) with an access.Request (action play, protocol
+	// http-flv or ws-flv, the key, the raw query, the client address); a
+	// non-nil error answers its HTTPStatus() (403 by default) before
+	// anything is subscribed. ctx ends with the request.
+	Authorize access.Func
+
+	// Panics recovers a panic of a player's goroutine (components
+	// "http-flv" and "ws-flv"): that player ends, the rest go on.
+	Panics *guard.Recorder
 }
 
 const (

@@ -22,6 +22,9 @@ type responseWriter struct {
 // sink. The returned end has nothing to do: returning from the handler ends
 // the response.
 func startResponse(w http.ResponseWriter, rc *http.ResponseController, p *player, timeout time.Duration) func(error) {
+	// An endless response: lift the server's request read timeout (each
+	// write has its own deadline). A hijacked connection has none left.
+	_ = rc.SetReadDeadline(time.Time{}) // unsupported: there is none to lift
 	w.WriteHeader(http.StatusOK)
 	p.sink = &responseWriter{w: w, rc: rc, timeout: timeout}
 	return func(error) {}

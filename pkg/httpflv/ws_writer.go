@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // wsWriter carries the FLV byte stream in WebSocket binary messages on a
@@ -194,7 +197,7 @@ func (w *wsWriter) end(cause error) {
 // connection p's sink. A refused handshake is answered (400, 403, 426) and
 // returned.
 func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (end func(error), err error) {
-	ww, err := acceptWS(w, r, h.cors.Origins(), h.cfg.WriteTimeout, p.cancel)
+	ww, err := acceptWS(w, r, h.cors.Origins(), h.cfg.WriteTimeout, p.cancel, h.cfg.Panics)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +209,8 @@ func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (en
 // acceptWS validates the opening handshake, hijacks the connection and
 // answers 101. The reader goroutine then runs until the client leaves or
 // closes, and reports why to readEnded (the player's cancel).
-func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout time.Duration, readEnded func(error)) (*wsWriter, error) {
+func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout time.Duration, readEnded func(error),
+	panics *guard.Recorder) (*wsWriter, error) {
 	key, err := checkWSHandshake(r, origins)
 	if err != nil {
 		var he *wsHandshakeError
@@ -242,7 +246,8 @@ func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout 
 	}
 	go func() {
 		defer close(ww.readDone)
-		readEnded(ww.readLoop())
+		// The client's frames are parsed here: a panic ends this player.
+		readEnded(panics.Run(access.ProtoWSFLV, ww.readLoop))
 	}()
 	return ww, nil
 }

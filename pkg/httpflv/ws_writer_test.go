@@ -141,7 +141,7 @@ func TestWSEndCloseCode(t *testing.T) {
 			ended := make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				defer close(ended)
-				ww, err := acceptWS(w, r, nil, time.Minute, func(error) {})
+				ww, err := acceptWS(w, r, nil, time.Minute, func(error) {}, nil)
 				if err != nil {
 					return
 				}
@@ -177,7 +177,7 @@ func wsPair(t *testing.T) (*wsWriter, <-chan error, *websocket.Conn) {
 	acc := make(chan accepted, 1)
 	readEnded := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err })
+		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err }, nil)
 		acc <- accepted{ww, err}
 	}))
 	t.Cleanup(srv.Close)
@@ -299,7 +299,7 @@ func TestWSClientData(t *testing.T) {
 func TestWSClientProtocolError(t *testing.T) {
 	readEnded := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err })
+		ww, err := acceptWS(w, r, nil, waitFor, func(err error) { readEnded <- err }, nil)
 		if err == nil {
 			<-ww.readDone
 			ww.end(errClientGone)
