@@ -23,6 +23,8 @@ type Collector struct {
 	streamPlayers, streamBytesOut *prometheus.Desc
 
 	relays, relayLive, relayBytes, relayReconnects *prometheus.Desc
+
+	panics, refused *prometheus.Desc
 }
 
 // NewCollector returns a collector over h.
@@ -59,6 +61,11 @@ func NewCollector(h *hub.Hub, cfg Config) *Collector {
 		relayLive:       d("relays_live", "Relays of the stream with media flowing, per kind.", proto),
 		relayBytes:      d("relay_bytes_total", "Media bytes relayed, per kind.", proto),
 		relayReconnects: d("relay_reconnects_total", "Relay connection attempts after the first, per kind.", proto),
+
+		panics: d("panics_total", "Panics recovered at a goroutine boundary, per component: "+
+			"the component (one connection, player, muxer, relay) ended; the server went on.", []string{"component"}),
+		refused: d("connections_refused_total", "Connections refused by max_connections or max_connections_per_ip.",
+			[]string{"protocol", "reason"}),
 	}
 }
 
@@ -68,7 +75,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.streams, c.players, c.bytesIn, c.bytesOut, c.conns,
 		c.publishing, c.uptime, c.ingestBytes, c.bitrate, c.fps, c.gopSeconds, c.gopFrames,
 		c.dropped, c.evictions, c.tsFixes, c.streamPlayers, c.streamBytesOut,
-		c.relays, c.relayLive, c.relayBytes, c.relayReconnects,
+		c.relays, c.relayLive, c.relayBytes, c.relayReconnects, c.panics, c.refused,
 	} {
 		ch <- d
 	}
@@ -126,6 +133,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.cfg.Relays != nil {
 		c.collectRelays(c.cfg.Relays(), gauge, counter)
+	}
+	if c.cfg.Panics != nil {
+		for _, p := range c.cfg.Panics() {
+			counter(c.panics, p.Value, p.Name)
+		}
+	}
+	if c.cfg.Refused != nil {
+		for _, r := range c.cfg.Refused() {
+			counter(c.refused, r.Count, r.Protocol, r.Reason)
+		}
 	}
 }
 

@@ -37,6 +37,25 @@ type Config struct {
 	Connections func() map[string]int
 	// Relays returns the running relays.
 	Relays func() []Relay
+	// Panics returns the panics recovered so far, per component (rtmp,
+	// http-flv, ws-flv, hls, relay, hook).
+	Panics func() []Count
+	// Refused returns the connections refused by the connection caps, per
+	// listener protocol and reason ("max_connections",
+	// "max_connections_per_ip").
+	Refused func() []Refusal
+}
+
+// Count is a counter of one named component.
+type Count struct {
+	Name  string
+	Value uint64
+}
+
+// Refusal is a counter of refused connections.
+type Refusal struct {
+	Protocol, Reason string
+	Count            uint64
 }
 
 // Handler returns the /metrics handler: the collector plus the Go runtime

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
@@ -192,8 +193,8 @@ func TestEdgePublishPushesToOrigin(t *testing.T) {
 // behind one without.
 func TestEdgeLaterTokenWins(t *testing.T) {
 	origin := newNodeWith(t, hub.Config{}, rtmp.ServerConfig{
-		Authorize: func(_ context.Context, req rtmp.AuthRequest) error {
-			if !req.Publish && !strings.Contains(req.Query, "token=good") {
+		Authorize: func(_ context.Context, req access.Request) error {
+			if req.Action == access.Play && !strings.Contains(req.Query, "token=good") {
 				return errors.New("bad token")
 			}
 			return nil

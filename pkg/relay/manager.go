@@ -210,7 +210,9 @@ func (m *Manager) goLocked(st *status, cancel func(error), run func()) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		run()
+		// Upstream bytes are parsed in run: a panic ends this relay only
+		// (its deferred cleanup has run by the time Do returns).
+		m.cfg.Panics.Do("relay", m.log.With("relay", st.s.ID, "stream", st.s.Stream), run)
 		m.mu.Lock()
 		delete(m.running, st.s.ID)
 		m.mu.Unlock()

@@ -25,6 +25,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -87,6 +89,10 @@ type Config struct {
 	// at once for this long, so repeated requests for a missing stream do
 	// not redial the origins. 0: DefaultNotFoundCache.
 	NotFoundCache time.Duration
+	// Panics recovers a panic of a relay's goroutine (component "relay"):
+	// that relay ends with one Error line and its stack, the others and
+	// the server go on.
+	Panics *guard.Recorder
 }
 
 // AppConfig is one app's relay settings.
