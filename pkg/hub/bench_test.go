@@ -15,14 +15,23 @@ import (
 // must stay 0 (no per-packet, no per-reader allocation).
 func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("readers=%d", n), func(b *testing.B) { benchPublish(b, n) })
+		b.Run(fmt.Sprintf("readers=%d", n), func(b *testing.B) { benchPublish(b, n, nil) })
 	}
+	// The validator hook costs one interface call per packet, outside the
+	// stream lock, and no allocation.
+	accept := func() PacketValidator { return acceptAll{} }
+	b.Run("readers=1/validator", func(b *testing.B) { benchPublish(b, 1, accept) })
 }
 
-func benchPublish(b *testing.B, readers int) {
+// acceptAll is a PacketValidator that accepts every packet.
+type acceptAll struct{}
+
+func (acceptAll) Check(*av.Packet) error { return nil }
+
+func benchPublish(b *testing.B, readers int, validator func() PacketValidator) {
 	// Never evict: the benchmark measures fan-out, and with many readers on
 	// few cores some do fall behind and resync.
-	h := New(Config{MaxOverflows: MaxOverflowsLimit})
+	h := New(Config{MaxOverflows: MaxOverflowsLimit, Validator: validator})
 	p, err := h.Publish("live/bench", PublisherInfo{})
 	if err != nil {
 		b.Fatal(err)

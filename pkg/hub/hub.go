@@ -5,6 +5,9 @@
 // headers and metadata are never dropped) and is evicted if it stays behind.
 //
 // The hub knows nothing about protocols: it only sees Publishers and Readers.
+// Nor about codecs: a Config.Validator (pkg/ingest) checks each publisher's
+// packets before they enter a stream, and the hub drops and counts the
+// ones it rejects (validate.go).
 //
 // Lock order: Hub.mu, then stream.mu, then Reader.mu. Nothing is logged and
 // no I/O is done while a stream lock is held.
@@ -105,6 +108,12 @@ type Config struct {
 	// writes): far fewer writes per player for up to MergeWindow of added
 	// latency. 0 (the default) wakes them per video frame (flush.go).
 	MergeWindow time.Duration
+
+	// Validator, if set, makes one PacketValidator per Publisher (a
+	// resumed or takeover publisher gets a fresh one) that checks every
+	// packet before it enters the stream (validate.go). nil, or a nil
+	// PacketValidator, means no validation.
+	Validator func() PacketValidator
 }
 
 func (c Config) withDefaults() Config {
@@ -190,6 +199,7 @@ type Hub struct {
 	nextID       atomic.Uint64 // last reader id handed out
 	bytesOut     atomic.Uint64 // Reader.AddBytes over all readers ever
 	endedBytesIn atomic.Uint64 // BytesIn of streams that ended
+	invalid      atomic.Uint64 // packets a PacketValidator rejected, all streams ever
 
 	watch    watchers
 	demandMu sync.Mutex
@@ -232,6 +242,8 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 	if !ValidKey(key) {
 		return nil, fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
+	// Made before the locks: the factory is caller code.
+	v := h.newValidator()
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -245,7 +257,7 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 			return nil, fmt.Errorf("%w: %d live, limit %d", ErrTooManyStreams, n, limit)
 		}
 		s = newStream(h, key)
-		p := newPublisher(s, info)
+		p := newPublisher(s, info, v)
 		s.mu.Lock()
 		s.attachLocked(p, false)
 		s.mu.Unlock()
@@ -272,7 +284,7 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 	} else {
 		s.stopGraceLocked()
 	}
-	p := newPublisher(s, info)
+	p := newPublisher(s, info, v)
 	s.attachLocked(p, true)
 	readers := len(s.readers)
 	s.mu.Unlock()

@@ -11,14 +11,15 @@ type Publisher struct {
 	s    *stream
 	info PublisherInfo
 	done chan struct{}
+	v    PacketValidator // nil: no validation; used only by WritePacket's caller goroutine
 
 	// Guarded by s.mu.
 	err     error // why the publisher is detached; nil while it is current
 	doneErr error // what Err reports once done is closed
 }
 
-func newPublisher(s *stream, info PublisherInfo) *Publisher {
-	return &Publisher{s: s, info: info, done: make(chan struct{})}
+func newPublisher(s *stream, info PublisherInfo, v PacketValidator) *Publisher {
+	return &Publisher{s: s, info: info, done: make(chan struct{}), v: v}
 }
 
 // detachLocked records why p stopped being the stream's publisher. external
@@ -39,6 +40,10 @@ func (p *Publisher) detachLocked(err error, external bool) {
 // caller must not touch it again. Never blocks on readers. Returns
 // ErrReplaced after a takeover, ErrPublisherClosed after Close, ErrClosed
 // after Hub.Close.
+//
+// With a Config.Validator, pkt is checked first, outside the stream lock;
+// a packet that fails is dropped and counted and WritePacket returns nil
+// (validate.go). WritePacket must then not be called concurrently.
 func (p *Publisher) WritePacket(pkt *av.Packet) error {
 	if pkt == nil {
 		return fmt.Errorf("hub: write to %q: nil packet", p.s.key)
@@ -47,6 +52,11 @@ func (p *Publisher) WritePacket(pkt *av.Packet) error {
 	case av.KindVideo, av.KindAudio, av.KindData:
 	default:
 		return fmt.Errorf("hub: write to %q: packet kind %d unknown", p.s.key, pkt.Kind)
+	}
+	if p.v != nil {
+		if err := p.v.Check(pkt); err != nil {
+			return p.dropInvalid(err)
+		}
 	}
 	s := p.s
 	s.mu.Lock()
@@ -83,6 +93,7 @@ func (p *Publisher) stop(cause error, external bool) bool {
 	}
 	p.detachLocked(cause, external)
 	s.pub = nil
+	invalid := s.takeSuppressedLocked()
 	grace := h.cfg.ReconnectGrace
 	if grace > 0 {
 		s.startGraceLocked(grace)
@@ -94,6 +105,7 @@ func (p *Publisher) stop(cause error, external bool) bool {
 	}
 	s.mu.Unlock()
 	h.mu.Unlock()
+	invalid.log(h.log, s.key)
 	h.emit(Event{Type: EventUnpublish, Key: s.key, Publisher: p.info})
 	if grace > 0 {
 		h.log.Info("publish stopped", "stream", s.key, "grace", grace, "cause", cause)

@@ -30,6 +30,11 @@ type StreamInfo struct {
 	// after jumps, first packets clamped to 0 or moved next to the other
 	// track.
 	TimestampFixes uint64
+	// InvalidPackets counts the packets the publishers' PacketValidators
+	// rejected (dropped before they reached the stream); LastInvalid is
+	// why the last one was ("" if none).
+	InvalidPackets uint64
+	LastInvalid    string
 
 	// The current publish session's sequence headers and metadata (nil
 	// until seen). Shared and immutable: for parsing (picture size, frame
@@ -81,6 +86,9 @@ type stream struct {
 	flush   flushState // when readers are woken (flush.go)
 
 	bytesIn, packets, dropped, evicted uint64
+
+	// Packets rejected by the publishers' validators (validate.go).
+	invalid invalidLog
 
 	// Video cadence, for the API (frame rate, GOP length).
 	videoFrames    uint64
@@ -313,7 +321,13 @@ func (s *stream) info() StreamInfo {
 			protos[i].Readers++
 		}
 	}
+	var lastInvalid string
+	if s.invalid.last != nil {
+		lastInvalid = s.invalid.last.Error()
+	}
 	return StreamInfo{
+		InvalidPackets: s.invalid.n,
+		LastInvalid:    lastInvalid,
 		VideoHeader:    s.vHdr,
 		AudioHeader:    s.aHdr,
 		MetaData:       s.meta,

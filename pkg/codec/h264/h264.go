@@ -29,7 +29,16 @@ const (
 	NALUEndOfSeq    NALUType = 10
 	NALUEndOfStream NALUType = 11
 	NALUFiller      NALUType = 12
+	NALUSPSExt      NALUType = 13 // sequence parameter set extension
 )
+
+// MaxNALUsPerAccessUnit bounds the length-prefixed units of one AVCC access
+// unit that ingest accepts (pkg/ingest). mediacommon's readers stop at
+// 25, which real encoders exceed (x264 zerolatency above 1080p, cameras
+// that cut one slice per macroblock row: 135 rows at 2160p); its writers
+// take any count. 1024 covers one slice per row of an 8K frame with room
+// for SEI, and keeps the per-frame work of every muxer bounded.
+const MaxNALUsPerAccessUnit = 1024
 
 // TypeOf returns the type of a NAL unit from its first byte (0 if empty).
 func TypeOf(nalu []byte) NALUType {

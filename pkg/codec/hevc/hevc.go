@@ -37,6 +37,11 @@ const (
 	NALUSuffixSEI NALUType = 40
 )
 
+// MaxNALUsPerAccessUnit bounds the length-prefixed units of one access unit
+// that ingest accepts; see h264.MaxNALUsPerAccessUnit for the reasoning
+// (mediacommon's readers stop at 21, its writers take any count).
+const MaxNALUsPerAccessUnit = 1024
+
 // TypeOf returns the type of a NAL unit from its two-byte header (0 if
 // empty).
 func TypeOf(nalu []byte) NALUType {
