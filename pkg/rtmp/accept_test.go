@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"os"
@@ -89,4 +90,61 @@ func TestMaxConnectionsLogRateLimited(t *testing.T) {
 	require.GreaterOrEqual(t, lines, 1)
 	require.LessOrEqual(t, lines, int(elapsed/time.Second)+1, "one line per second, not per connection")
 	require.Less(t, lines, refused)
+}
+
+// dialFrom connects to addr from the loopback address src (all of
+// 127.0.0.0/8 is local on Linux), so one test can be several client IPs.
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: testTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	nc, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	require.NoError(t, nc.SetDeadline(time.Now().Add(testTimeout)))
+	return nc
+}
+
+// requireRefused asserts that the server closes nc at once, before any
+// handshake byte.
+func requireRefused(t *testing.T, nc net.Conn) {
+	t.Helper()
+	n, err := io.Copy(io.Discard, nc)
+	require.NoError(t, err, "the server must close the connection, not let it time out")
+	require.Zero(t, n)
+}
+
+// requireServed asserts that the server handshakes on nc.
+func requireServed(t *testing.T, nc net.Conn) {
+	t.Helper()
+	require.NoError(t, ClientHandshake(bufio.NewReader(nc), nc))
+}
+
+// TestMaxConnectionsPerIP: one address gets MaxConnectionsPerIP
+// connections, others still get theirs, a closed connection frees its
+// slot, and Refused counts what was turned away per cause.
+func TestMaxConnectionsPerIP(t *testing.T) {
+	env := startServer(t, ServerConfig{MaxConnectionsPerIP: 2, MaxConnections: 4}, hub.Config{})
+	a1 := dialFrom(t, "127.0.0.1", env.addr)
+	requireServed(t, a1)
+	requireServed(t, dialFrom(t, "127.0.0.1", env.addr))
+	requireRefused(t, dialFrom(t, "127.0.0.1", env.addr))
+	total, perIP := env.srv.Refused()
+	require.Equal(t, [2]uint64{0, 1}, [2]uint64{total, perIP})
+	line := env.logs.String()
+	require.Contains(t, line, "too many connections from this address")
+	require.Contains(t, line, "limit=2")
+
+	// Another address is not affected, up to MaxConnections in all.
+	requireServed(t, dialFrom(t, "127.0.0.2", env.addr))
+	requireServed(t, dialFrom(t, "127.0.0.2", env.addr))
+	requireRefused(t, dialFrom(t, "127.0.0.3", env.addr))
+	total, perIP = env.srv.Refused()
+	require.Equal(t, [2]uint64{1, 1}, [2]uint64{total, perIP})
+
+	// Closing a connection frees its slot for its address.
+	a1.Close()
+	env.logs.waitClosed(t, "remote="+a1.LocalAddr().String())
+	require.Eventually(t, func() bool { return env.srv.lim.Open() == 3 }, testTimeout, time.Millisecond)
+	requireServed(t, dialFrom(t, "127.0.0.1", env.addr))
+	require.Equal(t, 4, env.srv.Conns())
 }

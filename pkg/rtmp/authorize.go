@@ -2,6 +2,9 @@ package rtmp
 
 import (
 	"fmt"
+	"strconv"
+
+	"github.com/ripplemedia/ripple/pkg/access"
 )
 
 // codePublishDenied refuses a publisher that is not authorized. OBS's
@@ -11,42 +14,43 @@ import (
 // any onStatus of level "error" and prints "Server error: <description>".
 const codePublishDenied = "NetStream.Publish.Denied"
 
-// AuthRequest is what ServerConfig.Authorize decides on.
-type AuthRequest struct {
-	Publish    bool   // false: play
-	App        string // without query
-	Stream     string // without query (and without ".flv" for play)
-	Query      string // connect's and publish/play's query strings joined, without '?'
-	ConnID     uint64 // the connection id of the logs ("conn")
-	RemoteAddr string // the peer, or the client a PROXY header named
-}
-
-// authorize asks ServerConfig.Authorize, if set, about a publish or play of
-// app/name. A refusal is answered with an error onStatus on msid (its
-// description is err's text) and a graceful close; refused reports that the
-// caller must stop. err is non-nil only when the connection must end at
-// once (the refusal could not be queued).
-func (c *conn) authorize(publish bool, msid uint32, key, name, query string) (refused bool, err error) {
+// admit is the admission check of a publish or play of key (app/name, the
+// hub key) on msid, with query the connect app's and the publish/play
+// name's query strings joined (joinQuery). A query longer than
+// access.MaxQuery is refused first, whether or not Authorize is set; then
+// ServerConfig.Authorize, if set, decides. A refusal is answered with an
+// error onStatus on msid (Publish.Denied or Play.Failed, the reason as
+// description) and a graceful close; refused reports that the caller must
+// stop. err is non-nil only when the connection must end at once (the
+// refusal could not be queued).
+func (c *conn) admit(action access.Action, msid uint32, key, query string) (refused bool, err error) {
+	code := codePlayFailed
+	if action == access.Publish {
+		code = codePublishDenied
+	}
+	if qerr := access.CheckQuery(query); qerr != nil {
+		// Everything that remembers a query (hub infos, auth caches,
+		// hooks) relies on this bound.
+		return true, c.refuse(protocolErrorf("%s %q: %w", action, key, qerr),
+			onStatusMessage(msid, levelError, code,
+				fmt.Sprintf("query too long (%d bytes, limit %d)", len(query), access.MaxQuery)))
+	}
 	if c.cfg.Authorize == nil {
 		return false, nil
 	}
-	aerr := c.cfg.Authorize(c.ctx, AuthRequest{
-		Publish:    publish,
-		App:        c.app,
-		Stream:     name,
-		Query:      joinQuery(c.appQuery, query),
-		ConnID:     c.id,
+	aerr := c.cfg.Authorize(c.ctx, access.Request{
+		Action:     action,
+		Protocol:   access.ProtoRTMP,
+		Key:        key,
+		Query:      query,
 		RemoteAddr: c.remote,
+		ClientID:   "rtmp-" + strconv.FormatUint(c.id, 10),
 	})
 	if aerr == nil {
 		return false, nil
 	}
 	if c.ctx.Err() != nil {
 		return true, aerr // the connection is ending anyway
-	}
-	action, code := "play", codePlayFailed
-	if publish {
-		action, code = "publish", codePublishDenied
 	}
 	return true, c.refuse(fmt.Errorf("%w: %s %q: %w", errRefused, action, key, aerr),
 		onStatusMessage(msid, levelError, code, aerr.Error()))

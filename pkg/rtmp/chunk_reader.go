@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,10 +41,6 @@ const (
 	// maxChunkStreams bounds the per-csid header state a peer can make us
 	// keep (the 3-byte basic header allows 65599 ids; peers use a handful).
 	maxChunkStreams = 1024
-	// preallocLimit: a message declared up to this size gets its whole
-	// payload buffer at once; larger ones start here and double as data
-	// arrives, so a peer must send at least half of what we allocate.
-	preallocLimit = 64 << 10
 	// extendedTimestamp in the 24-bit field announces a 4-byte extended
 	// timestamp (RTMP 1.0 §5.3.1.3).
 	extendedTimestamp = 0xFFFFFF
@@ -62,14 +59,26 @@ type chunkStream struct {
 	extended  bool   // the last type 0/1/2 header used an extended timestamp
 	extTS     uint32 // its 32-bit extended timestamp field
 	inMessage bool
-	counted   bool   // the message spans chunks and counts in ChunkReader.partial
-	buf       []byte // payload received so far; handed to the Message when complete
+	counted   bool // the message spans chunks and counts in ChunkReader.partial
+	// buf holds the payload received so far (len) in a buffer of at most
+	// twice what had arrived when it was last grown (cap, counted in
+	// ChunkReader.held); it is handed to the Message when complete.
+	buf []byte
 }
 
 // ChunkReader reassembles RTMP messages from the chunk stream (RTMP 1.0 §5.3).
 // It is not safe for concurrent use; after it returns an error other than
 // from the underlying reader's deadline the stream is out of sync and the
 // connection must be closed.
+//
+// Memory follows the bytes that really arrived, never a declared length: a
+// message's buffer starts at, and grows to, at most twice the payload of
+// that message received so far (counting the bytes of it already in br's
+// buffer), capped at its declared length, so a peer must send at least half
+// of what we allocate, and a message is copied about once on its way (a
+// 250 KB keyframe arriving in a 64 KiB read buffer is allocated in two or
+// three steps). The buffers of all messages in progress together are held
+// within a budget (SetMaxPartialBytes).
 type ChunkReader struct {
 	br             *bufio.Reader
 	maxMessageSize int
@@ -79,6 +88,8 @@ type ChunkReader struct {
 	high           map[uint32]*chunkStream
 	streams        int // chunk streams known
 	partial        int // chunk streams holding a partial message
+	held           int // bytes allocated for messages in progress (sum of cap(buf))
+	maxHeld        int // budget for held
 	hdr            [11]byte
 }
 
@@ -86,12 +97,30 @@ type ChunkReader struct {
 // bufio.Reader (the one the handshake used: peers pipeline chunks right behind
 // C2). Messages longer than maxMessageSize are rejected; 0 or less means
 // DefaultMaxMessageSize. The incoming chunk size starts at 128 (§5.4.1).
+// Messages in progress may hold 2 × maxMessageSize bytes until
+// SetMaxPartialBytes says otherwise.
 func NewChunkReader(br *bufio.Reader, maxMessageSize int) *ChunkReader {
 	if maxMessageSize <= 0 {
 		maxMessageSize = DefaultMaxMessageSize
 	}
-	return &ChunkReader{br: br, maxMessageSize: maxMessageSize, chunkSize: DefaultChunkSize}
+	return &ChunkReader{br: br, maxMessageSize: maxMessageSize, chunkSize: DefaultChunkSize,
+		maxHeld: 2 * maxMessageSize}
 }
+
+// SetMaxPartialBytes sets the budget for the bytes held by messages not
+// received completely yet, all chunk streams together; 0 or less restores
+// 2 × maxMessageSize. Growing a buffer past it is an error. Lowering it
+// below what is held already makes the next growth fail.
+func (r *ChunkReader) SetMaxPartialBytes(n int) {
+	if n <= 0 {
+		n = 2 * r.maxMessageSize
+	}
+	r.maxHeld = n
+}
+
+// PartialBytes returns the bytes held now by messages in progress (their
+// buffers' capacity), the figure SetMaxPartialBytes bounds.
+func (r *ChunkReader) PartialBytes() int { return r.held }
 
 // BytesRead returns the number of bytes consumed so far, headers included.
 // Acknowledgement sequence numbers are this value modulo 2^32 (§5.4.3).
@@ -145,6 +174,7 @@ func (r *ChunkReader) finish(cs *chunkStream) {
 	if cs.counted {
 		r.partial--
 	}
+	r.held -= cap(cs.buf)
 	cs.counted = false
 	cs.inMessage = false
 	cs.buf = nil
@@ -291,37 +321,101 @@ func (r *ChunkReader) readChunk() (*Message, error) {
 			cs.counted = true
 		}
 		cs.inMessage = true
-		cs.buf = make([]byte, 0, min(cs.length, preallocLimit))
 	}
 
 	n := min(int(cs.length)-len(cs.buf), r.chunkSize)
-	if err := r.readPayload(cs, n); err != nil {
+	if err := r.readPayload(cs, csid, n); err != nil {
 		return nil, err
 	}
 	if len(cs.buf) < int(cs.length) {
 		return nil, nil
 	}
-	m := &Message{TypeID: cs.typeID, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: cs.buf}
+	payload := cs.buf
+	if payload == nil {
+		payload = []byte{} // zero length: allocates nothing
+	}
+	m := &Message{TypeID: cs.typeID, StreamID: cs.streamID, Timestamp: cs.timestamp, Payload: payload}
 	r.finish(cs)
 	return m, nil
 }
 
-// readPayload appends n payload bytes to cs.buf, growing it by doubling up to
-// the declared length, so memory follows the bytes that really arrived.
-func (r *ChunkReader) readPayload(cs *chunkStream, n int) error {
+// readPayload appends the n payload bytes of the current chunk of csid to
+// cs.buf, growing it as they arrive (grow).
+func (r *ChunkReader) readPayload(cs *chunkStream, csid uint32, n int) error {
 	for n > 0 {
 		if len(cs.buf) == cap(cs.buf) {
-			grown := make([]byte, len(cs.buf), min(int(cs.length), max(2*cap(cs.buf), len(cs.buf)+min(n, preallocLimit))))
-			copy(grown, cs.buf)
-			cs.buf = grown
+			if err := r.grow(cs, csid, n); err != nil {
+				return err
+			}
 		}
 		k := min(n, cap(cs.buf)-len(cs.buf))
 		l := len(cs.buf)
-		if err := r.readFull(cs.buf[l : l+k]); err != nil {
+		got, err := io.ReadFull(r.br, cs.buf[l:l+k])
+		r.bytesRead += uint64(got)
+		cs.buf = cs.buf[:l+got] // what arrived stays accounted, even on error
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
 			return err
 		}
-		cs.buf = cs.buf[:l+k]
 		n -= k
 	}
 	return nil
+}
+
+// grow reallocates the full cs.buf, n bytes of whose current chunk are
+// still to be read, to twice the message's payload that has arrived (what
+// cs.buf holds plus what br's buffer holds of it), at most the declared
+// length. When br's buffer is empty it first waits for the peer's next
+// bytes: we allocate for what was sent, never for what was announced.
+func (r *ChunkReader) grow(cs *chunkStream, csid uint32, n int) error {
+	if r.br.Buffered() == 0 {
+		if _, err := r.br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	l := len(cs.buf)
+	size := min(int(cs.length), 2*(l+r.arrived(cs, csid, n)))
+	if held := r.held - cap(cs.buf) + size; held > r.maxHeld {
+		return fmt.Errorf("rtmp: partial messages would hold %d bytes, exceeding the limit of %d (chunk stream %d, type %d, %d of %d bytes received)",
+			held, r.maxHeld, csid, cs.typeID, l, cs.length)
+	}
+	r.held += size - cap(cs.buf)
+	grown := make([]byte, l, size)
+	copy(grown, cs.buf)
+	cs.buf = grown
+	return nil
+}
+
+// arrived returns how many payload bytes of cs's message br's buffer holds
+// beyond cs.buf: up to the n left of the current chunk and, once that is
+// all there, the type-3 chunks of csid that follow it back to back (an
+// encoder sends a frame's chunks in a row unless it interleaves audio).
+// Chunks after an extended timestamp are not looked at: whether they
+// repeat it is not known until they are read.
+func (r *ChunkReader) arrived(cs *chunkStream, csid uint32, n int) int {
+	buffered := r.br.Buffered()
+	if buffered < n {
+		return buffered
+	}
+	got := n
+	rest := int(cs.length) - len(cs.buf) - n
+	if rest == 0 || cs.extended {
+		return got
+	}
+	buf, _ := r.br.Peek(buffered) // cannot fail: the bytes are buffered
+	var hb [3]byte
+	h := appendBasicHeader(hb[:0], 3, csid)
+	for off := n; rest > 0 && len(buf)-off > len(h) && bytes.Equal(buf[off:off+len(h)], h); {
+		off += len(h)
+		k := min(rest, r.chunkSize, len(buf)-off)
+		got += k
+		rest -= k
+		off += k
+	}
+	return got
 }

@@ -22,8 +22,22 @@ func FuzzChunkReader(f *testing.F) {
 		Payload: append(aggSub(TypeAudio, 1, 0, []byte{0xAF, 1}), aggSub(TypeVideo, 2, 0, testPayload(400, 1))...)})
 	seed = w.AppendMessage(seed, 2, UserControlMessage(EventSetBufferLength, 1, 100))
 	f.Add(seed)
+	// Two interleaved partial messages that outgrow the budget.
+	over := join(wH0(2, 0, 4, TypeSetChunkSize, 0), be32(4096))
+	for i := range 4 {
+		for _, csid := range []uint32{4, 6} {
+			if i == 0 {
+				over = append(over, wH0(csid, 0, 60000, TypeVideo, 1)...)
+			} else {
+				over = append(over, wH3(csid)...)
+			}
+			over = append(over, testPayload(4096, byte(csid))...)
+		}
+	}
+	f.Add(over)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), 1<<16)
+		r.SetMaxPartialBytes(3 << 14) // below 2 × the message limit: both limits are reached
 		for {
 			m, err := r.ReadMessage()
 			if err != nil {
@@ -39,7 +53,36 @@ func FuzzChunkReader(f *testing.F) {
 		}
 		require.LessOrEqual(t, r.BytesRead(), uint64(len(in)))
 		require.GreaterOrEqual(t, r.partial, 0)
+		requireHeldAccounted(t, r)
 	})
+}
+
+// requireHeldAccounted checks the partial-message accounting of r: held is
+// the capacity of the buffers of the messages in progress, within the
+// budget, and no buffer is more than twice the payload that arrived for it.
+func requireHeldAccounted(t *testing.T, r *ChunkReader) {
+	t.Helper()
+	sum := 0
+	check := func(cs *chunkStream) {
+		if cs == nil {
+			return
+		}
+		if !cs.inMessage {
+			require.Nil(t, cs.buf)
+			return
+		}
+		require.LessOrEqual(t, cap(cs.buf), 2*len(cs.buf))
+		require.LessOrEqual(t, cap(cs.buf), int(cs.length))
+		sum += cap(cs.buf)
+	}
+	for _, cs := range r.low {
+		check(cs)
+	}
+	for _, cs := range r.high {
+		check(cs)
+	}
+	require.Equal(t, sum, r.PartialBytes())
+	require.LessOrEqual(t, r.PartialBytes(), r.maxHeld)
 }
 
 // FuzzChunkRoundTrip: any message the writer frames, the reader returns intact.
@@ -98,9 +141,11 @@ func synthStream(keyframe, inter int) []byte {
 	return buf
 }
 
-// BenchmarkChunkReader: "2Mbps" has 60 KB keyframes (one allocation per
-// message); "6Mbps" has 250 KB keyframes, which exceed preallocLimit and grow
-// 64 KiB -> 128 KiB -> 250 KB as their chunks arrive.
+// BenchmarkChunkReader: "2Mbps" has 60 KB keyframes, "6Mbps" 250 KB ones.
+// Buffers follow what has arrived (ChunkReader.grow): a frame whose chunks
+// are all in the 64 KiB read buffer gets one allocation of its size; one
+// that spans several buffer fills (a 250 KB keyframe) grows in a few
+// doubling steps as its chunks arrive.
 func BenchmarkChunkReader(b *testing.B) {
 	for _, c := range []struct {
 		name            string

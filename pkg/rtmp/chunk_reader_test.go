@@ -336,7 +336,11 @@ func TestChunkReaderRoundTrip(t *testing.T) {
 				// reassembly buffer would have overwritten earlier payloads.
 				for i, m := range sent {
 					require.Equal(t, m, msgs[i+1], "message %d", i)
+					// The payload is exactly as large as the message:
+					// the packet retaining it keeps nothing extra.
+					require.Equal(t, len(m.Payload), cap(msgs[i+1].Payload), "message %d capacity", i)
 				}
+				require.Zero(t, r.PartialBytes())
 			})
 		}
 	}
@@ -453,4 +457,147 @@ func TestChunkReaderPropagatesReadErrors(t *testing.T) {
 		_, err := r.ReadMessage()
 		require.ErrorIs(t, err, errDeadline)
 	}
+}
+
+// probeReader feeds data and calls probe before each read the bufio.Reader
+// makes, so a test can watch the chunk reader between reads.
+type probeReader struct {
+	data  []byte
+	max   int // bytes per read, 0: all
+	probe func()
+}
+
+func (p *probeReader) Read(b []byte) (int, error) {
+	if p.probe != nil {
+		p.probe()
+	}
+	if len(p.data) == 0 {
+		return 0, io.EOF
+	}
+	if p.max > 0 && len(b) > p.max {
+		b = b[:p.max]
+	}
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+	return n, nil
+}
+
+// TestChunkReaderBufferFollowsArrival: a message's buffer is never more
+// than twice the payload that arrived for it, whatever length it declares,
+// however the bytes are split into chunks and reads.
+func TestChunkReaderBufferFollowsArrival(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		chunkSize uint32
+		sent      int
+		readSize  int // bytes per underlying read, 0: as much as bufio asks
+		bufSize   int
+	}{
+		{"one huge chunk, 1 byte sent", MaxChunkSize, 1, 0, 4096},
+		{"one huge chunk, 100 bytes sent", MaxChunkSize, 100, 0, 4096},
+		{"one huge chunk, 1 MiB sent", MaxChunkSize, 1 << 20, 0, 64 << 10},
+		{"one huge chunk, 1 MiB sent in 1000-byte reads", MaxChunkSize, 1 << 20, 1000, 64 << 10},
+		{"128-byte chunks, 10 chunks sent", 128, 1280, 0, 4096},
+		{"4096-byte chunks, 300 KB sent", 4096, 300000, 0, 64 << 10},
+		{"4096-byte chunks, 300 KB sent, 16-byte read buffer", 4096, 300000, 0, 16},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const declared = 8<<20 - 1
+			in := join(wH0(2, 0, 4, TypeSetChunkSize, 0), be32(c.chunkSize), wH0(6, 0, declared, TypeVideo, 1))
+			p := testPayload(c.sent, 1)
+			for off := 0; off < len(p); off += int(c.chunkSize) {
+				if off > 0 {
+					in = append(in, wH3(6)...)
+				}
+				in = append(in, p[off:min(len(p), off+int(c.chunkSize))]...)
+			}
+			var r *ChunkReader
+			peak := 0
+			src := &probeReader{data: in, max: c.readSize, probe: func() {
+				if r != nil {
+					peak = max(peak, r.PartialBytes())
+				}
+			}}
+			r = NewChunkReader(bufio.NewReaderSize(src, c.bufSize), 0)
+			_, err := r.ReadMessage() // set chunk size
+			require.NoError(t, err)
+			_, err = r.ReadMessage()
+			// The input ends inside the message, between chunks or not.
+			require.True(t, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "got %v", err)
+			peak = max(peak, r.PartialBytes())
+			require.GreaterOrEqual(t, r.PartialBytes(), c.sent)
+			require.LessOrEqual(t, peak, 2*c.sent, "allocated more than twice what arrived")
+			requireHeldAccounted(t, r)
+		})
+	}
+}
+
+// TestChunkReaderPartialBudget: the buffers of all messages in progress
+// share one budget; exceeding it is an error naming the value and the
+// limit, and complete or aborted messages give their bytes back.
+func TestChunkReaderPartialBudget(t *testing.T) {
+	a, b := testPayload(600, 1), testPayload(600, 2)
+	// Two 600-byte messages whose 128-byte chunks alternate.
+	var in []byte
+	for off := 0; off < 600; off += 128 {
+		for _, m := range []struct {
+			csid uint32
+			p    []byte
+		}{{4, a}, {6, b}} {
+			if off == 0 {
+				in = append(in, wH0(m.csid, 0, 600, TypeVideo, 1)...)
+			} else {
+				in = append(in, wH3(m.csid)...)
+			}
+			in = append(in, m.p[off:min(600, off+128)]...)
+		}
+	}
+	t.Run("shared by the chunk streams", func(t *testing.T) {
+		r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), 0)
+		r.SetMaxPartialBytes(1000)
+		_, err := r.ReadMessage()
+		require.EqualError(t, err, "rtmp: partial messages would hold 1200 bytes, exceeding the limit of 1000 (chunk stream 6, type 9, 256 of 600 bytes received)")
+		require.LessOrEqual(t, r.PartialBytes(), 1000)
+	})
+	t.Run("given back when complete", func(t *testing.T) {
+		r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), 0)
+		r.SetMaxPartialBytes(1200)
+		msgs := []*Message{}
+		for {
+			m, err := r.ReadMessage()
+			if err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		require.Equal(t, []*Message{msg(TypeVideo, 1, 0, a), msg(TypeVideo, 1, 0, b)}, msgs)
+		require.Zero(t, r.PartialBytes())
+	})
+	t.Run("given back when aborted", func(t *testing.T) {
+		in := join(wH0(4, 0, 600, TypeVideo, 1), a[:128], wH0(2, 0, 4, TypeAbort, 0), be32(4))
+		r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), 0)
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, TypeAbort, m.TypeID)
+		require.Zero(t, r.PartialBytes())
+	})
+	t.Run("one message over the budget", func(t *testing.T) {
+		// The whole message is buffered: its buffer would be its length.
+		in := join(wH0(2, 0, 4, TypeSetChunkSize, 0), be32(4096), wH0(6, 0, 5000, TypeVideo, 1), testPayload(4096, 0),
+			wH3(6), testPayload(904, 0))
+		r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), 0)
+		r.SetMaxPartialBytes(4999)
+		_, err := r.ReadMessage()
+		require.NoError(t, err)
+		_, err = r.ReadMessage()
+		require.EqualError(t, err, "rtmp: partial messages would hold 5000 bytes, exceeding the limit of 4999 (chunk stream 6, type 9, 0 of 5000 bytes received)")
+	})
+	t.Run("default is twice the message limit", func(t *testing.T) {
+		r := NewChunkReader(bufio.NewReader(bytes.NewReader(nil)), 1000)
+		require.Equal(t, 2000, r.maxHeld)
+		r.SetMaxPartialBytes(5)
+		r.SetMaxPartialBytes(0)
+		require.Equal(t, 2000, r.maxHeld)
+	})
 }

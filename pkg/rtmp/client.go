@@ -12,6 +12,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // Client defaults.
@@ -38,7 +39,20 @@ type ClientConfig struct {
 	Timeout time.Duration
 	// MaxMessageSize bounds one incoming message. Default 8 MiB.
 	MaxMessageSize int
+	// MaxPartialBytes bounds the bytes held in messages the server has not
+	// finished sending (all chunk streams together). Default 2 ×
+	// MaxMessageSize.
+	MaxPartialBytes int
+	// Panics recovers and counts panics of the connection's goroutines
+	// (its writer and a publisher's background reader), under component
+	// "relay": a panic ends only this connection, whose calls then return
+	// the *guard.PanicError. nil still recovers, counting nothing.
+	Panics *guard.Recorder
 }
+
+// componentRelay names a client connection's goroutines in
+// ripple_panics_total{component}: relays are its users.
+const componentRelay = "relay"
 
 type clientMode uint8
 
@@ -102,6 +116,9 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, er
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if cfg.MaxPartialBytes <= 0 {
+		cfg.MaxPartialBytes = 2 * cfg.MaxMessageSize
+	}
 
 	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -140,9 +157,11 @@ func (c *ClientConn) dial(ctx context.Context) error {
 		return fmt.Errorf("rtmp: handshake with %s: %w", c.url.Host, c.ctxErr(ctx, err))
 	}
 	c.cr = NewChunkReader(c.br, c.cfg.MaxMessageSize)
+	c.cr.SetMaxPartialBytes(c.cfg.MaxPartialBytes)
 	// The client writer never serves hub readers, but a relay pushes hub
 	// packets: the shared header cache applies when parameters match.
 	c.w = newWriter(c.nc, c.cfg.Timeout, c.cfg.ChunkSize, func(error) {}, c.kill, c.endWriter)
+	c.w.panics, c.w.component = c.cfg.Panics, componentRelay
 	go c.w.run(c.ctx)
 
 	if err := c.w.send(ctx, outItem{op: opChunkSize, n: uint32(c.cfg.ChunkSize)}); err != nil {
@@ -235,6 +254,11 @@ func (c *ClientConn) sendCommand(ctx context.Context, msid uint32, name string, 
 }
 
 func (c *ClientConn) send(ctx context.Context, it outItem) error {
+	if c.ctx.Err() != nil {
+		// Ended (a failed write, a panic, Close): say so at once rather
+		// than queueing into a writer that is gone while there is room.
+		return context.Cause(c.ctx)
+	}
 	if err := c.w.send(ctx, it); err != nil {
 		if c.ctx.Err() != nil {
 			return context.Cause(c.ctx)

@@ -62,7 +62,7 @@ func (c *ClientConn) createStream(ctx context.Context) (uint32, error) {
 // drain is the publisher's background reader.
 func (c *ClientConn) drain() {
 	defer close(c.bgDone)
-	err := guard(func() error {
+	err := c.cfg.Panics.Run(componentRelay, func() error {
 		for {
 			m, err := c.readMessage()
 			if err != nil {

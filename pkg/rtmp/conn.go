@@ -10,9 +10,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // Connection limits and timings.
@@ -33,6 +35,23 @@ const (
 // found): logged at Info, unlike protocol violations.
 var errRefused = errors.New("rtmp: request refused")
 
+// errConnectTimeout is the close cause of a connection that neither
+// published nor played within ConnectTimeout of its handshake (Warn).
+var errConnectTimeout = errors.New("rtmp: connect timeout: neither publishing nor playing")
+
+// Connection activation states (conn.state): a connection is pending from
+// its handshake until its publish or play is accepted (active), or until
+// ConnectTimeout ends it (expired); the first transition wins.
+const (
+	statePending int32 = iota
+	stateActive
+	stateExpired
+)
+
+// componentRTMP names a server connection's goroutines in
+// ripple_panics_total{component}.
+const componentRTMP = "rtmp"
+
 // protocolErrorf reports a protocol violation by the peer (logged at Warn,
 // the default level for causes closeLevel does not know).
 func protocolErrorf(format string, args ...any) error {
@@ -52,6 +71,16 @@ type conn struct {
 	log    *slog.Logger
 	remote string
 	id     uint64
+	// release frees the connection's slot in Server.lim (nil in tests
+	// that build a conn directly).
+	release func()
+
+	// state is statePending until a publish or play is accepted; the
+	// connect timer (ConnectTimeout after the handshake) ends a
+	// connection still pending. Written by the connection goroutine and
+	// the timer, hence atomic.
+	state        atomic.Int32
+	connectTimer *time.Timer
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -97,7 +126,38 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		ackWindow: uint64(s.cfg.AckWindow),
 	}
 	c.w = newConnWriter(nc, s.cfg.WriteTimeout, s.cfg.ChunkSize, c.setCause, c.kill, c.endGracefully)
+	c.w.panics, c.w.component = s.cfg.Panics, componentRTMP
 	return c
+}
+
+// startConnectTimer arms ConnectTimeout once the handshake is done. The
+// deadline is absolute: unlike the idle read timeout, no input re-arms it.
+func (c *conn) startConnectTimer() {
+	c.connectTimer = time.AfterFunc(c.cfg.ConnectTimeout, func() {
+		if c.state.CompareAndSwap(statePending, stateExpired) {
+			c.kill(c.connectTimeoutError())
+		}
+	})
+}
+
+func (c *conn) connectTimeoutError() error {
+	return fmt.Errorf("%w %s after the handshake", errConnectTimeout, c.cfg.ConnectTimeout)
+}
+
+// activate marks the connection as publishing or playing, which stops the
+// connect timeout. It fails once the timeout has fired: the connection is
+// being closed for it.
+func (c *conn) activate() error {
+	if c.state.CompareAndSwap(statePending, stateActive) {
+		if c.connectTimer != nil {
+			c.connectTimer.Stop()
+		}
+		return nil
+	}
+	if c.state.Load() == stateActive {
+		return nil
+	}
+	return c.connectTimeoutError()
 }
 
 // setCause records why the connection ends; the first cause wins. It is
@@ -140,10 +200,13 @@ func (c *conn) endGracefully(cause error) {
 func (c *conn) run() {
 	defer c.s.forget(c)
 	start := time.Now()
-	err := guard(c.runInner)
+	err := c.cfg.Panics.Run(componentRTMP, c.runInner)
 	c.setCause(err) // no-op if a cause was recorded first
 	c.cancel(err)
 	c.nc.Close()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
 	if c.writerStarted {
 		<-c.w.done
 	}
@@ -168,9 +231,8 @@ func (c *conn) logClosed(start time.Time) {
 	if c.malformed > 0 {
 		attrs = append(attrs, "dropped", c.malformed)
 	}
-	var pe *panicError
-	if errors.As(cause, &pe) {
-		attrs = append(attrs, "stack", string(pe.stack))
+	if pe, ok := guard.AsPanic(cause); ok {
+		attrs = append(attrs, "stack", string(pe.Stack))
 	}
 	c.log.Log(context.Background(), level, "conn closed", attrs...)
 }
@@ -192,7 +254,9 @@ func (c *conn) runInner() error {
 	if err := c.nc.SetDeadline(time.Time{}); err != nil {
 		return err
 	}
+	c.startConnectTimer()
 	c.cr = NewChunkReader(c.br, c.cfg.MaxMessageSize)
+	c.cr.SetMaxPartialBytes(PrePublishPartialBytes)
 	c.writerStarted = true
 	go c.w.run(c.ctx)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -24,6 +25,7 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 	}
 	raw, _ := cmd.stringArg(0)
 	name, query := splitQuery(raw)
+	query = joinQuery(c.appQuery, query)
 	// ffmpeg strips ".flv" itself; other players may not.
 	name = strings.TrimSuffix(name, ".flv")
 	key := c.app + "/" + name
@@ -32,11 +34,16 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 		return c.refuse(protocolErrorf("play: invalid stream key %q", key),
 			onStatusMessage(msid, levelError, codePlayFailed, "invalid stream name"))
 	}
-	if refused, err := c.authorize(false, msid, key, name, query); refused {
+	if refused, err := c.admit(access.Play, msid, key, query); refused {
+		return err
+	}
+	// Accepted: the connect timeout stops here. The wait for a stream
+	// that is not live yet is bounded by PlayWait on its own.
+	if err := c.activate(); err != nil {
 		return err
 	}
 
-	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote, Query: joinQuery(c.appQuery, query)}
+	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote, Query: query}
 	r, err := c.hub.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
 		// An edge app starts its upstream pull here; either way RTMP

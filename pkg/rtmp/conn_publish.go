@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
@@ -22,19 +23,23 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 	}
 	raw, _ := cmd.stringArg(0)
 	name, query := splitQuery(raw)
+	query = joinQuery(c.appQuery, query)
 	key := c.app + "/" + name
 	c.pubKey = key // named by the close line, even if refused
 	if !hub.ValidKey(key) {
 		return c.refuse(protocolErrorf("publish: invalid stream key %q", key),
 			onStatusMessage(msid, levelError, codePublishBadName, "invalid stream name"))
 	}
-	if refused, err := c.authorize(true, msid, key, name, query); refused {
+	if refused, err := c.admit(access.Publish, msid, key, query); refused {
+		return err
+	}
+	if err := c.activate(); err != nil {
 		return err
 	}
 	p, err := c.hub.Publish(key, hub.PublisherInfo{
 		Protocol:   "rtmp",
 		RemoteAddr: c.remote,
-		Query:      joinQuery(c.appQuery, query),
+		Query:      query,
 	})
 	if err != nil {
 		// Duplicate publish: "error"/BadName like nginx-rtmp; librtmp (OBS)
@@ -48,6 +53,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 	}
 	c.pub, c.pubStreamID = p, msid
 	c.growReadBuffer()
+	c.setPartialBudget(c.cfg.MaxPartialBytes)
 	if err := c.w.send(c.ctx, outItem{op: opWatch, pub: p, streamID: msid}); err != nil {
 		return err
 	}
@@ -70,6 +76,9 @@ func (c *conn) endPublish() {
 	c.pub.Close()
 	c.log.Debug("publish ended", "stream", c.pubKey)
 	c.pub = nil
+	// Media is no longer expected: back to the budget of a connection
+	// that does not publish.
+	c.setPartialBudget(PrePublishPartialBytes)
 }
 
 // onMedia hands an audio, video or metadata message to the hub. The chunk

@@ -7,12 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
@@ -25,6 +26,7 @@ const (
 	// (OBS and ffmpeg use 4096 too).
 	DefaultOutChunkSize     = 4096
 	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultConnectTimeout   = 10 * time.Second
 	DefaultReadTimeout      = 30 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultPlayWait         = 3 * time.Second
@@ -51,10 +53,28 @@ type ServerConfig struct {
 	// WriteTimeout bounds each socket write: a write gets at least this
 	// long, a stalled one is cut within 5/4 of it (netx.WriteDeadline).
 	WriteTimeout time.Duration
+	// ConnectTimeout bounds the time from the end of the handshake until
+	// the connection publishes or plays (its publish or play command is
+	// accepted); a connection that has not by then is closed. It is one
+	// deadline set once: nothing the peer sends (bytes, pings, commands)
+	// moves it. ReadTimeout still applies within it.
+	ConnectTimeout time.Duration
 	// MaxMessageSize bounds one incoming RTMP message.
 	MaxMessageSize int
+	// MaxPartialBytes bounds the bytes a publishing connection may hold in
+	// messages it has not finished sending (partial messages of every
+	// chunk stream together). Default 2 × MaxMessageSize; below
+	// MaxMessageSize it also caps the largest message a publisher can
+	// send. Connections that do not publish get PrePublishPartialBytes,
+	// whatever this says.
+	MaxPartialBytes int
 	// MaxConnections refuses connections beyond this many; 0 = unlimited.
 	MaxConnections int
+	// MaxConnectionsPerIP refuses connections from a client address that
+	// has this many open already; 0 = unlimited. The address is
+	// RemoteAddr of the accepted connection: the client a PROXY header
+	// named when the listener speaks the PROXY protocol.
+	MaxConnectionsPerIP int
 	// PlayWait is how long a play of a stream that is not live waits for
 	// it before NetStream.Play.StreamNotFound.
 	PlayWait time.Duration
@@ -62,13 +82,23 @@ type ServerConfig struct {
 	// the window we acknowledge when the peer announced none.
 	AckWindow uint32
 	// Authorize, when set, is asked before every publish and play, after
-	// the stream name is validated and before the hub sees it. A non-nil
+	// the stream name and the query length (access.MaxQuery) are
+	// validated and before the hub sees it, with an access.Request of
+	// Protocol access.ProtoRTMP: Key is the hub key app/name (the app may
+	// hold several segments, ".flv" is cut from a play name), Query the
+	// connect app's and the publish/play name's query strings joined with
+	// '&' (either may be empty), RemoteAddr the peer (the client a PROXY
+	// header named), ClientID "rtmp-<conn id>" as in the logs. A non-nil
 	// error refuses: publishers get onStatus NetStream.Publish.Denied,
 	// players NetStream.Play.Failed, both of level "error" with the
 	// error's text as description, and the connection closes. ctx ends
 	// with the connection. It runs on the connection's goroutine and may
-	// block (an HTTP hook), bounded by its own timeout.
-	Authorize func(ctx context.Context, req AuthRequest) error
+	// block (an HTTP hook), bounded by its own timeout and by
+	// ConnectTimeout.
+	Authorize access.Func
+	// Panics recovers and counts panics of every goroutine a connection
+	// runs (component "rtmp"); nil still recovers, counting nothing.
+	Panics *guard.Recorder
 }
 
 func (c *ServerConfig) applyDefaults() {
@@ -82,6 +112,9 @@ func (c *ServerConfig) applyDefaults() {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
@@ -90,6 +123,9 @@ func (c *ServerConfig) applyDefaults() {
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxPartialBytes <= 0 {
+		c.MaxPartialBytes = 2 * c.MaxMessageSize
 	}
 	if c.PlayWait <= 0 {
 		c.PlayWait = DefaultPlayWait
@@ -116,7 +152,9 @@ type Server struct {
 	// stop is closed by Close and Shutdown: it cuts an accept backoff short.
 	stop     chan struct{}
 	stopOnce sync.Once
-	// refusedLog rate-limits "too many connections": a flood of refused
+	// lim counts open connections in total and per client address.
+	lim netx.ConnLimiter
+	// refusedLog rate-limits "connection refused": a flood of refused
 	// connects must not become a flood of log lines.
 	refusedLog netx.LogLimiter
 }
@@ -131,6 +169,7 @@ func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		stop:      make(chan struct{}),
+		lim:       netx.ConnLimiter{Max: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP},
 	}
 }
 
@@ -190,7 +229,10 @@ func (s *Server) isClosed() bool {
 	return s.closed || s.draining
 }
 
-// accept registers nc and starts its goroutine, or refuses it.
+// accept registers nc and starts its goroutine, or refuses it: beyond
+// MaxConnections open connections, or MaxConnectionsPerIP from nc's client
+// address, nc is closed at once (before the handshake), counted (Refused)
+// and logged at most once a second.
 func (s *Server) accept(nc net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -198,28 +240,42 @@ func (s *Server) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
+	release, err := s.lim.Acquire(nc.RemoteAddr())
+	if err != nil {
 		nc.Close()
 		if n, ok := s.refusedLog.Allow(); ok {
-			s.log.Warn("connection refused: too many connections",
-				"remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections, "suppressed", n)
+			limit := s.cfg.MaxConnections
+			if errors.Is(err, netx.ErrTooManyConnsPerIP) {
+				limit = s.cfg.MaxConnectionsPerIP
+			}
+			s.log.Warn("connection refused", "remote", nc.RemoteAddr().String(), "err", err,
+				"limit", limit, "suppressed", n)
 		}
 		return
 	}
 	s.nextID++
 	c := newConn(s, nc, s.nextID)
+	c.release = release
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	go c.run()
 }
 
-// forget unregisters c when its goroutine ends.
+// forget unregisters c when its goroutine ends and frees its slot.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	if c.release != nil {
+		c.release()
+	}
 	s.wg.Done()
 }
+
+// Refused returns how many connections were refused by MaxConnections
+// (total) and by MaxConnectionsPerIP (perIP) since the server started, for
+// metrics.
+func (s *Server) Refused() (total, perIP uint64) { return s.lim.Refused() }
 
 // Close stops accepting, closes every connection and waits for their
 // goroutines. Idempotent.
@@ -244,36 +300,15 @@ func (s *Server) Conns() int {
 	return len(s.conns)
 }
 
-// panicError is a recovered panic of a connection goroutine.
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("rtmp: panic: %v", e.value) }
-
-// guard runs f and turns a panic into a *panicError carrying the stack.
-// It is the only recover in the package: every goroutine a connection owns
-// (reader, writer, play pump) runs through it, so a bug in one connection
-// cannot take the server down (style §5).
-func guard(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &panicError{value: r, stack: debug.Stack()}
-		}
-	}()
-	return f()
-}
-
 // closeLevel picks the log level of a connection's close line from its
 // cause (style §5): the peer leaving, a shutdown or an ordinary end is Info;
 // our own bug is Error; everything else (protocol violations, timeouts,
 // slow-reader eviction) is Warn.
 func closeLevel(err error) slog.Level {
-	var pe *panicError
-	switch {
-	case errors.As(err, &pe):
+	if _, ok := guard.AsPanic(err); ok {
 		return slog.LevelError
+	}
+	switch {
 	case err == nil,
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),

@@ -225,6 +225,9 @@ func TestMaxConnections(t *testing.T) {
 		l := env.logs.String()
 		return strings.Contains(l, "too many connections") && strings.Contains(l, "limit=1")
 	}, testTimeout, 5*time.Millisecond)
+	total, perIP := env.srv.Refused()
+	require.Equal(t, uint64(1), total)
+	require.Zero(t, perIP)
 }
 
 func TestServerCloseEndsConnections(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
@@ -108,6 +109,12 @@ type writer struct {
 	// (cause recorded, reader woken so it can linger).
 	end func(error)
 
+	// panics recovers a panic of the writer goroutine, counted under
+	// component ("rtmp" for server connections, "relay" for clients); the
+	// panic then ends the connection through fail.
+	panics    *guard.Recorder
+	component string
+
 	play        *playState
 	pub         *hub.Publisher
 	pubDone     <-chan struct{}
@@ -185,7 +192,7 @@ func (w *writer) sendMsg(ctx context.Context, csid uint32, m *Message) error {
 func (w *writer) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.stopPlay()
-	if err := guard(func() error { return w.loop(ctx) }); err != nil {
+	if err := w.panics.Run(w.component, func() error { return w.loop(ctx) }); err != nil {
 		w.fail(err)
 	}
 }
