@@ -18,7 +18,7 @@ type Collector struct {
 	streams, players, bytesIn, bytesOut, conns *prometheus.Desc
 
 	publishing, uptime, ingestBytes, bitrate, fps, gopSeconds, gopFrames,
-	dropped, evictions, tsFixes *prometheus.Desc
+	dropped, evictions, tsFixes, invalid *prometheus.Desc
 
 	streamPlayers, streamBytesOut *prometheus.Desc
 
@@ -53,6 +53,8 @@ func NewCollector(h *hub.Hub, cfg Config) *Collector {
 		dropped:     d("stream_dropped_packets_total", "Packets dropped across the stream's readers (overflow, keyframe wait).", stream),
 		evictions:   d("stream_evictions_total", "Slow readers evicted from the stream.", stream),
 		tsFixes:     d("stream_timestamp_corrections_total", "Ingest timestamps the hub corrected.", stream),
+		invalid: d("stream_invalid_packets_total", "Packets dropped at ingest because their media was malformed "+
+			"(decoder configuration records, NALU framing).", stream),
 
 		streamPlayers:  d("stream_players", "Readers attached to the stream, per protocol.", proto),
 		streamBytesOut: d("stream_sent_bytes_total", "Bytes written to the stream's readers, per protocol.", proto),
@@ -74,7 +76,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.streams, c.players, c.bytesIn, c.bytesOut, c.conns,
 		c.publishing, c.uptime, c.ingestBytes, c.bitrate, c.fps, c.gopSeconds, c.gopFrames,
-		c.dropped, c.evictions, c.tsFixes, c.streamPlayers, c.streamBytesOut,
+		c.dropped, c.evictions, c.tsFixes, c.invalid, c.streamPlayers, c.streamBytesOut,
 		c.relays, c.relayLive, c.relayBytes, c.relayReconnects, c.panics, c.refused,
 	} {
 		ch <- d
@@ -116,6 +118,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.dropped, st.Dropped, app, name)
 		counter(c.evictions, st.Evicted, app, name)
 		counter(c.tsFixes, st.TimestampFixes, app, name)
+		counter(c.invalid, st.InvalidPackets, app, name)
 		for _, p := range st.Protocols {
 			gauge(c.streamPlayers, float64(p.Readers), app, name, p.Protocol)
 			counter(c.streamBytesOut, p.BytesOut, app, name, p.Protocol)

@@ -195,7 +195,7 @@ func (p *pusher) pushOnce(t target) error {
 	connect, stream := t.rtmpURL(p.app, p.name, p.query)
 	ctx, cancel := context.WithTimeout(p.ctx, m.cfg.Timeout)
 	defer cancel()
-	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, ChunkSize: m.cfg.ChunkSize})
+	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, ChunkSize: m.cfg.ChunkSize, Panics: m.cfg.Panics})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (m *Manager) openSource(ctx context.Context, t target, app, name, query str
 		return m.openHTTP(ctx, t.httpURL(app, name, query))
 	}
 	connect, stream := t.rtmpURL(app, name, query)
-	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout})
+	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, Panics: m.cfg.Panics})
 	if err != nil {
 		return nil, err
 	}

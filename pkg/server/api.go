@@ -49,6 +49,8 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		},
 		Connections: s.connections,
 		Relays:      s.metricsRelays(),
+		Panics:      s.panicCounts,
+		Refused:     s.refused,
 	})
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.

@@ -2,24 +2,23 @@ package server
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
+	"encoding/binary"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/auth"
 	"github.com/ripplemedia/ripple/pkg/config"
-	"github.com/ripplemedia/ripple/pkg/httpflv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/proxyproto"
-	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
 // authPart wires pkg/auth and the real-client-address features into the
@@ -66,7 +65,8 @@ func authRules(cfg config.Config) auth.Rules {
 // initAuth builds the Checker and registers its reload and shutdown steps.
 // Call it before the RTMP and HTTP-FLV servers are built.
 func (s *Server) initAuth(cfg config.Config) error {
-	chk, err := auth.New(auth.Config{Logger: s.log, QueueSize: cfg.Auth.Hooks.QueueSize, Rules: authRules(cfg)})
+	chk, err := auth.New(auth.Config{Logger: s.log, QueueSize: cfg.Auth.Hooks.QueueSize, Rules: authRules(cfg),
+		Panics: &s.panics})
 	if err != nil {
 		return err
 	}
@@ -111,30 +111,8 @@ func (a *authPart) setTrusted(cfg config.Config) error {
 	return nil
 }
 
-// Checker is the server's auth checker, for components wired elsewhere
-// (HLS): CheckPlay(ctx, auth.Request{...Protocol: "hls"}).
+// Checker is the server's auth checker.
 func (s *Server) Checker() *auth.Checker { return s.auth.chk }
-
-// authorizeRTMP is rtmp.ServerConfig.Authorize. The client id is the
-// connection id of the RTMP logs ("conn=N").
-func (a *authPart) authorizeRTMP(ctx context.Context, r rtmp.AuthRequest) error {
-	req := auth.Request{
-		App: r.App, Stream: r.Stream, Query: r.Query, ClientID: "rtmp-" + strconv.FormatUint(r.ConnID, 10),
-		RemoteIP: r.RemoteAddr, Protocol: "rtmp",
-	}
-	if r.Publish {
-		return a.chk.CheckPublish(ctx, req)
-	}
-	return a.chk.CheckPlay(ctx, req)
-}
-
-// authorizeFLV is httpflv.Config.Authorize.
-func (a *authPart) authorizeFLV(ctx context.Context, r httpflv.AuthRequest) error {
-	return a.chk.CheckPlay(ctx, auth.Request{
-		App: r.App, Stream: r.Stream, Query: r.Query, ClientID: "http-" + strconv.FormatUint(a.httpIDs.Add(1), 10),
-		RemoteIP: r.RemoteAddr, Protocol: r.Protocol,
-	})
-}
 
 // watch turns hub events into on_unpublish and on_stop. The callback only
 // queues (auth's notify never blocks): hook HTTP never runs in it. Internal
@@ -219,112 +197,101 @@ func clientIP(trusted auth.IPList, peer string, xff []string) (string, bool) {
 	return client.String(), true
 }
 
-// gateHLS checks plays of HLS: the entry playlist /{app...}/{stream}.m3u8
-// must pass CheckPlay (signed URL, IP lists, on_play). Segments and the
-// per-stream media playlists under /{app}/{stream}/ stay public so that
-// their URLs are stable and CDN-cacheable. Players reload the playlist
-// every segment, so an admitted (client, stream, query) is remembered for
-// hlsAuthTTL instead of asking the on_play hook each time.
-func (a *authPart) gateHLS(h hlsPart, next http.Handler) http.Handler {
-	if h.m == nil {
-		return next // no HLS: .m3u8 requests are not plays
+// admit is the one admission check (access.Func) that every protocol asks
+// before a publish or a play: RTMP publish and play, HTTP-FLV GET and HEAD,
+// WS-FLV, and every HLS object (pkg/hls decides which under
+// hls.auth_scope). A query over access.MaxQuery is refused (414 over HTTP)
+// before any rule or hook sees it. The rules are per app, where a key's app
+// is the longest configured app it lies under (access.MatchApp), the same
+// for every protocol.
+func (a *authPart) admit(ctx context.Context, r access.Request) error {
+	if err := access.CheckQuery(r.Query); err != nil {
+		return err
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := hlsEntryKey(r.URL.Path)
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if err := a.checkHLS(r, key); err != nil {
-			if r.Context().Err() != nil {
-				return
-			}
-			status := http.StatusForbidden
-			var ae *auth.Error
-			if errors.As(err, &ae) {
-				status = ae.HTTPStatus()
-			}
-			a.log.Info("play refused", "proto", "hls", "remote", r.RemoteAddr, "stream", key, "status", status, "err", err)
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(status)
-			_, _ = w.Write([]byte(err.Error() + "\n")) // the client may be gone: nothing to do
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	app, stream := r.Split()
+	req := auth.Request{App: app, Stream: stream, Query: r.Query, ClientID: r.ClientID,
+		RemoteIP: r.RemoteAddr, Protocol: r.Protocol}
+	switch {
+	case r.Action == access.Publish:
+		return a.chk.CheckPublish(ctx, req)
+	case r.Protocol == access.ProtoHLS:
+		return a.admitHLS(ctx, req)
+	}
+	if req.ClientID == "" {
+		req.ClientID = "http-" + strconv.FormatUint(a.httpIDs.Add(1), 10)
+	}
+	return a.chk.CheckPlay(ctx, req)
 }
 
-// hlsEntryKey returns the stream key of an entry playlist request.
-func hlsEntryKey(path string) (string, bool) {
-	p, ok := strings.CutSuffix(strings.TrimPrefix(path, "/"), ".m3u8")
-	if !ok || !strings.Contains(p, "/") || strings.HasSuffix(p, "/media") {
-		return "", false
+// admitHLS checks an HLS request. A player reloads its playlist every
+// segment (every part for LL-HLS) and fetches every segment, so when an
+// on_play hook is configured an admitted (client address, stream, query) is
+// remembered for hlsAuthTTL instead of asking the hook each time; signed
+// URLs and IP lists are checked locally on every request.
+func (a *authPart) admitHLS(ctx context.Context, req auth.Request) error {
+	if !a.chk.HasPlayHook() {
+		return a.chk.CheckPlay(ctx, req)
 	}
-	return p, hub.ValidKey(p)
-}
-
-const (
-	hlsAuthTTL     = 30 * time.Second
-	hlsAuthMaxSize = 100_000
-)
-
-func (a *authPart) checkHLS(r *http.Request, key string) error {
-	ip := r.RemoteAddr
-	if addr, ok := auth.ParseAddr(r.RemoteAddr); ok {
+	ip := req.RemoteIP
+	if addr, ok := auth.ParseAddr(req.RemoteIP); ok {
 		ip = addr.String() // a player reconnects from other ports
 	}
-	q := stripHLSParams(r.URL.RawQuery)
-	ck := ip + " " + key + "?" + q
+	ck := hlsCacheKey(ip, req.Key(), req.Query)
 	if a.hls.ok(ck) {
 		return nil
 	}
-	app, stream := auth.SplitKey(key)
-	err := a.chk.CheckPlay(r.Context(), auth.Request{App: app, Stream: stream, Query: q,
-		RemoteIP: r.RemoteAddr, Protocol: "hls"})
+	err := a.chk.CheckPlay(ctx, req)
 	if err == nil {
 		a.hls.put(ck)
 	}
 	return err
 }
 
-// stripHLSParams drops the LL-HLS delivery directives (_HLS_msn,
-// _HLS_part, _HLS_skip), which change on every blocking reload.
-func stripHLSParams(raw string) string {
-	if !strings.Contains(raw, "_HLS_") {
-		return raw
+// HLS admission cache bounds: entries are a fixed 16-byte hash and a
+// deadline, so memory is bounded by the entry count whatever the clients'
+// queries (about 6 MB at the cap).
+const (
+	hlsAuthTTL     = 30 * time.Second
+	hlsAuthMaxSize = 100_000
+)
+
+type hlsKey [16]byte
+
+// hlsCacheKey hashes what an admission depends on. SHA-256 (truncated):
+// a client must not be able to craft a query that collides with another
+// viewer's admitted one.
+func hlsCacheKey(ip, key, query string) hlsKey {
+	h := sha256.New()
+	for _, s := range [...]string{ip, key, query} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
 	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return raw
-	}
-	for k := range q {
-		if strings.HasPrefix(k, "_HLS_") {
-			delete(q, k)
-		}
-	}
-	return q.Encode()
+	var k hlsKey
+	copy(k[:], h.Sum(nil))
+	return k
 }
 
 // hlsAuthCache remembers admitted HLS plays until they expire.
 type hlsAuthCache struct {
 	mu sync.Mutex
-	m  map[string]time.Time // key → expiry
+	m  map[hlsKey]time.Time // key → expiry
 }
 
-func (c *hlsAuthCache) ok(k string) bool {
+func (c *hlsAuthCache) ok(k hlsKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	exp, found := c.m[k]
 	return found && time.Now().Before(exp)
 }
 
-func (c *hlsAuthCache) put(k string) {
+func (c *hlsAuthCache) put(k hlsKey) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string]time.Time)
+		c.m = make(map[hlsKey]time.Time)
 	}
 	if len(c.m) >= hlsAuthMaxSize {
 		for k, exp := range c.m {
@@ -333,14 +300,21 @@ func (c *hlsAuthCache) put(k string) {
 			}
 		}
 		if len(c.m) >= hlsAuthMaxSize {
-			return // not remembered: the next reload asks again
+			return // not remembered: the next request asks again
 		}
 	}
 	c.m[k] = now.Add(hlsAuthTTL)
 }
 
+// len returns the entries held (tests).
+func (c *hlsAuthCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
 // clear forgets every admission (after a reload, the new rules apply to the
-// next playlist request).
+// next request).
 func (c *hlsAuthCache) clear() {
 	c.mu.Lock()
 	c.m = nil

@@ -2,12 +2,18 @@ package server
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/auth"
 	"github.com/ripplemedia/ripple/pkg/config"
 )
@@ -63,26 +69,104 @@ func TestClientIP(t *testing.T) {
 	})
 }
 
-func TestHLSEntryKey(t *testing.T) {
-	for _, tc := range []struct {
-		path, key string
-		ok        bool
-	}{
-		{"/live/cam.m3u8", "live/cam", true},
-		{"/a/b/c.m3u8", "a/b/c", true},
-		{"/live/cam/media.m3u8", "", false},
-		{"/live/cam/seg12.ts", "", false},
-		{"/cam.m3u8", "", false},
-		{"/live/../x.m3u8", "", false},
-	} {
-		key, ok := hlsEntryKey(tc.path)
-		require.Equal(t, tc.ok, ok, tc.path)
-		if ok {
-			require.Equal(t, tc.key, key)
-		}
+// TestAdmit: the one admission check refuses long queries before any rule,
+// applies per-app rules to nested keys for every protocol, and remembers
+// admitted HLS viewers (only when an on_play hook would be asked) in a
+// bounded cache keyed by a hash.
+func TestAdmit(t *testing.T) {
+	hooked := make(chan string, 64)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooked <- r.URL.Path
+	}))
+	defer hook.Close()
+	cfg := testConfig(t)
+	cfg.Apps = map[string]config.App{"live": {Auth: config.AppAuth{PlaySecret: "k"}}}
+	cfg.Auth.Hooks.OnPlay.URL = hook.URL + "/on_play"
+	r := start(t, cfg)
+	ctx := context.Background()
+
+	long := access.Request{Action: access.Play, Protocol: access.ProtoHTTPFLV, Key: "live/cam",
+		Query: strings.Repeat("q", access.MaxQuery+1), RemoteAddr: "192.0.2.1:5000"}
+	var tooLong *access.QueryTooLongError
+	require.ErrorAs(t, r.auth.admit(ctx, long), &tooLong)
+	require.Empty(t, hooked, "a long query never reaches a hook")
+
+	for _, proto := range []string{access.ProtoRTMP, access.ProtoHTTPFLV, access.ProtoWSFLV, access.ProtoHLS} {
+		req := access.Request{Action: access.Play, Protocol: proto, Key: "live/x/cam", RemoteAddr: "192.0.2.1:5000"}
+		require.ErrorIs(t, r.auth.admit(ctx, req), auth.ErrUnauthorized, "%s: nested key under apps.live", proto)
+		req.Query = auth.SignQuery("k", "live/x", "cam", time.Now().Add(time.Hour))
+		require.NoError(t, r.auth.admit(ctx, req), proto)
+		<-hooked
 	}
-	require.Equal(t, "token=abc", stripHLSParams("_HLS_msn=4&token=abc&_HLS_part=1"))
-	require.Equal(t, "token=abc&x=1", stripHLSParams("token=abc&x=1"))
+
+	// HLS: the second request of the same viewer is answered from the
+	// cache; another query (or address) asks again.
+	req := access.Request{Action: access.Play, Protocol: access.ProtoHLS, Key: "live/cam",
+		Query: auth.SignQuery("k", "live", "cam", time.Now().Add(time.Hour)), RemoteAddr: "192.0.2.7:1000"}
+	require.NoError(t, r.auth.admit(ctx, req))
+	<-hooked
+	req.RemoteAddr = "192.0.2.7:2000" // same client, another port
+	require.NoError(t, r.auth.admit(ctx, req))
+	require.Empty(t, hooked, "cached")
+	req.RemoteAddr = "192.0.2.8:1000"
+	require.NoError(t, r.auth.admit(ctx, req))
+	<-hooked
+	require.Equal(t, 3, r.auth.hls.len()) // the signed nested-key HLS play above, and these two
+}
+
+func TestHLSCacheBounded(t *testing.T) {
+	var c hlsAuthCache
+	for i := range hlsAuthMaxSize + 10 {
+		c.put(hlsCacheKey("192.0.2.1", "live/cam", strconv.Itoa(i)))
+	}
+	require.Equal(t, hlsAuthMaxSize, c.len())
+	require.True(t, c.ok(hlsCacheKey("192.0.2.1", "live/cam", "0")))
+	require.False(t, c.ok(hlsCacheKey("192.0.2.1", "live/cam", strconv.Itoa(hlsAuthMaxSize+5))), "not remembered beyond the cap")
+	// The key is injective over its parts: no query can pose as another
+	// address or stream.
+	require.NotEqual(t, hlsCacheKey("1", "2", "3"), hlsCacheKey("12", "", "3"))
+}
+
+// TestRequestLimits: 414 for a long query on any path, 400 for a body on
+// GET/HEAD/OPTIONS, bodies capped elsewhere.
+func TestRequestLimits(t *testing.T) {
+	var l limitsPart
+	l.log = slog.New(slog.DiscardHandler)
+	var body int64
+	h := l.requests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		body = n
+		if err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		}
+	}))
+	for _, tc := range []struct {
+		name, method, target string
+		body                 string
+		status               int
+	}{
+		{"ok", http.MethodGet, "/live/cam.flv?token=x", "", http.StatusOK},
+		{"long_query", http.MethodGet, "/live/cam.m3u8?" + strings.Repeat("a", access.MaxQuery+1), "", http.StatusRequestURITooLong},
+		{"long_query_api", http.MethodDelete, "/api/v1/clients/1?" + strings.Repeat("a", access.MaxQuery+1), "", http.StatusRequestURITooLong},
+		{"get_with_body", http.MethodGet, "/", "x", http.StatusBadRequest},
+		{"head_with_body", http.MethodHead, "/live/cam.flv", "x", http.StatusBadRequest},
+		{"post_body_ok", http.MethodPost, "/api/v1/x", "abc", http.StatusOK},
+		{"post_body_too_big", http.MethodPost, "/api/v1/x", strings.Repeat("b", maxBody+1), http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rd io.Reader
+			if tc.body != "" {
+				rd = strings.NewReader(tc.body)
+			}
+			req := httptest.NewRequest(tc.method, tc.target, rd)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, tc.status, rec.Code)
+			if tc.name == "post_body_ok" {
+				require.EqualValues(t, 3, body)
+			}
+		})
+	}
 }
 
 // TestAuthReload: SIGHUP's Reload swaps the auth rules and the trusted

@@ -23,6 +23,7 @@ type relayPart struct {
 // republish into a closing hub.
 func (s *Server) initRelay(cfg config.Config) error {
 	rc := relayConfig(cfg, s.log)
+	rc.Panics = &s.panics
 	if len(rc.Apps) == 0 {
 		return nil
 	}

@@ -16,18 +16,29 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/httpflv"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/ingest"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
-// HTTP server timeouts. There is deliberately no WriteTimeout: it would cut
-// every FLV stream after that long. Players get per-write deadlines instead
-// (http.write_timeout, applied by httpflv).
+// HTTP server limits. There is deliberately no WriteTimeout: it would cut
+// every FLV stream after that long. Players, the event stream and HLS get
+// per-write deadlines instead (http.write_timeout). Reading a request is
+// bounded by http.read_timeout (headers and body; headers alone by
+// readHeaderTimeout); handlers that keep a response open (FLV players, the
+// event stream, blocking HLS reloads) lift or extend it themselves.
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
+	// maxHeaderBytes bounds the request line and headers (net/http's
+	// default is 1 MiB per connection): queries are at most
+	// access.MaxQuery, and nothing Ripple serves needs big headers.
+	maxHeaderBytes = 64 << 10
 )
 
 // ErrShutdownTimeout is the cause when the HTTP connections did not finish
@@ -47,6 +58,14 @@ type Server struct {
 	flv  *httpflv.Handler
 	hls  hlsPart // HLS egress (hls.go)
 	http *http.Server
+
+	// panics recovers and counts panics of every component that handles
+	// client data (ripple_panics_total).
+	panics guard.Recorder
+	// httpLim caps HTTP connections in total and per client address
+	// (limits.go).
+	httpLim netx.ConnLimiter
+	limits  limitsPart
 
 	running atomic.Bool
 	lc      lifecycle // shutdown steps (lifecycle.go)
@@ -91,9 +110,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.pprof.close()
 		return nil, fmt.Errorf("server: auth: %w", err)
 	}
+	s.httpLn = s.limitHTTP(cfg, httpLn)
 	s.rtmpLn = proxyListener(cfg, log, rtmpLn)
 	hc := hubConfig(cfg, log)
-	hc.Policy = s.reload.publishPolicy // reloadable: reload.go
+	hc.Validator = func() hub.PacketValidator { return ingest.New() } // media validated once, at the door
+	hc.Policy = s.reload.publishPolicy                                // reloadable: reload.go
 	s.hub = hub.New(hc)
 	s.auth.watch(s.hub)
 	if err := s.initRelay(cfg); err != nil {
@@ -103,22 +124,26 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	rc := rtmpConfig(cfg, log)
-	rc.Authorize = s.auth.authorizeRTMP
+	rc.Authorize = s.auth.admit
+	rc.Panics = &s.panics
 	s.rtmp = rtmp.NewServer(rc, s.hub)
 	s.flv = httpflv.NewHandler(httpflv.Config{
 		Logger:       log,
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
-		Authorize:    s.auth.authorizeFLV,
+		Authorize:    s.auth.admit,
+		Panics:       &s.panics,
 	}, s.hub)
 	s.hls = newHLS(cfg, log, s)
 	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
 	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           s.auth.realIP(s.auth.gateHLS(s.hls, s.hls.wrap(mux))),
+		Handler:           s.auth.realIP(s.limits.requests(s.hls.wrap(mux))),
 		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.With("proto", "http").Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -142,17 +167,22 @@ func hubConfig(cfg config.Config, log *slog.Logger) hub.Config {
 	}
 }
 
-// policyFunc resolves every app's policy once, so the hub's lookup on each
-// publish is a map read.
+// policyFunc resolves every app's policy once. The hub passes a key's
+// directory ("live/x" for live/x/cam1); its policy is that of the longest
+// configured app it lies under (access.MatchApp), as for auth.
 func policyFunc(cfg config.Config) func(app string) hub.PublishPolicy {
 	def := toPolicy(cfg.Hub.PublishPolicy)
 	byApp := make(map[string]hub.PublishPolicy, len(cfg.Apps))
 	for app := range cfg.Apps {
 		byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
 	}
-	return func(app string) hub.PublishPolicy {
-		if p, ok := byApp[app]; ok {
+	has := func(a string) bool { _, ok := byApp[a]; return ok }
+	return func(dir string) hub.PublishPolicy {
+		if p, ok := byApp[dir]; ok {
 			return p
+		}
+		if app, ok := access.MatchApp(dir+"/", has); ok {
+			return byApp[app]
 		}
 		return def
 	}
@@ -168,15 +198,17 @@ func toPolicy(name string) hub.PublishPolicy {
 
 func rtmpConfig(cfg config.Config, log *slog.Logger) rtmp.ServerConfig {
 	return rtmp.ServerConfig{
-		Logger:           log,
-		ChunkSize:        int(cfg.RTMP.ChunkSize),
-		HandshakeTimeout: cfg.RTMP.HandshakeTimeout,
-		ReadTimeout:      cfg.RTMP.ReadTimeout,
-		WriteTimeout:     cfg.RTMP.WriteTimeout,
-		MaxMessageSize:   int(cfg.RTMP.MaxMessageSize),
-		MaxConnections:   cfg.RTMP.MaxConnections,
-		PlayWait:         cfg.RTMP.PlayWait,
-		AckWindow:        uint32(cfg.RTMP.AckWindow), // Validate bounds it to uint32
+		Logger:              log,
+		ChunkSize:           int(cfg.RTMP.ChunkSize),
+		HandshakeTimeout:    cfg.RTMP.HandshakeTimeout,
+		ReadTimeout:         cfg.RTMP.ReadTimeout,
+		WriteTimeout:        cfg.RTMP.WriteTimeout,
+		MaxMessageSize:      int(cfg.RTMP.MaxMessageSize),
+		MaxConnections:      cfg.RTMP.MaxConnections,
+		MaxConnectionsPerIP: cfg.RTMP.MaxConnectionsPerIP,
+		ConnectTimeout:      cfg.RTMP.ConnectTimeout,
+		PlayWait:            cfg.RTMP.PlayWait,
+		AckWindow:           uint32(cfg.RTMP.AckWindow), // Validate bounds it to uint32
 	}
 }
 
