@@ -108,6 +108,7 @@ type HTTP struct {
 // Hub configures the stream registry and fan-out.
 type Hub struct {
 	QueueSize              int           `mapstructure:"queue_size"`
+	QueueMaxBytes          ByteSize      `mapstructure:"queue_max_bytes"` // media bytes a reader's queue may pin
 	GOPCache               bool          `mapstructure:"gop_cache"`
 	GOPCacheMaxPackets     int           `mapstructure:"gop_cache_max_packets"`
 	GOPCacheMaxBytes       ByteSize      `mapstructure:"gop_cache_max_bytes"`

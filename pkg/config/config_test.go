@@ -50,6 +50,7 @@ func wantDefaults() Config {
 			MaxConnections: 10000, MaxConnectionsPerIP: 200},
 		Hub: Hub{
 			QueueSize:              1024,
+			QueueMaxBytes:          32 * MiB,
 			GOPCache:               true,
 			GOPCacheMaxPackets:     3000,
 			GOPCacheMaxBytes:       16 * MiB,

@@ -55,6 +55,7 @@ func (c *Config) Validate() error {
 		atLeast("http.max_connections_per_ip", int64(c.HTTP.MaxConnectionsPerIP), 0),
 
 		inRange("hub.queue_size", int64(c.Hub.QueueSize), 1, MaxQueueSize),
+		atLeast("hub.queue_max_bytes", int64(c.Hub.QueueMaxBytes), int64(c.RTMP.MaxMessageSize)),
 		atLeast("hub.gop_cache_max_packets", int64(c.Hub.GOPCacheMaxPackets), 1),
 		atLeast("hub.gop_cache_max_bytes", int64(c.Hub.GOPCacheMaxBytes), 1),
 		positive("hub.gop_cache_max_duration", c.Hub.GOPCacheMaxDuration),

@@ -62,6 +62,8 @@ func TestValidate(t *testing.T) {
 			err: "config: rtmp.connect_timeout: 0s must be > 0"},
 		{name: "rtmp max connections per ip", edit: func(c *Config) { c.RTMP.MaxConnectionsPerIP = -1 },
 			err: "config: rtmp.max_connections_per_ip: -1 must be >= 0"},
+		{name: "queue max bytes below a message", edit: func(c *Config) { c.Hub.QueueMaxBytes = MiB },
+			err: "config: hub.queue_max_bytes: 1048576 must be >= 8388608"},
 		{name: "queue size", edit: func(c *Config) { c.Hub.QueueSize = 0 },
 			err: "config: hub.queue_size: 0 out of range [1, 1048576]"},
 		{name: "gop packets", edit: func(c *Config) { c.Hub.GOPCacheMaxPackets = 0 },

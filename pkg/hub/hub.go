@@ -59,6 +59,9 @@ const (
 	DefaultOverflowWindow = 30 * time.Second
 	DefaultGOPMaxPackets  = 3000
 	DefaultGOPMaxBytes    = 16 << 20
+	// DefaultQueueMaxBytes bounds the media bytes a reader's queue pins:
+	// twice the default GOP cache, so a late joiner's replay fits.
+	DefaultQueueMaxBytes = 32 << 20
 	DefaultGOPMaxDuration = 10 * time.Second
 
 	// MaxOverflowsLimit caps Config.MaxOverflows: a reader that overflows
@@ -73,6 +76,12 @@ type Config struct {
 	// QueueSize is each reader's queue length in packets, rounded up to a
 	// power of two. Default 1024.
 	QueueSize int
+	// QueueMaxBytes bounds the media bytes queued for one reader (packets
+	// are shared, but a reader that does not drain keeps them alive); a
+	// queue past it overflows like a full one. Headers and metadata are
+	// not counted. A reader primed with a GOP cache larger than half of it
+	// gets room for the cache plus half. Default DefaultQueueMaxBytes.
+	QueueMaxBytes int
 	// MaxOverflows evicts a reader that overflows its queue this many times
 	// within OverflowWindow. Defaults 3 and 30s; MaxOverflows is capped at
 	// MaxOverflowsLimit.
@@ -124,6 +133,9 @@ func (c Config) withDefaults() Config {
 		c.QueueSize = DefaultQueueSize
 	}
 	c.QueueSize = nextPow2(c.QueueSize)
+	if c.QueueMaxBytes <= 0 {
+		c.QueueMaxBytes = DefaultQueueMaxBytes
+	}
 	if c.MaxOverflows <= 0 {
 		c.MaxOverflows = DefaultMaxOverflows
 	}

@@ -40,6 +40,8 @@ type Reader struct {
 	mu         sync.Mutex
 	ring       []*av.Packet // grows by doubling up to limit (see offer)
 	limit      int          // the queue length: overflow beyond it
+	qbytes     int          // bytes of the queued media packets
+	maxBytes   int          // overflow when queued media would exceed it
 	mask       uint64
 	head, tail uint64        // ring[head&mask] is the oldest; tail-head queued
 	needKey    bool          // skip media until a packet a decoder can start at
@@ -60,9 +62,10 @@ const initialRing = 64
 
 // newReader makes a reader whose queue holds limit packets (a power of
 // two); its ring starts with room for need packets.
-func newReader(s *stream, info ReaderInfo, need, limit int) *Reader {
+func newReader(s *stream, info ReaderInfo, need, limit, maxBytes int) *Reader {
 	size := min(nextPow2(max(need, initialRing)), limit)
 	return &Reader{
+		maxBytes: maxBytes,
 		s:      s,
 		info:   info,
 		id:     s.h.nextID.Add(1),
@@ -90,6 +93,16 @@ func (r *Reader) growLocked() {
 func (r *Reader) push(p *av.Packet) {
 	r.ring[r.tail&r.mask] = p
 	r.tail++
+	r.qbytes += mediaBytes(p)
+}
+
+// mediaBytes is what p counts against a reader's byte budget: the payload
+// of media, nothing for headers and metadata (never dropped, small).
+func mediaBytes(p *av.Packet) int {
+	if p.IsMedia() && !p.Header {
+		return len(p.Data)
+	}
+	return 0
 }
 
 func (r *Reader) signal() {
@@ -130,7 +143,8 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (drop
 	if r.tail-r.head == uint64(len(r.ring)) && len(r.ring) < r.limit {
 		r.growLocked()
 	}
-	if r.tail-r.head == uint64(len(r.ring)) {
+	size := mediaBytes(p)
+	if r.tail-r.head == uint64(len(r.ring)) || r.qbytes+size > r.maxBytes {
 		dropped, evict = r.overflowLocked(s)
 		if evict {
 			r.mu.Unlock()
@@ -148,6 +162,7 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (drop
 	}
 	r.ring[r.tail&r.mask] = p
 	r.tail++
+	r.qbytes += size
 	r.mu.Unlock()
 	if wake {
 		r.signal()
@@ -186,6 +201,7 @@ func (r *Reader) overflowLocked(s *stream) (dropped uint64, evict bool) {
 		w++
 	}
 	r.tail = w
+	r.qbytes = 0 // only headers and metadata are left
 	r.needKey = true
 	if !evict && r.tail-r.head == uint64(len(r.ring)) {
 		// Nothing but headers queued: the reader is not reading at all.
@@ -333,7 +349,9 @@ func (r *Reader) take(dst []*av.Packet) (_ []*av.Packet, ok bool, err error) {
 	}
 	for range n {
 		i := r.head & r.mask
-		dst = append(dst, r.ring[i])
+		p := r.ring[i]
+		dst = append(dst, p)
+		r.qbytes -= mediaBytes(p)
 		r.ring[i] = nil
 		r.head++
 	}
@@ -360,6 +378,7 @@ func (r *Reader) Close() {
 		r.ring[i&r.mask] = nil
 	}
 	r.head = r.tail
+	r.qbytes = 0
 	r.mu.Unlock()
 	r.signal()
 	if first {

@@ -202,6 +202,14 @@ func (s *stream) countFrameLocked(p *av.Packet) {
 func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 	gop, fromKey := s.gop.replay()
 	n := len(gop)
+	primed := 0
+	for _, p := range gop {
+		primed += mediaBytes(p)
+	}
+	maxBytes := s.h.cfg.QueueMaxBytes
+	if primed > maxBytes/2 {
+		maxBytes = primed + maxBytes/2 // room for live packets after a big cached GOP
+	}
 	for _, p := range [...]*av.Packet{s.meta, s.vHdr, s.aHdr} {
 		if p != nil {
 			n++
@@ -212,7 +220,7 @@ func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 		// Keep room for live packets after a long cached GOP.
 		size = nextPow2(n + size/2)
 	}
-	r := newReader(s, info, n, size)
+	r := newReader(s, info, n, size, maxBytes)
 	if s.out == nil {
 		s.out = make(map[string]*atomic.Uint64)
 	}

@@ -154,6 +154,7 @@ func hubConfig(cfg config.Config, log *slog.Logger) hub.Config {
 	return hub.Config{
 		Logger:          log,
 		QueueSize:       cfg.Hub.QueueSize,
+		QueueMaxBytes:   int(cfg.Hub.QueueMaxBytes),
 		MaxOverflows:    cfg.Hub.SlowReaderMaxOverflows,
 		OverflowWindow:  cfg.Hub.SlowReaderWindow,
 		DisableGOPCache: !cfg.Hub.GOPCache,
