@@ -121,8 +121,10 @@ SERVER_MAIN="" # what we stop
 
 # start_ripple HLS [MERGE_WINDOW]: Ripple's defaults, except that HLS (on by
 # default, one muxer per stream) runs only in the HLS scenario, as for the
-# other two.
+# other two, and that the per-address connection caps are lifted: every
+# player of the benchmark comes from 127.0.0.1 (nginx-rtmp and lal have none).
 start_ripple() {
+	RIPPLE_HTTP_MAX_CONNECTIONS_PER_IP=0 RIPPLE_RTMP_MAX_CONNECTIONS_PER_IP=0 \
 	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$1 \
 		RIPPLE_HUB_MERGE_WINDOW=${2:-0s} "$WORK/ripple" >>"$OUT/ripple.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
