@@ -27,6 +27,8 @@ func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 		DroppedPackets:    st.Dropped,
 		Evictions:         st.Evicted,
 		TimestampFixes:    st.TimestampFixes,
+		InvalidPackets:    st.InvalidPackets,
+		LastInvalid:       st.LastInvalid,
 	}
 	if st.Publishing {
 		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}

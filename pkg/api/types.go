@@ -34,6 +34,10 @@ type Stream struct {
 	DroppedPackets uint64 `json:"dropped_packets"` // across all readers
 	Evictions      uint64 `json:"evictions"`       // slow readers evicted
 	TimestampFixes uint64 `json:"timestamp_fixes"`
+	// InvalidPackets were dropped at ingest (malformed media); LastInvalid
+	// says why the last one was ("" if none).
+	InvalidPackets uint64 `json:"invalid_packets"`
+	LastInvalid    string `json:"last_invalid"`
 
 	GOP *GOP `json:"gop"` // null until two keyframes were seen
 

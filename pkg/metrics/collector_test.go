@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
@@ -67,7 +69,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels 
 }
 
 func TestScrape(t *testing.T) {
-	h := hub.New(hub.Config{})
+	h := hub.New(hub.Config{Validator: func() hub.PacketValidator { return rejectTagged{} }})
 	defer h.Close()
 	p, err := h.Publish("live/a/cam", hub.PublisherInfo{Protocol: "rtmp", RemoteAddr: "10.0.0.1:1"})
 	require.NoError(t, err)
@@ -85,6 +87,9 @@ func TestScrape(t *testing.T) {
 	for _, pk := range append(g.Headers(), g.Packets(300)...) {
 		require.NoError(t, p.WritePacket(pk))
 	}
+	for range 2 {
+		require.NoError(t, p.WritePacket(&av.Packet{Kind: av.KindData, Data: []byte("invalid")}))
+	}
 	r1.AddBytes(100)
 	r2.AddBytes(20)
 	r3.AddBytes(3)
@@ -101,6 +106,8 @@ func TestScrape(t *testing.T) {
 				{Stream: "live/a/cam", Kind: "forward", Live: false, Bytes: 5, Reconnects: 2},
 			}
 		},
+		Panics:  func() []Count { return []Count{{Name: "hls", Value: 2}} },
+		Refused: func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
 	})
 	fams := scrape(t, Handler(c))
 
@@ -136,6 +143,9 @@ func TestScrape(t *testing.T) {
 		{"ripple_relays_live", proto("forward"), 1},
 		{"ripple_relay_bytes_total", proto("forward"), 15},
 		{"ripple_relay_reconnects_total", proto("forward"), 3},
+		{"ripple_stream_invalid_packets_total", stream, 2},
+		{"ripple_panics_total", map[string]string{"component": "hls"}, 2},
+		{"ripple_connections_refused_total", map[string]string{"protocol": "http", "reason": "max_connections_per_ip"}, 7},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +157,17 @@ func TestScrape(t *testing.T) {
 	require.Contains(t, fams, "process_cpu_seconds_total", "process collector")
 	require.Equal(t, dto.MetricType_COUNTER, fams["ripple_stream_sent_bytes_total"].GetType())
 	require.Equal(t, dto.MetricType_GAUGE, fams["ripple_stream_players"].GetType())
+}
+
+// rejectTagged is a hub.PacketValidator that rejects the script packets
+// reading "invalid".
+type rejectTagged struct{}
+
+func (rejectTagged) Check(p *av.Packet) error {
+	if string(p.Data) == "invalid" {
+		return errors.New("invalid")
+	}
+	return nil
 }
 
 func TestScrapeEmptyHub(t *testing.T) {
