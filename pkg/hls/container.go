@@ -27,8 +27,32 @@ type container interface {
 	// flushPart closes the current part at end (ms) and returns its bytes
 	// (fMP4); nil when it is empty, and always for MPEG-TS (no parts).
 	flushPart(end int64) ([]byte, error)
-	// flushSegment closes the segment at end and returns its bytes.
+	// flushSegment closes the segment at end and returns its bytes; nil
+	// when it holds nothing. Samples that cannot be written are dropped
+	// (and the error returned), so the next segment starts clean.
 	flushSegment(end int64) ([]byte, error)
+	// size is an upper bound of the bytes the segment in progress takes
+	// once flushed (parts already flushed included).
+	size() int
+	// cost is an upper bound of the bytes one more sample of n payload
+	// bytes adds to the segment (key: a video keyframe).
+	cost(n int, video, key bool) int
+}
+
+// errTrackMissing is a sample for a track the container was not built with; the
+// segmenter never sends one, this is defense in depth.
+var errTrackMissing = errors.New("hls: sample for a track the container lacks")
+
+// expandBound bounds the bytes an AVCC/HVCC access unit of n bytes with
+// lengthSize-byte NALU lengths takes once every length is rewritten as a
+// 4-byte start code or length: a NALU of L >= 1 bytes grows from
+// lengthSize+L to 4+L bytes, at most by 5/(lengthSize+1) (empty NALUs are
+// dropped).
+func expandBound(n, lengthSize int) int {
+	if lengthSize >= 4 {
+		return n
+	}
+	return (n*5 + lengthSize) / (lengthSize + 1)
 }
 
 // tsOffset shifts MPEG-TS timestamps by 10 s so that the PCR, which runs
@@ -47,10 +71,44 @@ type tsContainer struct {
 	at    *mpegts.Track
 	nalus [][]byte
 	last  int // previous segment size, to size the next buffer
+	param int // Annex B bytes of the parameter sets put before keyframes
 }
 
 func newTSContainer(v *videoTrack, a *audioTrack) *tsContainer {
-	return &tsContainer{v: v, a: a}
+	c := &tsContainer{v: v, a: a}
+	if v != nil {
+		for _, p := range v.params {
+			c.param += 4 + len(p)
+		}
+	}
+	return c
+}
+
+func (c *tsContainer) size() int {
+	if c.buf == nil {
+		return 0
+	}
+	return c.buf.Len()
+}
+
+// cost bounds the TS bytes of one sample: its elementary stream bytes (an
+// access unit delimiter and, before a keyframe, the parameter sets; ADTS
+// headers for AAC) in a PES packet (ISO/IEC 13818-1 §2.4.3.6: 19 header
+// bytes with PTS and DTS), split into 188-byte packets that carry at least
+// 176 payload bytes each (an adaptation field with a PCR takes 8, the last
+// one is stuffed), plus a PAT and a PMT the writer repeats at random
+// access points.
+func (c *tsContainer) cost(n int, video, key bool) int {
+	var es int
+	if video && c.v != nil {
+		es = expandBound(n, c.v.lengthSize) + 8 + 19
+		if key {
+			es += c.param
+		}
+	} else {
+		es = n + 7 + 14
+	}
+	return (es+175)/176*188 + 2*188
 }
 
 func (c *tsContainer) init() ([]byte, error) { return nil, nil }
@@ -79,6 +137,9 @@ func (c *tsContainer) open() error {
 }
 
 func (c *tsContainer) video(dts int64, cts int32, key bool, au []byte) error {
+	if c.v == nil {
+		return errTrackMissing
+	}
 	if err := c.open(); err != nil {
 		return err
 	}
@@ -131,6 +192,9 @@ func appendNALUs(dst [][]byte, v *videoTrack, au []byte) ([][]byte, error) {
 }
 
 func (c *tsContainer) audio(dts int64, frame []byte) error {
+	if c.a == nil {
+		return errTrackMissing
+	}
 	if err := c.open(); err != nil {
 		return err
 	}
@@ -141,11 +205,14 @@ func (c *tsContainer) flushPart(int64) ([]byte, error) { return nil, nil }
 
 func (c *tsContainer) flushSegment(int64) ([]byte, error) {
 	if c.w == nil {
-		return nil, errors.New("hls: empty segment")
+		return nil, nil
 	}
 	b := c.buf.Bytes()
-	c.last = len(b)
 	c.w, c.buf = nil, nil
+	if len(b) == 0 {
+		return nil, nil // opened, but no sample could be written
+	}
+	c.last = len(b)
 	return b, nil
 }
 
@@ -165,7 +232,18 @@ type fmp4Container struct {
 	aTime uint64 // audio time of the next frame, in samples
 	aSet  bool
 	parts [][]byte
+	pend  int // size bound of the samples not yet in a part
+	done  int // bytes of the parts of the segment in progress
 }
+
+// fMP4 overhead bounds (ISO/IEC 14496-12 §8.8): a moof with its mfhd and,
+// per track, a traf with tfhd, tfdt (version 1) and trun header, plus the
+// mdat header, stay under partOverhead; each sample adds one trun entry of
+// at most 16 bytes (duration, size, flags, composition offset).
+const (
+	partOverhead   = 256
+	sampleOverhead = 16
+)
 
 type vsample struct {
 	dts     int64
@@ -209,7 +287,24 @@ func (c *fmp4Container) init() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+func (c *fmp4Container) size() int {
+	if c.pend > 0 {
+		return c.done + c.pend + partOverhead
+	}
+	return c.done
+}
+
+func (c *fmp4Container) cost(n int, video, key bool) int {
+	if video && c.v != nil {
+		n = expandBound(n, c.v.lengthSize)
+	}
+	return n + sampleOverhead + partOverhead
+}
+
 func (c *fmp4Container) video(dts int64, cts int32, key bool, au []byte) error {
+	if c.v == nil {
+		return errTrackMissing
+	}
 	if c.v.lengthSize != 4 {
 		// MP4 samples here use 4-byte NALU lengths (the avcC/hvcC we
 		// write says so); FLV may use 1 or 2.
@@ -225,10 +320,14 @@ func (c *fmp4Container) video(dts int64, cts int32, key bool, au []byte) error {
 		au = out
 	}
 	c.vs = append(c.vs, vsample{dts: dts, cts: cts, key: key, payload: au})
+	c.pend += len(au) + sampleOverhead
 	return nil
 }
 
 func (c *fmp4Container) audio(dts int64, frame []byte) error {
+	if c.a == nil {
+		return errTrackMissing
+	}
 	t := uint64(dts) * uint64(c.a.sampleRate) / 1000
 	// Follow the FLV clock only when it drifts by more than 100 ms from
 	// the frame count (a gap in the audio); else keep exact frame steps.
@@ -240,6 +339,7 @@ func (c *fmp4Container) audio(dts int64, frame []byte) error {
 	}
 	c.as = append(c.as, frame)
 	c.aTime += uint64(c.a.frameSamples)
+	c.pend += len(frame) + sampleOverhead
 	return nil
 }
 
@@ -290,26 +390,31 @@ func (c *fmp4Container) flushPart(end int64) ([]byte, error) {
 		p.Tracks = append(p.Tracks, pt)
 	}
 	var buf seekablebuffer.Buffer
-	if err := p.Marshal(&buf); err != nil {
-		return nil, fmt.Errorf("hls: part: %w", err)
-	}
+	err := p.Marshal(&buf)
+	// Written or not, these samples are done: a sample that cannot be
+	// written must not poison the next part.
 	clear(c.vs)
 	c.vs = c.vs[:0]
 	clear(c.as)
 	c.as = c.as[:0]
+	c.pend = 0
+	if err != nil {
+		return nil, fmt.Errorf("hls: part: %w", err)
+	}
 	b := buf.Bytes()
 	c.parts = append(c.parts, b)
+	c.done += len(b)
 	return b, nil
 }
 
 func (c *fmp4Container) flushSegment(end int64) ([]byte, error) {
+	var err error
 	if len(c.vs) > 0 || len(c.as) > 0 {
-		if _, err := c.flushPart(end); err != nil {
-			return nil, err
-		}
+		_, err = c.flushPart(end) // on error the segment is the parts so far
 	}
+	c.done = 0
 	if len(c.parts) == 0 {
-		return nil, errors.New("hls: empty segment")
+		return nil, err
 	}
 	var b []byte
 	if len(c.parts) == 1 {
@@ -319,5 +424,5 @@ func (c *fmp4Container) flushSegment(end int64) ([]byte, error) {
 	}
 	clear(c.parts)
 	c.parts = c.parts[:0]
-	return b, nil
+	return b, err
 }

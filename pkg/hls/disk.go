@@ -4,27 +4,36 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// disk mirrors a stream's files into Config.Directory/app/stream/ and its
-// playlists to Directory/app/stream.m3u8 and .../stream/media.m3u8, laid out
-// like the URLs so any web server can serve the directory. A nil *disk does
+// diskSuffix ends a stream's directory name. '@' is outside the stream
+// name alphabet [A-Za-z0-9._~-] (hub.ValidName), so no stream name, app
+// segment or file name of another key can be or contain a path ending in
+// it: keys live/cam1 and live/cam1/media, live/cam1/1733-5.ts or
+// live/x.m3u8/y each get a directory of their own.
+const diskSuffix = "@hls"
+
+// disk mirrors a stream's files into Config.Directory/app/stream@hls/:
+// index.m3u8 (what /app/stream.m3u8 serves, with URIs relative to that
+// directory), media.m3u8, and the segments, parts and init sections under
+// their HTTP names, so any web server can serve the directory. Nothing is
+// written outside it (but the app directories above it). A nil *disk does
 // nothing. Writes happen on the muxer goroutine; a failing disk is logged
 // once per failure kind and never stops the in-memory stream.
 type disk struct {
-	dir    string // Directory/app/stream
-	parent string // Directory/app
-	name   string // stream
+	dir    string // Directory/app/stream@hls
 	log    *slog.Logger
 	failed bool
 }
 
 func newDisk(root, key string, log *slog.Logger) (*disk, error) {
-	dir := filepath.Join(root, filepath.FromSlash(key))
+	i := strings.LastIndexByte(key, '/')
+	dir := filepath.Join(root, filepath.FromSlash(key[:i+1]), key[i+1:]+diskSuffix)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &disk{dir: dir, parent: filepath.Dir(dir), name: filepath.Base(dir), log: log}, nil
+	return &disk{dir: dir, log: log}, nil
 }
 
 func (d *disk) write(name string, b []byte) {
@@ -53,15 +62,13 @@ func (d *disk) playlists(m *media) {
 	}
 	m.mu.Lock()
 	inner := m.renderMediaLocked("")
-	var top []byte
-	if m.variant == VariantMPEGTS {
-		top = m.renderMediaLocked(d.name + "/")
-	} else {
-		top = m.renderMultivariantLocked(d.name + "/")
+	top := inner
+	if m.variant != VariantMPEGTS {
+		top = m.renderMultivariantLocked("", "")
 	}
 	m.mu.Unlock()
 	d.check(writeAtomic(filepath.Join(d.dir, "media.m3u8"), inner))
-	d.check(writeAtomic(filepath.Join(d.parent, d.name+".m3u8"), top))
+	d.check(writeAtomic(filepath.Join(d.dir, "index.m3u8"), top))
 }
 
 // clear removes the stream's files when its muxer stops.
@@ -70,9 +77,15 @@ func (d *disk) clear() {
 		return
 	}
 	d.check(os.RemoveAll(d.dir))
-	if err := os.Remove(filepath.Join(d.parent, d.name+".m3u8")); err != nil && !os.IsNotExist(err) {
-		d.check(err)
+}
+
+// reset empties the stream's directory for a fresh start (after a panic).
+func (d *disk) reset() {
+	if d == nil {
+		return
 	}
+	d.clear()
+	d.check(os.MkdirAll(d.dir, 0o755))
 }
 
 func (d *disk) check(err error) {

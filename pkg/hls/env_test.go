@@ -136,9 +136,10 @@ func (e *env) waitSegments(t *testing.T, n int) *media {
 	require.NotNil(t, mx)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ok := mx.media.wait(ctx, nil, func() bool { return mx.media.nextMSN >= uint64(n) })
+	md := mx.media()
+	ok := md.wait(ctx, nil, func() bool { return md.nextMSN >= uint64(n) })
 	require.True(t, ok, "%d segments", n)
-	return mx.media
+	return md
 }
 
 func (e *env) do(t *testing.T, method, path string, hdr map[string]string) (*http.Response, string) {

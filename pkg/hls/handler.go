@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
 )
@@ -50,53 +51,81 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
-		cors.Preflight(w)
+		cors.Preflight(w) // a preflight carries no token: never checked
 		return
 	default:
 		hdr.Set("Allow", "GET, HEAD, OPTIONS")
 		httpError(w, http.StatusMethodNotAllowed, "method not allowed", ccNoStore)
 		return
 	}
-	path := strings.TrimPrefix(r.URL.Path, "/")
-	dir, name := splitLast(path)
-	// /app/stream/media.m3u8 and /app/stream/FILE belong to the muxer of
-	// app/stream; any other /a/b.m3u8 is the top playlist of stream a/b
-	// (so app "live/cam" may hold a stream called "x": /live/cam/x.m3u8).
-	isTop := strings.HasSuffix(name, ".m3u8") && name != "media.m3u8"
-	if !isTop && dir != "" && hub.ValidKey(dir) {
-		mx := m.get(dir)
-		if mx == nil && name == "media.m3u8" {
-			// On demand, a player that kept the media playlist URL
-			// restarts an idled-out muxer too.
-			mx = m.demand(r.Context(), dir, r)
-			if mx == nil {
-				// media.m3u8 is reserved: never a stream named "media".
-				httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
-				return
-			}
-		}
-		if mx != nil {
-			mx.lastReq.Store(time.Now().UnixNano())
-			if name == "media.m3u8" {
-				m.serveMedia(w, r, mx)
-			} else {
-				m.serveFile(w, r, mx, name)
-			}
-			return
-		}
-	}
-	key, ok := strings.CutSuffix(path, ".m3u8")
-	if !ok || !hub.ValidKey(key) {
+	key, object, ok := route(r.URL.Path)
+	if !ok {
 		httpError(w, http.StatusNotFound, "not found", ccNotFound)
 		return
 	}
-	mx := m.demand(r.Context(), key, r)
-	if mx == nil {
-		httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
-		return
+	// Admission comes first: nothing (no lookup, no wait, no on-demand
+	// start) happens for a request that is refused.
+	admitted := m.cfg.Authorize == nil
+	if !admitted && (m.cfg.AuthScope == AuthScopeAll || object == access.ObjectPlaylist) {
+		if !m.admit(w, r, key, object) {
+			return
+		}
+		admitted = true
 	}
-	mx.lastReq.Store(time.Now().UnixNano())
-	m.serveTop(w, r, mx, key[strings.LastIndexByte(key, '/')+1:])
+	switch object {
+	case access.ObjectPlaylist:
+		mx := m.demand(r.Context(), key, r)
+		if mx == nil {
+			httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
+			return
+		}
+		mx.lastReq.Store(time.Now().UnixNano())
+		m.serveTop(w, r, mx, key[strings.LastIndexByte(key, '/')+1:])
+	case access.ObjectMedia:
+		mx := m.get(key)
+		if mx == nil && m.cfg.OnDemand {
+			// On demand, a player that kept the media playlist URL
+			// restarts an idled-out muxer too; starting one (or an edge
+			// pull) is always checked first, whatever the scope.
+			if !admitted && !m.admit(w, r, key, object) {
+				return
+			}
+			mx = m.demand(r.Context(), key, r)
+		}
+		if mx == nil {
+			// media.m3u8 is reserved: never a stream named "media".
+			httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
+			return
+		}
+		mx.lastReq.Store(time.Now().UnixNano())
+		m.serveMedia(w, r, mx)
+	default:
+		mx := m.get(key)
+		if mx == nil {
+			httpError(w, http.StatusNotFound, "not found", ccNotFound)
+			return
+		}
+		mx.lastReq.Store(time.Now().UnixNano())
+		m.serveFile(w, r, mx, r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:])
+	}
+}
+
+// route maps a request path to the stream key and the object asked:
+// /a/b.m3u8 is the entry playlist of stream a/b (so app "live/cam" may hold
+// a stream called "x": /live/cam/x.m3u8); /a/b/media.m3u8 and /a/b/FILE
+// belong to the muxer of a/b.
+func route(path string) (key, object string, ok bool) {
+	p := strings.TrimPrefix(path, "/")
+	dir, name := splitLast(p)
+	switch {
+	case name == "media.m3u8":
+		key, object = dir, access.ObjectMedia
+	case strings.HasSuffix(name, ".m3u8"):
+		key, object = strings.TrimSuffix(p, ".m3u8"), access.ObjectPlaylist
+	default:
+		key, object = dir, access.ObjectFile
+	}
+	return key, object, hub.ValidKey(key)
 }
 
 func splitLast(p string) (dir, name string) {
@@ -116,18 +145,42 @@ func (m *Manager) waitReady(w http.ResponseWriter, r *http.Request, md *media) b
 		return true
 	}
 	if r.Context().Err() == nil && ctx.Err() != nil {
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusServiceUnavailable, "stream has no segment yet", ccNoStore)
+		unavailable(w, "stream has no segment yet")
 		return false
 	}
-	httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
+	notLive(w, md)
 	return false
+}
+
+// unavailable answers 503 with Retry-After: players retry a playlist that
+// is not there yet (hls.js retries level loads; RFC 8216 §6.3.4 has
+// clients reload on failure).
+func unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	httpError(w, http.StatusServiceUnavailable, msg, ccNoStore)
+}
+
+// notLive answers a request whose media ended: 404 when the stream is
+// gone, 503 when a new media replaced it (HLS restarting after a panic).
+func notLive(w http.ResponseWriter, md *media) {
+	md.mu.Lock()
+	replaced := md.replaced
+	md.mu.Unlock()
+	if replaced {
+		unavailable(w, "stream restarting")
+		return
+	}
+	httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
 }
 
 // serveTop serves /app/stream.m3u8: the media playlist for MPEG-TS (URIs
 // prefixed with "stream/"), a multivariant playlist for the fMP4 variants.
 func (m *Manager) serveTop(w http.ResponseWriter, r *http.Request, mx *muxer, name string) {
-	md := mx.media
+	q, ok := m.viewerQuery(w, r, mx.key)
+	if !ok {
+		return
+	}
+	md := mx.media()
 	if !m.waitReady(w, r, md) {
 		return
 	}
@@ -135,16 +188,16 @@ func (m *Manager) serveTop(w http.ResponseWriter, r *http.Request, mx *muxer, na
 	var body []byte
 	var cc string
 	if md.variant == VariantMPEGTS {
-		body = md.renderMediaLocked(name + "/")
+		body = md.renderLocked(name + "/").withQuery(q)
 		cc = mediaMaxAge(md.target)
 	} else {
-		body = md.renderMultivariantLocked(name + "/")
+		body = md.renderMultivariantLocked(name+"/", q)
 		// Only BANDWIDTH can change while the stream lives.
 		cc = "public, max-age=" + strconv.Itoa(max(1, md.target/2))
 	}
 	mod := md.modTime
 	md.mu.Unlock()
-	servePlaylist(w, r, body, cc, mod)
+	servePlaylist(w, r, body, m.cacheControl(mx.key, cc), mod)
 }
 
 // mediaMaxAge is half the target duration (at least 1 s): a CDN may serve a
@@ -156,7 +209,11 @@ func mediaMaxAge(target int) string {
 // serveMedia serves /app/stream/media.m3u8, holding the request for the
 // delivery directives _HLS_msn and _HLS_part in low_latency mode.
 func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) {
-	md := mx.media
+	vq, admissible := m.viewerQuery(w, r, mx.key)
+	if !admissible {
+		return
+	}
+	md := mx.media()
 	q := r.URL.Query()
 	msnStr, partStr := q.Get("_HLS_msn"), q.Get("_HLS_part")
 	if md.variant != VariantLowLatency || msnStr == "" {
@@ -168,7 +225,7 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 			return
 		}
 		md.mu.Lock()
-		body, mod := md.renderMediaLocked(""), md.modTime
+		body, mod := md.renderLocked("").withQuery(vq), md.modTime
 		cc := mediaMaxAge(md.target)
 		if md.variant == VariantLowLatency {
 			// Changes every part; clients block with directives after
@@ -176,7 +233,7 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 			cc = "public, max-age=1"
 		}
 		md.mu.Unlock()
-		servePlaylist(w, r, body, cc, mod)
+		servePlaylist(w, r, body, m.cacheControl(mx.key, cc), mod)
 		return
 	}
 	msn, err1 := strconv.ParseUint(msnStr, 10, 64)
@@ -208,10 +265,14 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 	}
 	md.mu.Lock()
 	ended, ready := md.ended, md.readyLocked()
-	body, mod, target := md.renderMediaLocked(""), md.modTime, md.target
+	body, mod, target := md.renderLocked("").withQuery(vq), md.modTime, md.target
 	md.mu.Unlock()
-	if ended || !ready {
-		httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
+	if ended {
+		notLive(w, md)
+		return
+	}
+	if !ready {
+		unavailable(w, "stream has no segment yet")
 		return
 	}
 	cc := "no-cache" // timed out: the answer does not satisfy the directive
@@ -221,14 +282,14 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 		// target durations, rfc8216bis §4.4.4.9).
 		cc = "public, max-age=" + strconv.Itoa(3*target)
 	}
-	servePlaylist(w, r, body, cc, mod)
+	servePlaylist(w, r, body, m.cacheControl(mx.key, cc), mod)
 }
 
 // serveFile serves a segment, part or init section; a request for the
 // preload-hinted (or a later) part of the segment in progress is held until
 // it exists (rfc8216bis §6.2.6).
 func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, mx *muxer, name string) {
-	md := mx.media
+	md := mx.media()
 	f, ok := md.lookup(name)
 	if !ok && md.variant == VariantLowLatency {
 		if msn, idx, isPart := md.parsePartName(name); isPart {
@@ -250,7 +311,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, mx *muxer, n
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", f.ctype)
-	hdr.Set("Cache-Control", ccImmutable)
+	hdr.Set("Cache-Control", m.cacheControl(mx.key, ccImmutable))
 	hdr.Set("ETag", `"`+name+`"`) // names are unique for ever (epoch prefix)
 	http.ServeContent(w, r, "", f.modTime, bytes.NewReader(f.data))
 }

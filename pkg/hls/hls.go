@@ -5,9 +5,9 @@
 // cuts segments in memory; viewers are plain HTTP requests that never touch
 // the hub. Segments start on a video keyframe once the target duration is
 // reached (audio-only streams are cut on time), are kept for SegmentCount +
-// SegmentKeep segments, and are named after the muxer's start time and their
-// media sequence number, so a name always means the same bytes and CDNs can
-// cache them as immutable.
+// SegmentKeep segments, and are named after the muxer's start time (the
+// media epoch) and their media sequence number, so a name always means the
+// same bytes and CDNs can cache them as immutable.
 //
 // URLs, for a stream key "app/stream" (app may hold several segments):
 //
@@ -18,6 +18,38 @@
 //	/app/stream/EPOCH-MSN.m4s        fMP4 segment
 //	/app/stream/EPOCH-MSN.PART.m4s   LL-HLS partial segment
 //
+// With Config.Directory set, each stream's files are also written to
+// Directory/app/stream@hls/: index.m3u8 (what /app/stream.m3u8 serves, with
+// URIs relative to that directory), media.m3u8 and the segments, parts and
+// init sections under their HTTP names. '@' is outside the stream name
+// alphabet (hub.ValidName), so no two keys share a file: live/cam1 owns
+// live/cam1@hls/, live/cam1/media owns live/cam1/media@hls/.
+//
+// Hostile publishers. Nothing a publisher sends may stop the process or
+// grow memory without bound: a muxer's goroutine runs through
+// Config.Panics, and a panic stops that stream's HLS until its next
+// sequence header (the same hub reader is kept, packets are discarded
+// meanwhile, the restart uses a new epoch and a discontinuity). A header
+// that cannot be parsed, or whose init section cannot be built, stops the
+// stream's HLS the same way without a panic: the segment in progress ends,
+// samples are dropped, one line says why. A segment is cut at
+// SegmentMaxDuration or SegmentMaxBytes even without a keyframe (such a
+// segment is not independent, so the playlist stops claiming
+// EXT-X-INDEPENDENT-SEGMENTS while it is listed), and EXT-X-TARGETDURATION
+// never exceeds SegmentMaxDuration.
+//
+// Admission. Config.Authorize decides every GET and HEAD (never a CORS
+// preflight) before anything else happens for it. AuthScopeAll (the
+// default) checks every object, and then the viewer's query (its token,
+// without the _HLS_ delivery directives) is appended to every URI the
+// playlists list, so a player that fetches them as listed is admitted; such
+// URIs are per viewer, so responses are marked private and a shared cache
+// cannot serve one viewer's objects to another after the token expired.
+// AuthScopeEntry checks only the entry playlist (and any request that would
+// start an on-demand muxer or an edge pull): URIs stay untouched and
+// segments cacheable by a CDN, which must then enforce tokens itself, since
+// anyone holding a segment or media playlist URL can fetch it.
+//
 // Containers come from github.com/bluenviron/mediacommon/v2 (MPEG-TS and fMP4
 // writers); the segmenting, playlists and HTTP layer are Ripple's own, so that
 // discontinuities, Cache-Control, bounded blocking reloads and names are under
@@ -27,6 +59,9 @@ package hls
 import (
 	"log/slog"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
 // Variant selects the segment container and playlist flavour.
@@ -67,6 +102,38 @@ func ParseVariant(s string) (Variant, bool) {
 	return 0, false
 }
 
+// AuthScope says which HLS requests Config.Authorize decides.
+type AuthScope uint8
+
+// Auth scopes.
+const (
+	// AuthScopeAll checks every playlist, segment, part and init section,
+	// and propagates the viewer's query to every URI a playlist lists.
+	AuthScopeAll AuthScope = iota
+	// AuthScopeEntry checks the entry playlist /app/stream.m3u8 only (and
+	// every request that would start an on-demand muxer or edge pull);
+	// URIs stay untouched, so a CDN can cache them for every viewer.
+	AuthScopeEntry
+)
+
+func (s AuthScope) String() string {
+	if s == AuthScopeEntry {
+		return "entry"
+	}
+	return "all"
+}
+
+// ParseAuthScope maps a config spelling ("all", "entry") to an AuthScope.
+func ParseAuthScope(s string) (AuthScope, bool) {
+	switch s {
+	case "all":
+		return AuthScopeAll, true
+	case "entry":
+		return AuthScopeEntry, true
+	}
+	return 0, false
+}
+
 // Config configures a Manager. Zero values mean the documented defaults.
 type Config struct {
 	Logger *slog.Logger // nil: discard
@@ -83,9 +150,38 @@ type Config struct {
 	OnDemand    bool
 	IdleTimeout time.Duration // default 60s
 
+	// SegmentMaxDuration cuts a segment that reached it even without a
+	// keyframe (an intra-refresh or hostile encoder sends none); 0 means
+	// 3 × SegmentDuration. EXT-X-TARGETDURATION never exceeds it (rounded
+	// up to whole seconds), which bounds blocking reloads too.
+	SegmentMaxDuration time.Duration
+	// SegmentMaxBytes cuts a segment before it would exceed this size,
+	// keyframe or not, and bounds the packets buffered before the tracks
+	// are known; a single sample larger than it is dropped. 0 means
+	// DefaultSegmentMaxBytes.
+	SegmentMaxBytes int64
+
 	// Directory, when not empty, also receives every segment and playlist
-	// under Directory/app/stream/ (for an external web server or CDN push).
+	// under Directory/app/stream@hls/ (for an external web server or CDN
+	// push; see the package comment).
 	Directory string
+
+	// Authorize, when set, admits every GET and HEAD before anything else
+	// happens for it (see the package comment); nil admits all.
+	Authorize access.Func
+	// AuthScope says which requests Authorize decides (AuthScopeAll by
+	// default).
+	AuthScope AuthScope
+	// Restricted, when set, reports whether plays of a key are checked at
+	// all (a secret, IP lists or a hook apply to it). Only then do
+	// playlists carry each viewer's query and responses turn private
+	// under AuthScopeAll; an open stream keeps shared, CDN-cacheable
+	// URIs. nil: every key is, when Authorize is set.
+	Restricted func(key string) bool
+
+	// Panics recovers and counts (component "hls") panics of the muxer
+	// goroutines; nil recovers without counting.
+	Panics *guard.Recorder
 
 	// AllowOrigin is the CORS Access-Control-Allow-Origin: "*" (default)
 	// or a comma/space separated list of exact origins.
@@ -100,6 +196,9 @@ type Config struct {
 	// muxer goroutine after each playlist update with the stream key and the
 	// highest DTS (ms) the playlist now lists.
 	onUpdate func(key string, dts int64)
+	// wrap, when set (tests), wraps every container a segmenter builds,
+	// e.g. to inject a panic.
+	wrap func(key string, c container) container
 }
 
 // Defaults applied by New to zero fields.
@@ -109,6 +208,7 @@ const (
 	DefaultSegmentCount    = 6
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
+	DefaultSegmentMaxBytes = 32 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -123,6 +223,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.PartDuration > c.SegmentDuration {
 		c.PartDuration = c.SegmentDuration
+	}
+	if c.SegmentMaxDuration <= 0 {
+		c.SegmentMaxDuration = 3 * c.SegmentDuration
+	}
+	if c.SegmentMaxDuration < c.SegmentDuration {
+		c.SegmentMaxDuration = c.SegmentDuration
+	}
+	if c.SegmentMaxBytes <= 0 {
+		c.SegmentMaxBytes = DefaultSegmentMaxBytes
 	}
 	if c.SegmentCount <= 0 {
 		c.SegmentCount = DefaultSegmentCount

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // demandWait bounds how long a first request waits for an on-demand source
@@ -25,6 +26,9 @@ type Manager struct {
 	cors    cors.Policy
 	unwatch func()
 	done    chan struct{} // closed by Close: blocked requests give up
+	epochs  epochs        // media epochs, unique across this Manager's muxers
+
+	refusedLog netx.LogLimiter
 
 	mu     sync.Mutex
 	muxers map[string]*muxer
@@ -83,7 +87,7 @@ func (m *Manager) ensure(key string) *muxer {
 	if mx := m.muxers[key]; mx != nil && !isClosed(mx.stopped) {
 		return mx
 	}
-	mx := newMuxer(key, &m.cfg, m.hub, m.cfg.onUpdate)
+	mx := newMuxer(key, &m.cfg, m.hub, &m.epochs)
 	ctx, cancel := context.WithCancel(context.Background())
 	mx.cancel = cancel
 	m.muxers[key] = mx

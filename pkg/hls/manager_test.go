@@ -37,7 +37,7 @@ func TestStopsWhenStreamEnds(t *testing.T) {
 	e.send(t, 5*time.Second)
 	e.waitSegments(t, 2)
 	mx2 := e.m.get(testKey)
-	require.NotEqual(t, mx.media.epoch, mx2.media.epoch)
+	require.NotEqual(t, mx.media().epoch, mx2.media().epoch)
 }
 
 func TestRepublishWithinGraceIsADiscontinuity(t *testing.T) {
@@ -127,24 +127,31 @@ func TestDirectory(t *testing.T) {
 	md := e.waitSegments(t, 4)
 	e.settle(t, 2100)
 
-	top, err := os.ReadFile(filepath.Join(dir, "live", "cam.m3u8"))
+	sdir := filepath.Join(dir, "live", "cam@hls")
+	top, err := os.ReadFile(filepath.Join(sdir, "index.m3u8"))
 	require.NoError(t, err)
+	inner, err := os.ReadFile(filepath.Join(sdir, "media.m3u8"))
+	require.NoError(t, err)
+	require.Equal(t, string(inner), string(top), "mpegts: the entry playlist is the media playlist")
 	names := uris(string(top))
 	require.Len(t, names, 2)
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, "live", n))
+		b, err := os.ReadFile(filepath.Join(sdir, n))
 		require.NoError(t, err)
-		f, ok := md.lookup(strings.TrimPrefix(n, "cam/"))
+		f, ok := md.lookup(n)
 		require.True(t, ok)
 		require.Equal(t, f.data, b)
 	}
-	_, err = os.Stat(filepath.Join(dir, "live", "cam", md.segmentName(0)))
+	_, err = os.Stat(filepath.Join(sdir, md.segmentName(0)))
 	require.ErrorIs(t, err, os.ErrNotExist, "evicted segments are removed from disk too")
+	entries, err := os.ReadDir(filepath.Join(dir, "live"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "nothing outside the stream's directory")
 
 	mx := e.m.get(testKey)
 	e.pub.Close()
 	<-mx.stopped
-	_, err = os.Stat(filepath.Join(dir, "live", "cam.m3u8"))
+	_, err = os.Stat(sdir)
 	require.ErrorIs(t, err, os.ErrNotExist, "an ended stream leaves nothing behind")
 }
 

@@ -26,6 +26,9 @@ type segment struct {
 	parts    []*part   // low_latency: its parts, in order
 	size     int
 	maxDTS   int64 // highest DTS it holds (ms), for the delay measurement
+	// independent: it starts with a random access point (false for a
+	// segment cut at the size or duration limit between keyframes).
+	independent bool
 }
 
 // part is an LL-HLS partial segment.
@@ -49,46 +52,76 @@ type media struct {
 	count   int // segments in the playlist
 	keep    int // segments served after leaving it
 
-	mu       sync.Mutex
-	segments []*segment // oldest first; the last count are in the playlist
-	parts    []*part    // low_latency: parts of segment nextMSN, in progress
-	partPDT  time.Time  // PDT of the segment in progress
-	nextDisc bool       // the segment in progress starts a discontinuity
-	nextInit string
-	nextMSN  uint64
-	discSeq  uint64 // discontinuities that have left the window
-	files    map[string]*file
-	target   int // EXT-X-TARGETDURATION, seconds; only grows
-	codecs   string
-	version  uint64 // bumped on every update
-	modTime  time.Time
-	ended    bool
-	changed  chan struct{}
-	cache    [2]rendered // last media playlist renders, by prefix
-	onWait   func()      // tests: called (under mu) when a request blocks
+	mu        sync.Mutex
+	segments  []*segment // oldest first; the last count are in the playlist
+	parts     []*part    // low_latency: parts of segment nextMSN, in progress
+	partPDT   time.Time  // PDT of the segment in progress
+	nextDisc  bool       // the segment in progress starts a discontinuity
+	nextInd   bool       // the segment in progress starts with a random access point
+	nextInit  string
+	inits     []string // init sections kept, oldest first
+	nextMSN   uint64
+	discSeq   uint64 // discontinuities that have left the window
+	files     map[string]*file
+	target    int // EXT-X-TARGETDURATION, seconds; only grows, up to maxTarget
+	maxTarget int
+	codecs    string
+	version   uint64 // bumped on every update
+	modTime   time.Time
+	ended     bool
+	replaced  bool // ended because a new media replaced it (after a panic)
+	changed   chan struct{}
+	cache     [2]rendered // last media playlist renders, by prefix
+	onWait    func()      // tests: called (under mu) when a request blocks
 }
 
+// rendered is a media playlist render shared by every viewer; uris holds
+// the offset just after each URI, where a viewer's query is inserted.
 type rendered struct {
 	version uint64
 	prefix  string
 	b       []byte
+	uris    []int
 }
 
 func newMedia(key string, v Variant, cfg *Config, start time.Time) *media {
-	target := int((cfg.SegmentDuration + time.Second - 1) / time.Second)
+	target := ceilSeconds(cfg.SegmentDuration)
 	return &media{
-		key:     key,
-		variant: v,
-		epoch:   strconv.FormatInt(start.UnixMilli(), 36),
-		segDur:  cfg.SegmentDuration,
-		partDur: cfg.PartDuration,
-		count:   cfg.SegmentCount,
-		keep:    cfg.SegmentKeep,
-		files:   make(map[string]*file),
-		target:  target,
-		modTime: start,
-		changed: make(chan struct{}),
+		maxTarget: max(target, ceilSeconds(cfg.SegmentMaxDuration)),
+		key:       key,
+		variant:   v,
+		epoch:     strconv.FormatInt(start.UnixMilli(), 36),
+		segDur:    cfg.SegmentDuration,
+		partDur:   cfg.PartDuration,
+		count:     cfg.SegmentCount,
+		keep:      cfg.SegmentKeep,
+		files:     make(map[string]*file),
+		target:    target,
+		modTime:   start,
+		changed:   make(chan struct{}),
 	}
+}
+
+func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+// carry continues old's numbering in m, a fresh media that replaces it
+// after a panic: media sequence and discontinuity sequence numbers never go
+// back for a player that reloads (RFC 8216 §6.2.2), the target duration
+// does not change (§6.2.1), and the first segment is a discontinuity. The
+// epoch differs, so no name is reused.
+func (m *media) carry(old *media) {
+	old.mu.Lock()
+	next, target := old.nextMSN, old.target
+	disc := old.discSeq
+	for _, s := range old.segments {
+		if s.disc {
+			disc++
+		}
+	}
+	old.mu.Unlock()
+	m.mu.Lock()
+	m.nextMSN, m.discSeq, m.target = next, disc, max(m.target, target)
+	m.mu.Unlock()
 }
 
 // Names. The epoch (the muxer's start in base-36 Unix ms) keeps names unique
@@ -117,12 +150,32 @@ func (m *media) notifyLocked(now time.Time) {
 	m.changed = make(chan struct{})
 }
 
-func (m *media) setInit(name string, data []byte, codecs string, now time.Time) {
+// setInit publishes a new initialization section for the segments to come
+// and returns the names of the ones no kept segment needs any more.
+func (m *media) setInit(name string, data []byte, codecs string, now time.Time) (evicted []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.files[name] = &file{data: data, modTime: now, ctype: "video/mp4"}
 	m.nextInit = name
+	m.inits = append(m.inits, name)
 	m.codecs = codecs
+	return m.evictInitsLocked(nil)
+}
+
+// evictInitsLocked drops the init sections older than the one the oldest
+// kept segment needs: a publisher that changes its sequence header at
+// every packet must not pile them up.
+func (m *media) evictInitsLocked(evicted []string) []string {
+	need := m.nextInit
+	if len(m.segments) > 0 {
+		need = m.segments[0].initName
+	}
+	for len(m.inits) > 1 && m.inits[0] != need {
+		delete(m.files, m.inits[0])
+		evicted = append(evicted, m.inits[0])
+		m.inits = m.inits[1:]
+	}
+	return evicted
 }
 
 func (m *media) setCodecs(codecs string) {
@@ -131,11 +184,13 @@ func (m *media) setCodecs(codecs string) {
 	m.mu.Unlock()
 }
 
-// startSegment records the PDT and discontinuity of the segment in progress.
-func (m *media) startSegment(pdt time.Time, disc bool) {
+// startSegment records the PDT, discontinuity and independence of the
+// segment in progress.
+func (m *media) startSegment(pdt time.Time, disc, independent bool) {
 	m.mu.Lock()
 	m.partPDT = pdt
 	m.nextDisc = disc
+	m.nextInd = independent
 	m.mu.Unlock()
 }
 
@@ -171,7 +226,7 @@ func (m *media) addSegment(s *segment, data []byte, now time.Time) (evicted []st
 	// RFC 8216 §4.3.3.1: every EXTINF rounded to the nearest integer must
 	// not exceed the target duration.
 	if t := int((s.dur + time.Second/2) / time.Second); t > m.target {
-		m.target = t
+		m.target = min(t, m.maxTarget)
 	}
 	for len(m.segments) > m.count+m.keep {
 		old := m.segments[0]
@@ -189,6 +244,7 @@ func (m *media) addSegment(s *segment, data []byte, now time.Time) (evicted []st
 	// Parts are listed only near the live edge (§6.2.2 of rfc8216bis: they
 	// should be removed once more than three target durations old); drop
 	// their bytes once the segment leaves the playlist window too.
+	evicted = m.evictInitsLocked(evicted)
 	m.notifyLocked(now)
 	return evicted
 }
@@ -197,6 +253,15 @@ func (m *media) addSegment(s *segment, data []byte, now time.Time) (evicted []st
 func (m *media) end() {
 	m.mu.Lock()
 	m.ended = true
+	m.notifyLocked(time.Now())
+	m.mu.Unlock()
+}
+
+// retire ends m because a new media replaces it (after a panic): waiters
+// wake up and answer 503, so players retry and find the new one.
+func (m *media) retire() {
+	m.mu.Lock()
+	m.ended, m.replaced = true, true
 	m.notifyLocked(time.Now())
 	m.mu.Unlock()
 }

@@ -12,44 +12,80 @@ import (
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
-// Bounds of the wait for decoder configurations before segmenting starts.
+// Bounds of the wait for decoder configurations before segmenting starts
+// (and Config.SegmentMaxBytes of packet data).
 const (
 	maxPending  = 4096 // packets buffered before the tracks are known
 	pendingSpan = 2000 // ms of media after which we start with what we have
 )
 
-// muxer segments one live stream: it owns the stream's only hub reader.
-type muxer struct {
-	key     string
-	cfg     *Config
-	hub     *hub.Hub
-	log     *slog.Logger
-	media   *media
-	seg     *segmenter
-	disk    *disk
-	cancel  context.CancelFunc
-	stopped chan struct{} // closed when run returns
-	resumed atomic.Bool   // a publisher resumed the stream: next header restarts
-	lastReq atomic.Int64  // unix ns of the last HTTP request (on demand)
+// componentHLS names the muxers in panic counts.
+const componentHLS = "hls"
 
-	r        *hub.Reader
-	v        *videoTrack
+var errNoTrack = errors.New("hls: no usable track")
+
+// muxer segments one live stream: it owns the stream's only hub reader.
+//
+// Everything a publisher sends goes through handle on the muxer goroutine,
+// whose body runs through Config.Panics: a panic there (a bug, or a
+// library meeting input it did not expect) stops this stream's HLS, not
+// the process. The muxer then keeps reading the same hub reader,
+// discarding packets, and starts afresh (new media epoch, discontinuity) at
+// the stream's next sequence header. It does not resubscribe: the hub
+// would replay the same headers and GOP and the same crash would follow.
+type muxer struct {
+	key      string
+	cfg      *Config
+	hub      *hub.Hub
+	log      *slog.Logger
+	md       atomic.Pointer[media] // replaced after a panic
+	seg      *segmenter
+	disk     *disk
+	epochs   *epochs
+	cancel   context.CancelFunc
+	stopped  chan struct{} // closed when run returns
+	resumed  atomic.Bool   // a publisher resumed the stream: next header restarts
+	lastReq  atomic.Int64  // unix ns of the last HTTP request (on demand)
+	panicLog netx.LogLimiter
+
+	info    func() hub.StreamInfo // the stream's tracks (the hub reader's)
+	batch   []*av.Packet          // packets read, handled up to pos
+	pos     int
+	readErr error // the error that came with batch
+	liveDTS int64 // highest DTS read so far
+
+	v        *videoTrack // usable configurations (nil: none)
 	a        *audioTrack
+	vHdr     header
+	aHdr     header
 	inited   bool
+	halted   error // HLS stopped for this reason until a usable header
+	crashed  bool  // a panic: discard packets until a sequence header
 	pending  []*av.Packet
+	pendingN int // bytes of pending packets
 	errCount int
 }
 
-func newMuxer(key string, cfg *Config, h *hub.Hub, onUpdate func(string, int64)) *muxer {
+// header is the last sequence header of a track.
+type header struct {
+	seen   bool
+	codec  av.Codec
+	record []byte // its payload, for change detection
+	err    error  // why it is unusable; nil if usable
+}
+
+func newMuxer(key string, cfg *Config, h *hub.Hub, ep *epochs) *muxer {
 	now := time.Now()
 	mx := &muxer{
 		key:     key,
 		cfg:     cfg,
 		hub:     h,
 		log:     cfg.Logger.With("proto", "hls", "stream", key),
-		media:   newMedia(key, cfg.Variant, cfg, now),
+		epochs:  ep,
 		stopped: make(chan struct{}),
 	}
 	mx.lastReq.Store(now.UnixNano())
@@ -61,16 +97,29 @@ func newMuxer(key string, cfg *Config, h *hub.Hub, onUpdate func(string, int64))
 			mx.disk = d
 		}
 	}
-	mx.seg = newSegmenter(mx.media, cfg, mx.disk)
-	if onUpdate != nil {
-		mx.seg.onFlush = func(dts int64) { onUpdate(key, dts) }
-	}
+	mx.start(newMedia(key, cfg.Variant, cfg, ep.next(now)))
 	return mx
 }
 
+// start makes md the published media, segmented by a new segmenter.
+func (mx *muxer) start(md *media) {
+	s := newSegmenter(md, mx.cfg, mx.disk)
+	s.log = mx.log
+	s.liveDTS = mx.liveDTS
+	if f := mx.cfg.onUpdate; f != nil {
+		key := mx.key
+		s.onFlush = func(dts int64) { f(key, dts) }
+	}
+	mx.seg = s
+	mx.md.Store(md)
+}
+
+// media returns the media HTTP requests read now.
+func (mx *muxer) media() *media { return mx.md.Load() }
+
 // run reads the hub until the stream ends, ctx ends or the muxer idles out.
 func (mx *muxer) run(ctx context.Context) error {
-	defer mx.media.end()
+	defer func() { mx.media().end() }()
 	defer mx.disk.clear()
 	buf := make([]*av.Packet, 0, 256)
 	for {
@@ -86,27 +135,64 @@ func (mx *muxer) run(ctx context.Context) error {
 	}
 }
 
-// read subscribes and segments until the reader ends.
+// read subscribes and segments until the reader ends, recovering panics.
 func (mx *muxer) read(ctx context.Context, buf []*av.Packet) error {
 	r, err := mx.hub.Subscribe(mx.key, hub.ReaderInfo{Protocol: "hls"})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	mx.r = r
+	mx.info = r.Stream
+	mx.batch, mx.pos, mx.readErr = nil, 0, nil
+	pump := func() error { return mx.pump(ctx, r, buf) }
 	for {
-		pkts, err := r.Read(ctx, buf[:0])
-		for _, p := range pkts {
-			mx.seg.liveDTS = max(mx.seg.liveDTS, p.DTS)
-		}
-		for i, p := range pkts {
-			mx.handle(p)
-			pkts[i] = nil
-		}
-		if err != nil {
+		err := mx.cfg.Panics.Run(componentHLS, pump)
+		if _, ok := guard.AsPanic(err); !ok {
 			return err
 		}
+		mx.crash(err)
 	}
+}
+
+// pump handles packets until the reader ends. After a panic it resumes
+// with the packet after the one that panicked.
+func (mx *muxer) pump(ctx context.Context, r *hub.Reader, buf []*av.Packet) error {
+	for {
+		for mx.pos < len(mx.batch) {
+			p := mx.batch[mx.pos]
+			mx.batch[mx.pos] = nil
+			mx.pos++
+			mx.handle(p)
+		}
+		if mx.readErr != nil {
+			return mx.readErr
+		}
+		pkts, err := r.Read(ctx, buf[:0])
+		for _, p := range pkts {
+			mx.liveDTS = max(mx.liveDTS, p.DTS)
+		}
+		mx.seg.liveDTS = mx.liveDTS
+		mx.batch, mx.pos, mx.readErr = pkts, 0, err
+	}
+}
+
+// crash stops the stream's HLS after a panic: one Error line with the
+// stack (at most one a second), playlists answer 503 until a new media
+// (new epoch, numbering carried on) has a segment, and packets are
+// discarded until the next sequence header.
+func (mx *muxer) crash(err error) {
+	if n, ok := mx.panicLog.Allow(); ok {
+		guard.Log(mx.log, err, "then", "hls stopped until the next sequence header", "suppressed", n)
+	}
+	old := mx.media()
+	md := newMedia(mx.key, mx.cfg.Variant, mx.cfg, mx.epochs.next(time.Now()))
+	md.carry(old)
+	mx.disk.reset()
+	mx.start(md)
+	old.retire()
+	clear(mx.pending)
+	mx.pending, mx.pendingN = nil, 0
+	mx.inited, mx.halted, mx.crashed = false, nil, true
 }
 
 // idle stops an on-demand muxer nobody has requested for IdleTimeout.
@@ -145,29 +231,35 @@ func (mx *muxer) handle(p *av.Packet) {
 	var payload []byte
 	switch p.Kind {
 	case av.KindVideo:
+		if flv.IsVideoMetadata(p) {
+			return // E-RTMP colorInfo (AMF), not a frame
+		}
 		payload = flv.VideoPayload(p)
 		if p.Header {
-			mx.videoHeader(p.Codec, payload)
+			mx.header(&mx.vHdr, p.Codec, payload)
 			return
 		}
 	case av.KindAudio:
 		payload = flv.AudioPayload(p)
 		if p.Header {
-			mx.audioHeader(p.Codec, payload)
+			mx.header(&mx.aHdr, p.Codec, payload)
 			return
 		}
 	default:
 		return
 	}
-	if len(payload) == 0 {
+	if len(payload) == 0 || mx.crashed {
 		return
 	}
 	if !mx.inited {
 		mx.pending = append(mx.pending, p)
+		mx.pendingN += len(p.Data)
 		mx.tryInit()
 		return
 	}
-	mx.feed(p, payload)
+	if mx.halted == nil {
+		mx.feed(p, payload)
+	}
 }
 
 func (mx *muxer) feed(p *av.Packet, payload []byte) {
@@ -193,84 +285,144 @@ func (mx *muxer) check(err error) {
 	mx.errCount++
 }
 
-func (mx *muxer) videoHeader(c av.Codec, record []byte) {
-	if c != av.CodecH264 && c != av.CodecHEVC {
+// header handles a sequence header: a new configuration for the track h
+// (video or audio by h).
+func (mx *muxer) header(h *header, c av.Codec, record []byte) {
+	switch {
+	case mx.crashed:
+		// The restart after a panic: whatever the header, start afresh
+		// with it (and the other track as last configured).
+		mx.crashed = false
+		mx.log.Info("hls restarting after a panic")
+	case h.seen && h.codec == c && bytes.Equal(h.record, record):
+		if mx.halted != nil && h.err == nil {
+			mx.apply() // a usable header while stopped: resume
+		} else if mx.inited && mx.resumed.Swap(false) {
+			// After a publisher resumed the stream an unchanged
+			// configuration still marks the encoder restart.
+			mx.check(mx.seg.restart())
+		}
 		return
 	}
-	if mx.v != nil && bytes.Equal(mx.v.record, record) {
-		mx.sameHeader()
-		return
+	h.seen, h.codec, h.record = true, c, bytes.Clone(record)
+	if h == &mx.vHdr {
+		mx.v, h.err = parseVideoConfig(c, h.record)
+	} else {
+		mx.a, h.err = parseAudioConfig(c, h.record)
 	}
-	vt, err := parseVideoConfig(c, record)
-	if err != nil {
-		mx.check(err)
-		return
-	}
-	mx.v = vt
-	mx.reconfigure()
-}
-
-func (mx *muxer) audioHeader(c av.Codec, record []byte) {
-	if c != av.CodecAAC {
-		return
-	}
-	if mx.a != nil && bytes.Equal(mx.a.record, record) {
-		mx.sameHeader()
-		return
-	}
-	at, err := parseAudioConfig(c, record)
-	if err != nil {
-		mx.check(err)
-		return
-	}
-	mx.a = at
-	mx.reconfigure()
-}
-
-// sameHeader handles a repeated, unchanged configuration: after a publisher
-// resumed the stream it still marks the encoder restart.
-func (mx *muxer) sameHeader() {
-	if mx.inited && mx.resumed.Swap(false) {
-		mx.check(mx.seg.restart())
-	}
-}
-
-func (mx *muxer) reconfigure() {
 	mx.resumed.Store(false)
-	if mx.inited {
-		mx.check(mx.seg.configure(mx.v, mx.a))
+	switch {
+	case !mx.inited:
+		// tryInit decides once media arrives.
+	case h.err != nil:
+		// Samples of this configuration cannot be muxed, and must not be
+		// written under the previous one.
+		mx.halt(h.err)
+	default:
+		mx.apply()
 	}
+}
+
+// apply (re)starts segmenting with every usable track: a new container and
+// init section are built first and swapped in only if that succeeds.
+func (mx *muxer) apply() {
+	v, a := mx.v, mx.a
+	if v == nil && a == nil {
+		mx.halt(cmpErr(mx.vHdr.err, mx.aHdr.err, errNoTrack))
+		return
+	}
+	c, init, err := mx.seg.build(v, a)
+	if err != nil {
+		mx.halt(err)
+		return
+	}
+	mx.check(mx.seg.install(v, a, c, init))
+	if mx.halted != nil {
+		mx.halted = nil
+		mx.log.Info("hls resumed", "codecs", codecs(v, a))
+	}
+}
+
+// halt stops the stream's HLS until a usable header arrives: the segment in
+// progress ends, samples are dropped. One line says why.
+func (mx *muxer) halt(err error) {
+	if mx.halted == nil {
+		mx.log.Warn("hls stopped: waiting for a usable sequence header", "err", err)
+	}
+	mx.halted = err
+	mx.check(mx.seg.halt())
 }
 
 // tryInit starts segmenting once the configurations of every track the
 // stream carries are known (the hub primes a new reader with them), or
-// after pendingSpan ms of media with whatever is known.
+// after pendingSpan ms of media, maxPending packets or SegmentMaxBytes of
+// them with whatever is known.
 func (mx *muxer) tryInit() {
-	if mx.v == nil && mx.a == nil {
-		if len(mx.pending) > maxPending {
-			mx.pending = append(mx.pending[:0], mx.pending[maxPending/2:]...)
+	full := len(mx.pending) >= maxPending || int64(mx.pendingN) >= mx.cfg.SegmentMaxBytes
+	if !mx.vHdr.seen && !mx.aHdr.seen {
+		if full {
+			mx.trimPending()
 		}
 		return
 	}
-	info := mx.r.Stream()
+	info := mx.info()
 	needV := info.HasVideo && (info.VideoCodec == av.CodecH264 || info.VideoCodec == av.CodecHEVC)
 	needA := info.HasAudio && info.AudioCodec == av.CodecAAC
-	ready := (!needV || mx.v != nil) && (!needA || mx.a != nil)
-	if !ready && mx.pending[len(mx.pending)-1].DTS-mx.pending[0].DTS < pendingSpan && len(mx.pending) < maxPending {
+	ready := (!needV || mx.vHdr.seen) && (!needA || mx.aHdr.seen)
+	if !ready && !full && mx.pending[len(mx.pending)-1].DTS-mx.pending[0].DTS < pendingSpan {
 		return
 	}
 	mx.inited = true
-	mx.log.Debug("hls tracks", "codecs", codecs(mx.v, mx.a))
-	if err := mx.seg.configure(mx.v, mx.a); err != nil {
-		mx.check(err)
+	for _, t := range []struct {
+		name string
+		h    *header
+	}{{"video", &mx.vHdr}, {"audio", &mx.aHdr}} {
+		if t.h.err != nil && (mx.v != nil || mx.a != nil) {
+			mx.log.Warn("hls track unusable: left out", "track", t.name, "err", t.h.err)
+		}
 	}
+	mx.log.Debug("hls tracks", "codecs", codecs(mx.v, mx.a))
+	mx.apply()
 	pending := mx.pending
-	mx.pending = nil
+	mx.pending, mx.pendingN = nil, 0
+	if mx.halted != nil {
+		return
+	}
 	for _, p := range pending {
 		if p.Kind == av.KindVideo {
 			mx.feed(p, flv.VideoPayload(p))
 		} else {
 			mx.feed(p, flv.AudioPayload(p))
+		}
+	}
+}
+
+// trimPending drops the older packets buffered while no configuration is
+// known, down to half of each limit.
+func (mx *muxer) trimPending() {
+	n := 0
+	for n < len(mx.pending) && (len(mx.pending)-n > maxPending/2 || int64(mx.pendingN) > mx.cfg.SegmentMaxBytes/2) {
+		mx.pendingN -= len(mx.pending[n].Data)
+		n++
+	}
+	clear(mx.pending[:n])
+	mx.pending = append(mx.pending[:0], mx.pending[n:]...)
+}
+
+// epochs hands out media epochs (Unix ms, in names) that never repeat
+// within a Manager, even for two starts in the same millisecond: an
+// immutable cached name must never mean other bytes.
+type epochs struct{ last atomic.Int64 }
+
+func (e *epochs) next(now time.Time) time.Time {
+	if e == nil {
+		return now
+	}
+	for {
+		last := e.last.Load()
+		ms := max(now.UnixMilli(), last+1)
+		if e.last.CompareAndSwap(last, ms) {
+			return time.UnixMilli(ms)
 		}
 	}
 }

@@ -21,14 +21,34 @@ func (m *media) playlistVersion() int {
 
 // renderMediaLocked writes the media playlist; prefix is prepended to every
 // URI ("stream/" when served as /app/stream.m3u8, "" as /app/stream/media.m3u8).
+// The result is shared: never modify it.
 func (m *media) renderMediaLocked(prefix string) []byte {
+	return m.renderLocked(prefix).b
+}
+
+// independentLocked reports whether every segment the playlist lists (and
+// the one in progress, listed by its parts) starts with a random access
+// point, so that EXT-X-INDEPENDENT-SEGMENTS holds (RFC 8216 §4.3.5.1).
+func (m *media) independentLocked(win []*segment) bool {
+	for _, s := range win {
+		if !s.independent {
+			return false
+		}
+	}
+	return m.variant != VariantLowLatency || len(m.parts) == 0 || m.nextInd
+}
+
+// renderLocked renders the media playlist, or returns the cached render of
+// this version and prefix.
+func (m *media) renderLocked(prefix string) rendered {
 	for _, c := range m.cache {
 		if c.b != nil && c.version == m.version && c.prefix == prefix {
-			return c.b
+			return c
 		}
 	}
 	win := m.windowLocked()
 	b := make([]byte, 0, 256+len(win)*128+len(m.parts)*96)
+	var uris []int
 	b = append(b, "#EXTM3U\n#EXT-X-VERSION:"...)
 	b = strconv.AppendInt(b, int64(m.playlistVersion()), 10)
 	b = append(b, "\n#EXT-X-TARGETDURATION:"...)
@@ -63,7 +83,7 @@ func (m *media) renderMediaLocked(prefix string) []byte {
 		b = strconv.AppendUint(b, disc, 10)
 		b = append(b, '\n')
 	}
-	if m.variant != VariantMPEGTS {
+	if m.variant != VariantMPEGTS && m.independentLocked(win) {
 		b = append(b, "#EXT-X-INDEPENDENT-SEGMENTS\n"...)
 	}
 
@@ -84,13 +104,13 @@ func (m *media) renderMediaLocked(prefix string) []byte {
 			b = append(b, "#EXT-X-DISCONTINUITY\n"...)
 		}
 		if s.initName != curInit && s.initName != "" {
-			b = appendMap(b, prefix, s.initName)
+			b, uris = appendMap(b, uris, prefix, s.initName)
 			curInit = s.initName
 		}
 		b = appendPDT(b, s.pdt)
 		if i >= partsFrom {
 			for _, p := range s.parts {
-				b = appendPart(b, prefix, p)
+				b, uris = appendPart(b, uris, prefix, p)
 			}
 		}
 		b = append(b, "#EXTINF:"...)
@@ -98,6 +118,7 @@ func (m *media) renderMediaLocked(prefix string) []byte {
 		b = append(b, ",\n"...)
 		b = append(b, prefix...)
 		b = append(b, s.name...)
+		uris = append(uris, len(b))
 		b = append(b, '\n')
 	}
 	if ll {
@@ -106,11 +127,11 @@ func (m *media) renderMediaLocked(prefix string) []byte {
 				b = append(b, "#EXT-X-DISCONTINUITY\n"...)
 			}
 			if m.nextInit != curInit && m.nextInit != "" {
-				b = appendMap(b, prefix, m.nextInit)
+				b, uris = appendMap(b, uris, prefix, m.nextInit)
 			}
 			b = appendPDT(b, m.partPDT)
 			for _, p := range m.parts {
-				b = appendPart(b, prefix, p)
+				b, uris = appendPart(b, uris, prefix, p)
 			}
 		}
 		// §4.4.5.3: the part the server will publish next; a request for
@@ -118,21 +139,49 @@ func (m *media) renderMediaLocked(prefix string) []byte {
 		b = append(b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""...)
 		b = append(b, prefix...)
 		b = append(b, m.partName(m.nextMSN, len(m.parts))...)
+		uris = append(uris, len(b))
 		b = append(b, "\"\n"...)
 	}
+	r := rendered{version: m.version, prefix: prefix, b: b, uris: uris}
 	m.cache[1] = m.cache[0]
-	m.cache[0] = rendered{version: m.version, prefix: prefix, b: b}
-	return b
+	m.cache[0] = r
+	return r
+}
+
+// withQuery returns r's playlist with "?"+q after every URI (q is already
+// encoded by url.Values.Encode, so it holds no quote, comma, space or line
+// break that could end an attribute or a line early). The shared render is
+// not modified.
+func (r rendered) withQuery(q string) []byte {
+	if q == "" {
+		return r.b
+	}
+	out := make([]byte, 0, len(r.b)+len(r.uris)*(len(q)+1))
+	prev := 0
+	for _, at := range r.uris {
+		out = append(out, r.b[prev:at]...)
+		out = append(out, '?')
+		out = append(out, q...)
+		prev = at
+	}
+	return append(out, r.b[prev:]...)
 }
 
 // renderMultivariantLocked writes the multivariant playlist of the fMP4
 // variants: one variant stream pointing at stream/media.m3u8.
-func (m *media) renderMultivariantLocked(prefix string) []byte {
+// query, when not empty, is appended to its URI.
+func (m *media) renderMultivariantLocked(prefix, query string) []byte {
 	peak, avg := m.bandwidthLocked()
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 256+len(query))
 	b = append(b, "#EXTM3U\n#EXT-X-VERSION:"...)
 	b = strconv.AppendInt(b, int64(m.playlistVersion()), 10)
-	b = append(b, "\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH="...)
+	b = append(b, '\n')
+	if m.independentLocked(m.windowLocked()) {
+		// §4.3.5.1: in a multivariant playlist the tag applies to every
+		// media playlist.
+		b = append(b, "#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	}
+	b = append(b, "#EXT-X-STREAM-INF:BANDWIDTH="...)
 	b = strconv.AppendInt(b, int64(peak), 10)
 	b = append(b, ",AVERAGE-BANDWIDTH="...)
 	b = strconv.AppendInt(b, int64(avg), 10)
@@ -143,8 +192,12 @@ func (m *media) renderMultivariantLocked(prefix string) []byte {
 	}
 	b = append(b, '\n')
 	b = append(b, prefix...)
-	b = append(b, "media.m3u8\n"...)
-	return b
+	b = append(b, "media.m3u8"...)
+	if query != "" {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	return append(b, '\n')
 }
 
 // bandwidthLocked returns the peak and average segment bit rates (§4.4.6.2).
@@ -180,22 +233,24 @@ func appendPDT(b []byte, t time.Time) []byte {
 	return append(b, '\n')
 }
 
-func appendMap(b []byte, prefix, name string) []byte {
+func appendMap(b []byte, uris []int, prefix, name string) ([]byte, []int) {
 	b = append(b, "#EXT-X-MAP:URI=\""...)
 	b = append(b, prefix...)
 	b = append(b, name...)
-	return append(b, "\"\n"...)
+	uris = append(uris, len(b))
+	return append(b, "\"\n"...), uris
 }
 
-func appendPart(b []byte, prefix string, p *part) []byte {
+func appendPart(b []byte, uris []int, prefix string, p *part) ([]byte, []int) {
 	b = append(b, "#EXT-X-PART:DURATION="...)
 	b = appendSeconds(b, p.dur)
 	b = append(b, ",URI=\""...)
 	b = append(b, prefix...)
 	b = append(b, p.name...)
+	uris = append(uris, len(b))
 	b = append(b, '"')
 	if p.independent {
 		b = append(b, ",INDEPENDENT=YES"...)
 	}
-	return append(b, '\n')
+	return append(b, '\n'), uris
 }

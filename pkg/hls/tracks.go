@@ -44,8 +44,19 @@ func parseVideoConfig(c av.Codec, record []byte) (*videoTrack, error) {
 		if err := dc.Unmarshal(vt.record); err != nil {
 			return nil, err
 		}
-		if len(dc.SPS) == 0 || len(dc.PPS) == 0 || len(dc.SPS[0]) < 4 {
+		if len(dc.SPS) == 0 || len(dc.PPS) == 0 {
 			return nil, fmt.Errorf("hls: avc config has %d sps and %d pps, want at least 1 of each", len(dc.SPS), len(dc.PPS))
+		}
+		// Writers index into the parameter sets (mediacommon reads the
+		// NAL header of each NAL unit it is given): an empty or
+		// mistyped one must not get that far. profile_idc,
+		// constraint flags and level_idc follow the SPS NAL header
+		// (ITU-T H.264 §7.3.2.1.1).
+		if len(dc.SPS[0]) < 4 || h264.TypeOf(dc.SPS[0]) != h264.NALUSPS {
+			return nil, fmt.Errorf("hls: avc config sps of %d bytes is not an sps", len(dc.SPS[0]))
+		}
+		if len(dc.PPS[0]) < 2 || h264.TypeOf(dc.PPS[0]) != h264.NALUPPS {
+			return nil, fmt.Errorf("hls: avc config pps of %d bytes is not a pps", len(dc.PPS[0]))
 		}
 		vt.lengthSize, vt.sps, vt.pps = dc.LengthSize, dc.SPS[0], dc.PPS[0]
 		vt.params = [][]byte{vt.sps, vt.pps}
@@ -59,6 +70,17 @@ func parseVideoConfig(c av.Codec, record []byte) (*videoTrack, error) {
 		vt.vps, vt.sps, vt.pps = dc.First(hevc.NALUVPS), dc.First(hevc.NALUSPS), dc.First(hevc.NALUPPS)
 		if vt.vps == nil || vt.sps == nil || vt.pps == nil {
 			return nil, fmt.Errorf("hls: hevc config lacks a vps, sps or pps")
+		}
+		// As for AVC: each set must at least hold its own 2-byte NAL unit
+		// header of the right type (ITU-T H.265 §7.3.1.2) and some payload.
+		for _, ps := range []struct {
+			name string
+			nalu []byte
+			typ  hevc.NALUType
+		}{{"vps", vt.vps, hevc.NALUVPS}, {"sps", vt.sps, hevc.NALUSPS}, {"pps", vt.pps, hevc.NALUPPS}} {
+			if len(ps.nalu) < 3 || hevc.TypeOf(ps.nalu) != ps.typ {
+				return nil, fmt.Errorf("hls: hevc config %s of %d bytes is not a %s", ps.name, len(ps.nalu), ps.name)
+			}
 		}
 		vt.lengthSize = dc.LengthSize
 		vt.params = [][]byte{vt.vps, vt.sps, vt.pps}
