@@ -135,6 +135,15 @@ func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action str
 	return nil
 }
 
+// PlayRestricted reports whether plays of key are checked at all under the
+// current rules: a play secret, an IP list or an on_play hook applies to
+// it. An open stream's HLS keeps shared, cacheable URIs.
+func (c *Checker) PlayRestricted(key string) bool {
+	comp := c.rules.Load()
+	p := comp.policy(key, idxPlay)
+	return p.secret != "" || !p.allow.Empty() || !p.deny.Empty() || comp.rules.OnPlay.URL != ""
+}
+
 // HasPlayHook reports whether an on_play hook is configured (a round trip
 // per check, worth caching for protocols that ask often).
 func (c *Checker) HasPlayHook() bool { return c.rules.Load().rules.OnPlay.URL != "" }

@@ -272,3 +272,16 @@ func TestSessionsBounded(t *testing.T) {
 	}
 	require.Equal(t, total, s.bytes)
 }
+
+func TestPlayRestricted(t *testing.T) {
+	c := newChecker(t, Rules{Apps: map[string]AppRules{"live": {Play: ActionRules{Secret: "k"}}}}, time.Now())
+	require.True(t, c.PlayRestricted("live/cam"))
+	require.True(t, c.PlayRestricted("live/x/cam"), "nested keys are under the app")
+	require.False(t, c.PlayRestricted("open/cam"))
+	require.NoError(t, c.Reload(Rules{Play: ActionRules{Deny: []string{"10.0.0.0/8"}}}))
+	require.True(t, c.PlayRestricted("open/cam"))
+	require.NoError(t, c.Reload(Rules{OnPlay: Hook{URL: "http://127.0.0.1:1/on_play"}}))
+	require.True(t, c.PlayRestricted("open/cam"))
+	require.NoError(t, c.Reload(Rules{Publish: ActionRules{Secret: "p"}}))
+	require.False(t, c.PlayRestricted("open/cam"), "publish rules do not restrict plays")
+}

@@ -20,11 +20,16 @@ func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 	if !cfg.HLS.Enabled {
 		return hlsPart{}
 	}
-	return hlsPart{m: hls.New(hlsConfig(cfg, log), s.hub)}
+	hc := hlsConfig(cfg, log)
+	hc.Authorize = s.auth.admit // every HLS object, per hls.auth_scope
+	hc.Restricted = s.auth.chk.PlayRestricted
+	hc.Panics = &s.panics
+	return hlsPart{m: hls.New(hc, s.hub)}
 }
 
 func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
-	v, _ := hls.ParseVariant(cfg.HLS.Variant) // validated by config
+	v, _ := hls.ParseVariant(cfg.HLS.Variant)         // validated by config
+	scope, _ := hls.ParseAuthScope(cfg.HLS.AuthScope) // validated by config
 	origin := cfg.HLS.AllowOrigin
 	if origin == "" {
 		origin = cfg.HTTP.AllowOrigin
@@ -41,6 +46,10 @@ func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
 		Directory:       cfg.HLS.Directory,
 		AllowOrigin:     origin,
 		WriteTimeout:    cfg.HTTP.WriteTimeout,
+
+		SegmentMaxDuration: cfg.HLS.SegmentMaxDuration,
+		SegmentMaxBytes:    int64(cfg.HLS.SegmentMaxBytes),
+		AuthScope:          scope,
 	}
 }
 
