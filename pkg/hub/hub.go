@@ -61,7 +61,7 @@ const (
 	DefaultGOPMaxBytes    = 16 << 20
 	// DefaultQueueMaxBytes bounds the media bytes a reader's queue pins:
 	// twice the default GOP cache, so a late joiner's replay fits.
-	DefaultQueueMaxBytes = 32 << 20
+	DefaultQueueMaxBytes  = 32 << 20
 	DefaultGOPMaxDuration = 10 * time.Second
 
 	// MaxOverflowsLimit caps Config.MaxOverflows: a reader that overflows

@@ -66,15 +66,15 @@ func newReader(s *stream, info ReaderInfo, need, limit, maxBytes int) *Reader {
 	size := min(nextPow2(max(need, initialRing)), limit)
 	return &Reader{
 		maxBytes: maxBytes,
-		s:      s,
-		info:   info,
-		id:     s.h.nextID.Add(1),
-		since:  s.h.now(),
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		ring:   make([]*av.Packet, size),
-		limit:  limit,
-		mask:   uint64(size - 1),
+		s:        s,
+		info:     info,
+		id:       s.h.nextID.Add(1),
+		since:    s.h.now(),
+		notify:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		ring:     make([]*av.Packet, size),
+		limit:    limit,
+		mask:     uint64(size - 1),
 	}
 }
 

@@ -29,7 +29,9 @@ type PanicError struct {
 
 // Error names the component and the panic value; it avoids the text
 // "panic:", which marks a crash of the process in logs.
-func (e *PanicError) Error() string { return fmt.Sprintf("%s: recovered panic (%v)", e.Component, e.Value) }
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s: recovered panic (%v)", e.Component, e.Value)
+}
 
 // Recorder recovers panics and counts them per component. The zero value
 // is ready; a nil *Recorder recovers too but counts nothing. Safe for
