@@ -156,31 +156,46 @@ func TestAuthSignedURLs(t *testing.T) {
 			assert.Contains(t, body, tc.reason, tc.name)
 		}
 	})
-	t.Run("hls_entry_playlist", func(t *testing.T) {
+	t.Run("hls", func(t *testing.T) {
 		base := "http://" + srv.HTTPAddr + "/" + key + ".m3u8"
 		status, body := httpStatus(t, base, "")
 		assert.Equal(t, http.StatusUnauthorized, status)
 		assert.Contains(t, body, "signed URL required")
 		signedURL := base + strings.TrimPrefix(signed(key, playSecret, time.Hour), key)
 		playlist := hlsPlaylist(t, signedURL)
-		// Segments are public: their URLs are the same for every viewer,
-		// so a CDN can cache them.
-		var seg string
-		for _, line := range strings.Split(playlist, "\n") {
-			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				seg = line
-			}
-		}
+		// hls.auth_scope all (the default): every URI of the playlist
+		// carries the viewer's token, and nothing is served without it.
+		seg := lastURI(playlist)
 		require.NotEmpty(t, seg, "a segment in:\n%s", playlist)
+		require.Contains(t, seg, "?", "the segment URI carries the token:\n%s", playlist)
 		u, err := url.Parse(signedURL)
 		require.NoError(t, err)
 		segURL, err := u.Parse(seg)
 		require.NoError(t, err)
+		status, _ = httpStatus(t, segURL.String(), "")
+		assert.Equal(t, http.StatusOK, status, "segment %s with its token", segURL)
 		segURL.RawQuery = ""
 		status, _ = httpStatus(t, segURL.String(), "")
-		assert.Equal(t, http.StatusOK, status, "segment %s without a token", segURL)
+		assert.Equal(t, http.StatusUnauthorized, status, "segment %s without a token", segURL)
+		media := "http://" + srv.HTTPAddr + "/" + key + "/media.m3u8"
+		status, _ = httpStatus(t, media, "")
+		assert.Equal(t, http.StatusUnauthorized, status, "media playlist without a token")
+		// ffmpeg plays the signed entry URL as it is.
+		code, out := ffmpegPlay(t, signedURL)
+		assert.Zero(t, code, "signed HLS play with ffmpeg: %s", out)
 	})
 	require.False(t, pub.exited(), "the signed publisher kept streaming: %v", pub.result())
+}
+
+// lastURI returns the last URI line of a playlist.
+func lastURI(playlist string) string {
+	var uri string
+	for _, line := range strings.Split(playlist, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			uri = line
+		}
+	}
+	return uri
 }
 
 // hlsPlaylist GETs a playlist URL until it answers 200 (the muxer needs a

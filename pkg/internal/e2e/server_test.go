@@ -104,13 +104,22 @@ func (s *server) stop(t *testing.T) {
 }
 
 func (s *server) rtmpURL(key string) string { return "rtmp://" + s.RTMPAddr + "/" + key }
-func (s *server) flvURL(key string) string  { return "http://" + s.HTTPAddr + "/" + key + ".flv" }
-func (s *server) wsURL(key string) string   { return "ws://" + s.HTTPAddr + "/" + key + ".flv" }
+func (s *server) flvURL(key string) string {
+	k, q, ok := strings.Cut(key, "?") // "live/cam?token=...": the query goes after .flv
+	if ok {
+		return "http://" + s.HTTPAddr + "/" + k + ".flv?" + q
+	}
+	return "http://" + s.HTTPAddr + "/" + key + ".flv"
+}
+func (s *server) wsURL(key string) string { return "ws://" + s.HTTPAddr + "/" + key + ".flv" }
 
-// waitLive polls HEAD on the stream's HTTP-FLV URL until it answers 200.
-// It stops early if pub exits (nil: no publisher to watch).
+// waitLive polls the API (GET /api/v1/streams/KEY, open on loopback) until
+// the stream is live: a play check (signed URLs, on_play) does not stand in
+// the way, unlike HEAD on the FLV URL. It stops early if pub exits (nil: no
+// publisher to watch). A query in key ("live/cam?token=...") is ignored.
 func (s *server) waitLive(t *testing.T, key string, pub *proc) {
 	t.Helper()
+	key, _, _ = strings.Cut(key, "?")
 	const timeout = 20 * time.Second
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -123,10 +132,10 @@ func (s *server) waitLive(t *testing.T, key string, pub *proc) {
 			return
 		}
 		if pub != nil && pub.exited() {
-			t.Fatalf("publisher exited (%v) before %s was live (last HEAD: %s)", pub.result(), key, last)
+			t.Fatalf("publisher exited (%v) before %s was live (last status: %s)", pub.result(), key, last)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not live within %s (last HEAD: %s)", key, timeout, last)
+			t.Fatalf("%s not live within %s (last status: %s)", key, timeout, last)
 		}
 		select {
 		case <-tick.C:
@@ -135,12 +144,14 @@ func (s *server) waitLive(t *testing.T, key string, pub *proc) {
 	}
 }
 
-// head returns the status code of HEAD url as a string, or the error.
+// head returns the status code of GET /api/v1/streams/KEY as a string, or
+// the error: "200" while the stream is live.
 func (s *server) head(client *http.Client, key string) string {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodHead, s.flvURL(key), nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet,
+		"http://"+s.HTTPAddr+"/api/v1/streams/"+key, nil)
 	if err != nil {
 		return err.Error()
 	}
@@ -149,6 +160,17 @@ func (s *server) head(client *http.Client, key string) string {
 		return err.Error()
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		// The API needs a token here (api.token): HEAD the FLV URL.
+		req, err = http.NewRequestWithContext(context.Background(), http.MethodHead, s.flvURL(key), nil)
+		if err != nil {
+			return err.Error()
+		}
+		if resp, err = client.Do(req); err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+	}
 	return fmt.Sprint(resp.StatusCode)
 }
 
