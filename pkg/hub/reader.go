@@ -144,7 +144,10 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (drop
 		r.growLocked()
 	}
 	size := mediaBytes(p)
-	if r.tail-r.head == uint64(len(r.ring)) || r.qbytes+size > r.maxBytes {
+	// A single packet larger than the budget still enters an empty queue:
+	// config bounds it by rtmp.max_message_size, and refusing it would
+	// overflow (and evict) every reader of the stream.
+	if r.tail-r.head == uint64(len(r.ring)) || (r.qbytes > 0 && r.qbytes+size > r.maxBytes) {
 		dropped, evict = r.overflowLocked(s)
 		if evict {
 			r.mu.Unlock()

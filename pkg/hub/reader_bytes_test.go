@@ -96,3 +96,45 @@ func TestReaderByteBudgetPrimed(t *testing.T) {
 	write(t, p, g.Packets(3)...)
 	require.Zero(t, late.Stats().Overflows, "live packets fit after the replay")
 }
+
+// TestReaderByteBudgetOversizedPacket: a packet larger than the whole
+// budget still reaches a reader with an empty queue (it is bounded by the
+// message size), instead of overflowing every reader of the stream.
+func TestReaderByteBudgetOversizedPacket(t *testing.T) {
+	h, _, _ := testHub(t, Config{QueueMaxBytes: 4 << 10})
+	g := mediatest.New(mediatest.Config{GOP: 1, KeySize: 8 << 10, NoAudio: true})
+	p := publish(t, h, "live/huge")
+	write(t, p, g.Headers()...)
+	r := subscribe(t, h, "live/huge")
+	queued(t, r)
+	for range 5 {
+		write(t, p, g.Next())
+		got := queued(t, r)
+		require.Len(t, got, 1)
+	}
+	require.Zero(t, r.Stats().Overflows)
+}
+
+// TestNewVideoHeaderResetsGOP: a late joiner never gets the new sequence
+// header followed by frames coded under the old one.
+func TestNewVideoHeaderResetsGOP(t *testing.T) {
+	h, _, _ := testHub(t, Config{})
+	g := mediatest.New(mediatest.Config{GOP: 30, NoAudio: true})
+	p := publish(t, h, "live/switch")
+	write(t, p, g.Headers()...)
+	write(t, p, g.Packets(10)...)
+	// The same header again (a reconnecting encoder repeats it) keeps the
+	// cache.
+	write(t, p, g.VideoHeader())
+	late := subscribe(t, h, "live/switch")
+	require.GreaterOrEqual(t, len(queued(t, late)), 10)
+
+	// Another configuration: the cache starts over at the next keyframe.
+	other := mediatest.New(mediatest.Config{Width: 640, Height: 360, NoAudio: true})
+	write(t, p, other.VideoHeader())
+	later := subscribe(t, h, "live/switch")
+	got := queued(t, later)
+	for _, q := range got {
+		require.False(t, q.IsMedia() && !q.Header, "no frame of the old configuration: %+v", q)
+	}
+}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"io"
 	"slices"
 	"strings"
@@ -144,6 +145,12 @@ func (s *stream) writeLocked(p *av.Packet) int {
 	case av.KindVideo:
 		s.hasVideo = true
 		if p.Header {
+			if s.vHdr != nil && !bytes.Equal(s.vHdr.Data, p.Data) {
+				// A new decoder configuration: the cached GOP was coded
+				// under the old one, and a late joiner gets the new
+				// header first. Cache again from the next keyframe.
+				s.gop.reset()
+			}
 			s.vHdr = p
 		} else {
 			s.countFrameLocked(p)
