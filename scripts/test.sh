@@ -2,7 +2,8 @@
 # Ripple's full test run: what CI runs (via .ci/run) and what a developer runs
 # before pushing. On a fresh Debian machine it installs ffmpeg first.
 #
-#   ./scripts/test.sh            gofmt, vet, unit tests (-race), e2e suite
+#   ./scripts/test.sh            gofmt, vet, unit tests (-race), benchmarks once,
+#                                pipeline fuzzing (5 s a target), e2e suite (soak: 2 min)
 #   SKIP_E2E=1 ./scripts/test.sh everything but the end-to-end suite
 #
 # Missing tools stop the run at once. After that every check runs even if an
@@ -144,6 +145,9 @@ step "unit tests (go test -race)" go test -race -count=1 ./...
 # Every benchmark once, so none can rot (a panicking one went unnoticed);
 # -short trims the real-time ones. About 30 s on 2 cores.
 step "benchmarks once (-benchtime=1x)" go test -short -count=1 -run '^$' -bench . -benchtime=1x ./...
+# The pipeline fuzz targets for a few seconds each (./scripts/fuzz.sh runs
+# them 10 minutes each): new inputs from the committed corpora, every run.
+step "pipeline fuzzing (5s per target)" ./scripts/fuzz.sh 5s
 
 if [[ "${SKIP_E2E:-}" == 1 ]]; then
 	echo "SKIP_E2E=1: not running the end-to-end suite"

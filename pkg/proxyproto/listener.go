@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// MaxPending bounds connections whose header is being read; beyond it
 	// the listener stops accepting until one finishes. Default 1024.
 	MaxPending int
+	// Panics recovers a panic while a header is parsed (component
+	// "proxyproto"): that connection is closed, the listener goes on.
+	Panics *guard.Recorder
 }
 
 // Listener wraps a net.Listener whose peers (load balancers) send a PROXY
@@ -204,7 +208,14 @@ func (l *Listener) readHeader(nc net.Conn) (Header, error) {
 	if err := nc.SetReadDeadline(time.Now().Add(l.cfg.Timeout)); err != nil {
 		return Header{}, err
 	}
-	h, err := Read(nc)
+	var h Header
+	err := l.cfg.Panics.Run("proxyproto", func() (err error) {
+		h, err = Read(nc)
+		return err
+	})
+	if guard.Log(l.log, err, "remote", nc.RemoteAddr().String()) {
+		return Header{}, err
+	}
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

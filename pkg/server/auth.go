@@ -18,6 +18,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/auth"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/proxyproto"
 )
 
@@ -144,11 +145,11 @@ func (a *authPart) watch(h *hub.Hub) {
 // proxyListener wraps the RTMP listener with the PROXY protocol when
 // rtmp.proxy_protocol is on; the header must arrive within
 // rtmp.handshake_timeout.
-func proxyListener(cfg config.Config, log *slog.Logger, ln net.Listener) net.Listener {
+func proxyListener(cfg config.Config, log *slog.Logger, ln net.Listener, panics *guard.Recorder) net.Listener {
 	if !cfg.RTMP.ProxyProtocol {
 		return ln
 	}
-	return proxyproto.NewListener(ln, proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout})
+	return proxyproto.NewListener(ln, proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout, Panics: panics})
 }
 
 // realIP sets r.RemoteAddr to the client's address from X-Forwarded-For

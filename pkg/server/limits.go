@@ -9,6 +9,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 	"github.com/ripplemedia/ripple/pkg/metrics"
 )
@@ -84,6 +85,24 @@ func (l *limitsPart) refuse(w http.ResponseWriter, r *http.Request, status int, 
 	h.Set("Connection", "close")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(err.Error() + "\n")) // the client may be gone
+}
+
+// guardHTTP runs every HTTP handler behind the panic guard (component
+// "http"): net/http would recover a handler's panic itself, but neither count
+// it nor log it like every other component. The request's connection is
+// then aborted (http.ErrAbortHandler: net/http closes it without logging a
+// second stack). Hijacked players run in goroutines of their own, guarded
+// by httpflv.
+func (s *Server) guardHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.panics.Run("http", func() error {
+			next.ServeHTTP(w, r)
+			return nil
+		})
+		if guard.Log(s.limits.log, err, "path", r.URL.Path, "remote", r.RemoteAddr) {
+			panic(http.ErrAbortHandler)
+		}
+	})
 }
 
 // refused reports the connections the caps refused, for metrics.

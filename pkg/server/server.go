@@ -111,7 +111,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: auth: %w", err)
 	}
 	s.httpLn = s.limitHTTP(cfg, httpLn)
-	s.rtmpLn = proxyListener(cfg, log, rtmpLn)
+	s.rtmpLn = proxyListener(cfg, log, rtmpLn, &s.panics)
 	hc := hubConfig(cfg, log)
 	hc.Validator = func() hub.PacketValidator { return ingest.New() } // media validated once, at the door
 	hc.Policy = s.reload.publishPolicy                                // reloadable: reload.go
@@ -138,7 +138,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
 	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           s.auth.realIP(s.limits.requests(s.hls.wrap(mux))),
+		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.hls.wrap(mux)))),
 		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
