@@ -375,3 +375,23 @@ func FuzzPacketFromTag(f *testing.F) {
 		}
 	})
 }
+
+func TestIsSequenceEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want bool
+	}{
+		{"avc end of sequence", []byte{0x17, 2, 0, 0, 0}, true},
+		{"avc end of sequence with trailing bytes", []byte{0x37, 2, 0x30, 0x30, 0x30, 0x30}, true},
+		{"avc frame", []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41}, false},
+		{"avc header", []byte{0x17, 0, 0, 0, 0, 1, 66, 0, 30, 0xFF, 0xE0, 0}, false},
+		{"ertmp sequence end", []byte{0x92, 'h', 'v', 'c', '1'}, true},
+		{"ertmp coded frames", []byte{0x91, 'h', 'v', 'c', '1', 0, 0, 0}, false},
+		{"vp6 frame", []byte{0x24, 0, 1, 2}, false},
+	} {
+		p := &av.Packet{Kind: av.KindVideo, Data: tc.body}
+		require.Equal(t, tc.want, IsSequenceEnd(p), tc.name)
+	}
+	require.False(t, IsSequenceEnd(&av.Packet{Kind: av.KindAudio, Data: []byte{0xAF, 2}}))
+}

@@ -189,6 +189,17 @@ func IsVideoMetadata(p *av.Packet) bool {
 	return err == nil && !v.command && v.packetType == packetVideoMetadata
 }
 
+// IsSequenceEnd reports whether p is an end of sequence (legacy
+// AVCPacketType 2, E-RTMP v2 SequenceEnd): a marker that decoders flush at,
+// not a frame, whatever bytes follow its header.
+func IsSequenceEnd(p *av.Packet) bool {
+	if p.Kind != av.KindVideo || len(p.Data) == 0 {
+		return false
+	}
+	v, err := parseVideo(p.Data)
+	return err == nil && !v.command && v.packetType == packetSequenceEnd
+}
+
 // IsMultitrack reports whether p is an E-RTMP v2 multitrack audio or video
 // message. PacketFromTag makes header and keyframe claims only for
 // multitrack messages that carry just track 0; players that did not

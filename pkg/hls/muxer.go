@@ -231,8 +231,8 @@ func (mx *muxer) handle(p *av.Packet) {
 	var payload []byte
 	switch p.Kind {
 	case av.KindVideo:
-		if flv.IsVideoMetadata(p) {
-			return // E-RTMP colorInfo (AMF), not a frame
+		if flv.IsVideoMetadata(p) || flv.IsSequenceEnd(p) {
+			return // E-RTMP colorInfo (AMF) or an end of sequence: not frames
 		}
 		payload = flv.VideoPayload(p)
 		if p.Header {

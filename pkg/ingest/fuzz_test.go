@@ -84,7 +84,7 @@ func (d *downstream) accept(t *testing.T, p *av.Packet) {
 		require.NoError(t, c.Unmarshal(flv.AudioPayload(p)))
 	case p.Kind == av.KindVideo && p.Header:
 		d.header(t, p)
-	case p.Kind == av.KindVideo && d.lengthSize != 0 && p.Codec == d.codec && !flv.IsVideoMetadata(p):
+	case p.Kind == av.KindVideo && d.lengthSize != 0 && p.Codec == d.codec && !flv.IsVideoMetadata(p) && !flv.IsSequenceEnd(p):
 		d.frame(t, p)
 	}
 }
