@@ -162,20 +162,34 @@ func (m *media) setInit(name string, data []byte, codecs string, now time.Time) 
 	return m.evictInitsLocked(nil)
 }
 
-// evictInitsLocked drops the init sections older than the one the oldest
-// kept segment needs: a publisher that changes its sequence header at
-// every packet must not pile them up.
+// evictInitsLocked drops every init section that neither a kept segment
+// nor the segment to come uses: a publisher that changes its sequence
+// header at every packet, with or without segments in between, must not
+// pile them up (memory, and files under hls.directory).
 func (m *media) evictInitsLocked(evicted []string) []string {
-	need := m.nextInit
-	if len(m.segments) > 0 {
-		need = m.segments[0].initName
+	kept := m.inits[:0]
+	for _, name := range m.inits {
+		if name == m.nextInit || m.segmentNeedsLocked(name) {
+			kept = append(kept, name)
+			continue
+		}
+		delete(m.files, name)
+		evicted = append(evicted, name)
 	}
-	for len(m.inits) > 1 && m.inits[0] != need {
-		delete(m.files, m.inits[0])
-		evicted = append(evicted, m.inits[0])
-		m.inits = m.inits[1:]
-	}
+	clear(m.inits[len(kept):])
+	m.inits = kept
 	return evicted
+}
+
+// segmentNeedsLocked reports whether a kept segment was written under the
+// init section name.
+func (m *media) segmentNeedsLocked(name string) bool {
+	for _, s := range m.segments {
+		if s.initName == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *media) setCodecs(codecs string) {
