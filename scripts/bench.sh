@@ -6,6 +6,10 @@
 #   ./scripts/bench.sh                    all scenarios, 30 s windows (≈ 20 min)
 #   WINDOW=10s ./scripts/bench.sh         shorter windows (a quick look)
 #   SERVERS="ripple lal" SCENARIOS="httpflv-1000 wsflv-1000" ./scripts/bench.sh
+#   BASE=main~3 SERVERS="ripple-base ripple" ./scripts/bench.sh
+#                                         also build Ripple at git revision
+#                                         BASE as server "ripple-base": a
+#                                         before/after comparison in one sitting
 #
 # Scenarios are PROTO-N: rtmp, httpflv, wsflv, hls with N players of one
 # stream; httpflv-stalled-N adds N/10 viewers that never read; ingest-N is N
@@ -27,6 +31,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 WINDOW=${WINDOW:-30s}
 WARMUP=${WARMUP:-3s}
+BASE=${BASE:-}
 SERVERS=${SERVERS:-"ripple nginx-rtmp lal"}
 SCENARIOS=${SCENARIOS:-"rtmp-100 rtmp-500 rtmp-1000 httpflv-100 httpflv-500 httpflv-1000 httpflv-stalled-1000 httpflv-mw200-1000 wsflv-1000 hls-50 ingest-20"}
 LAL_VERSION=v0.37.4
@@ -74,6 +79,15 @@ build() {
 	log "building ripple and ripple-bench"
 	go build -o "$WORK/ripple" ./cmd/ripple
 	go build -o "$WORK/ripple-bench" ./cmd/ripple-bench
+	if [[ -n $BASE ]]; then
+		log "building ripple at $BASE as ripple-base"
+		git worktree add -q --detach "$WORK/base" "$BASE"
+		(cd "$WORK/base" && go build -o "$WORK/ripple-base" ./cmd/ripple)
+		git worktree remove --force "$WORK/base"
+	elif [[ " $SERVERS " == *" ripple-base "* ]]; then
+		log "server ripple-base needs BASE=<git revision>"
+		exit 1
+	fi
 	if [[ " $SERVERS " == *" lal "* ]]; then
 		log "building lal $LAL_VERSION in a scratch module"
 		mkdir -p "$WORK/lal"
@@ -119,14 +133,14 @@ REPORTS=()     # JSON reports in run order
 SERVER_PIDS="" # what ripple-bench samples
 SERVER_MAIN="" # what we stop
 
-# start_ripple HLS [MERGE_WINDOW]: Ripple's defaults, except that HLS (on by
+# start_ripple BINARY HLS [MERGE_WINDOW]: Ripple's defaults, except that HLS (on by
 # default, one muxer per stream) runs only in the HLS scenario, as for the
 # other two, and that the per-address connection caps are lifted: every
 # player of the benchmark comes from 127.0.0.1 (nginx-rtmp and lal have none).
 start_ripple() {
 	RIPPLE_HTTP_MAX_CONNECTIONS_PER_IP=0 RIPPLE_RTMP_MAX_CONNECTIONS_PER_IP=0 \
-	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$1 \
-		RIPPLE_HUB_MERGE_WINDOW=${2:-0s} "$WORK/ripple" >>"$OUT/ripple.log" 2>&1 &
+	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$2 \
+		RIPPLE_HUB_MERGE_WINDOW=${3:-0s} "$WORK/$1" >>"$OUT/$1.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
 	PIDS+=("$!")
 	wait_port $RIPPLE_RTMP && wait_port $RIPPLE_HTTP
@@ -220,7 +234,7 @@ stop_server() {
 play_url() {
 	local sv=$1 proto=$2 rtmp http
 	case $sv in
-	ripple) rtmp=$RIPPLE_RTMP http=$RIPPLE_HTTP ;;
+	ripple | ripple-base) rtmp=$RIPPLE_RTMP http=$RIPPLE_HTTP ;;
 	nginx-rtmp) rtmp=$NGINX_RTMP http=$NGINX_HTTP ;;
 	lal) rtmp=$LAL_RTMP http=$LAL_HTTP ;;
 	esac
@@ -230,7 +244,7 @@ play_url() {
 	wsflv) [[ $sv != nginx-rtmp ]] && echo "ws://$http/live/bench.flv" ;;
 	hls)
 		case $sv in
-		ripple) echo "http://$http/live/bench.m3u8" ;;
+		ripple | ripple-base) echo "http://$http/live/bench.m3u8" ;;
 		nginx-rtmp) echo "http://$http/hls/bench.m3u8" ;;
 		lal) echo "http://$http/hls/bench.m3u8" ;;
 		esac
@@ -242,7 +256,7 @@ play_url() {
 publish_url() {
 	local sv=$1 proto=$2
 	case $sv in
-	ripple) echo "rtmp://$RIPPLE_RTMP/live/bench" ;;
+	ripple | ripple-base) echo "rtmp://$RIPPLE_RTMP/live/bench" ;;
 	nginx-rtmp) if [[ $proto == hls ]]; then echo "rtmp://$NGINX_RTMP/hls/bench"; else echo "rtmp://$NGINX_RTMP/live/bench"; fi ;;
 	lal) echo "rtmp://$LAL_RTMP/live/bench" ;;
 	esac
@@ -257,7 +271,7 @@ run_one() {
 		proto=httpflv stalled=$((n / 10)) # 10 % extra viewers that never read
 	fi
 	if [[ $proto == httpflv-mw200 ]]; then
-		if [[ $sv != ripple ]]; then
+		if [[ $sv != ripple* ]]; then
 			log "$sc on $sv: no merge-window setting, skipped"
 			return 0
 		fi
@@ -278,7 +292,7 @@ run_one() {
 	local hls=false
 	[[ $proto == hls ]] && hls=true
 	case $sv in
-	ripple) start_ripple $hls $merge ;;
+	ripple | ripple-base) start_ripple "$sv" $hls $merge ;;
 	nginx-rtmp) start_nginx ;;
 	lal) start_lal $hls ;;
 	esac
