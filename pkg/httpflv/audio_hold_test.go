@@ -9,16 +9,17 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
 // TestOneWritePerBatch: the hub decides the flush points (hub/flush.go:
 // audio rides with the next video frame); the player writes what one wake
 // gave it as one flush, audio-only batches included, and splits only
-// batches over maxWrite.
+// batches over batch.MaxBytes.
 func TestOneWritePerBatch(t *testing.T) {
 	a := func(ts int64) *av.Packet { return audioFrame(ts) }
 	v := func(ts int64) *av.Packet { return videoInter(ts) }
-	big := &av.Packet{Kind: av.KindVideo, Codec: av.CodecH264, DTS: 99, Data: make([]byte, maxWrite)}
+	big := &av.Packet{Kind: av.KindVideo, Codec: av.CodecH264, DTS: 99, Data: make([]byte, batch.MaxBytes)}
 	cases := []struct {
 		name      string
 		batches   [][]*av.Packet
@@ -26,15 +27,15 @@ func TestOneWritePerBatch(t *testing.T) {
 	}{
 		{"audio with video", [][]*av.Packet{{a(0), a(23), v(33)}, {a(46), v(66)}}, []int{3, 2}},
 		{"audio alone (flushed by the hub's hold bound)", [][]*av.Packet{{v(0)}, {a(10), a(33), a(56)}}, []int{1, 3}},
-		{"over maxWrite", [][]*av.Packet{{a(0), big, v(133)}}, []int{2, 1}},
-		{"over maxWriteTags (a GOP burst)", [][]*av.Packet{audioRun(maxWriteTags + 6)}, []int{maxWriteTags, 6}},
+		{"over batch.MaxBytes", [][]*av.Packet{{a(0), big, v(133)}}, []int{2, 1}},
+		{"over batch.MaxBufs (a GOP burst)", [][]*av.Packet{audioRun(batch.MaxBufs + 6)}, []int{batch.MaxBufs, 6}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &recordSink{}
-			p := &player{sink: s, hasAudio: true, hasVideo: true, started: true}
+			p := recordPlayer(s, true, true, true)
 			for _, b := range c.batches {
-				require.NoError(t, p.writePackets(b, true))
+				require.NoError(t, p.writeBatch(b))
 			}
 			var got []int
 			for _, f := range s.flushes {

@@ -16,6 +16,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -61,8 +62,8 @@ func BenchmarkChunkedWriter(b *testing.B) {
 	done := make(chan struct{})
 	go drain(client, done)
 
-	// writePackets reports its bytes to the player's hub reader: give it
-	// a real one (it is never read here).
+	// The writer reports its bytes to the player's hub reader: give it a
+	// real one (it is never read here).
 	hb := hub.New(hub.Config{})
 	defer hb.Close()
 	pub, err := hb.Publish("live/bench", hub.PublisherInfo{})
@@ -73,12 +74,13 @@ func BenchmarkChunkedWriter(b *testing.B) {
 	defer r.Close()
 
 	pkts := benchBatch()
-	cw := newChunkedWriter(server, nil, true, time.Minute)
-	p := &player{reader: r, sink: cw, hasAudio: true, hasVideo: true, started: true}
+	w := batch.NewWriter(batch.NewOut(server, time.Minute, 0), &chunkedFraming{chunked: true}, chunkedReserved)
+	w.SetSource(batch.NewSource(r, nil))
+	p := &player{reader: r, w: w, hasAudio: true, hasVideo: true, started: true}
 	b.SetBytes(int64(tagBytes(pkts)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.writePackets(pkts, true); err != nil {
+		if err := p.writeBatch(pkts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,81 +9,62 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
-// chunkedWriter writes an HTTP/1.x FLV response on a hijacked connection.
-// net/http would copy every tag into its 4 KiB buffer and issue a write per
-// buffer; here each batch is one HTTP chunk, hex(len) CRLF + the shared tag
-// slices + CRLF (RFC 9112 §7.1), handed to the kernel with one writev.
-type chunkedWriter struct {
-	connOut
-	chunked bool // false for HTTP/1.0 clients: the body ends at close
-
-	head []byte      // status line and headers, sent with the first flush
-	bufs net.Buffers // [head, chunk-size line, tag slices..., CRLF]; backing reused
-	out  net.Buffers // what WriteTo consumes (it advances its receiver)
-	n    int         // payload bytes in bufs
-	size [18]byte    // chunk-size line
-	sent uint64
+// chunkedFraming frames an HTTP/1.x FLV response on a hijacked
+// connection. net/http would copy every tag into its 4 KiB buffer and issue
+// a write per buffer; here each batch is one HTTP chunk, hex(len) CRLF + the
+// shared tag slices + CRLF (RFC 9112 §7.1), handed to the kernel with one
+// writev by the batch writer.
+type chunkedFraming struct {
+	chunked bool   // false for HTTP/1.0 clients: the body ends at close
+	head    []byte // status line and headers, sent with the first write
+	last    bool   // the body is complete: the last chunk follows
+	size    [18]byte
 }
 
-var crlf = []byte("\r\n")
+// chunkedReserved is the slots chunkedFraming fills: [head, chunk-size line].
+const chunkedReserved = 2
 
-func newChunkedWriter(conn net.Conn, head []byte, chunked bool, timeout time.Duration) *chunkedWriter {
-	return &chunkedWriter{connOut: newConnOut(conn, timeout, 64<<10), head: head, chunked: chunked}
-}
+var (
+	crlf      = []byte("\r\n")
+	lastChunk = []byte("0\r\n\r\n")
+)
 
-func (w *chunkedWriter) add(b []byte) {
-	if len(w.bufs) == 0 {
-		w.bufs = append(w.bufs, w.head, nil)
+func (f *chunkedFraming) Seal(b *batch.Batch) {
+	if f.head != nil {
+		b.Bufs[0], f.head = f.head, nil
 	}
-	w.bufs = append(w.bufs, b)
-	w.n += len(b)
-}
-
-func (w *chunkedWriter) flush() error {
-	if len(w.bufs) == 0 {
-		if w.head == nil {
-			return nil
-		}
-		w.bufs = append(w.bufs, w.head, nil)
+	if !f.chunked {
+		return
 	}
-	if w.chunked && w.n > 0 {
+	if b.Payload > 0 {
 		// A zero-length chunk would end the body: only non-empty
 		// batches are framed.
-		w.bufs[1] = append(strconv.AppendUint(w.size[:0], uint64(w.n), 16), '\r', '\n')
-		w.bufs = append(w.bufs, crlf)
+		b.Bufs[1] = append(strconv.AppendUint(f.size[:0], uint64(b.Payload), 16), '\r', '\n')
+		b.Bufs = append(b.Bufs, crlf)
 	}
-	w.head = nil
-	err := w.write()
-	clear(w.bufs) // drop references to packet bytes until the next batch
-	w.bufs = w.bufs[:0]
-	w.sent += uint64(w.n)
-	w.n = 0
-	return err
+	if f.last {
+		b.Bufs = append(b.Bufs, lastChunk)
+	}
 }
 
-// write sends w.bufs as one write.
-func (w *chunkedWriter) write() error { return w.connOut.write(w.bufs, &w.out) }
+func (f *chunkedFraming) Written() {}
 
-func (w *chunkedWriter) bytes() uint64 { return w.sent }
-
-// end finishes the response: after the stream ended or on a graceful
-// Shutdown, the last chunk tells the client the body is complete (a
-// truncated body has no terminator).
-func (w *chunkedWriter) end(cause error) {
+// endChunked finishes the response: after the stream ended or on a
+// graceful Shutdown, the last chunk tells the client the body is complete
+// (a truncated body has no terminator).
+func endChunked(w *batch.Writer, f *chunkedFraming, conn net.Conn, cause error) {
 	if errors.Is(cause, io.EOF) || errors.Is(cause, errDraining) {
-		if w.chunked {
-			w.bufs = append(w.bufs[:0], w.head, []byte("0\r\n\r\n"))
-		} else {
-			w.bufs = append(w.bufs[:0], w.head)
-		}
-		_ = w.write() // best effort: the connection closes anyway
+		f.last = true
+		_ = w.Push() // best effort: the connection closes anyway
 	}
-	_ = w.conn.Close()
+	_ = conn.Close()
 }
 
-// startHTTP answers 200 and returns the player's sink: the hijacked
+// startHTTP answers 200 and sets the player's writer: the hijacked
 // connection when the ResponseWriter allows it (HTTP/1.x), otherwise the
 // ResponseWriter itself (HTTP/2, wrappers, recorders).
 func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request, p *player) (end func(error), err error) {
@@ -102,8 +83,9 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request, p *player) (
 	}
 	p.setConn(conn)
 	chunked := r.ProtoAtLeast(1, 1)
-	cw := newChunkedWriter(conn, responseHead(hdr, chunked), chunked, h.cfg.WriteTimeout)
-	p.sink = cw
+	f := &chunkedFraming{head: responseHead(hdr, chunked), chunked: chunked}
+	w2 := batch.NewWriter(batch.NewOut(conn, h.cfg.WriteTimeout, 64<<10), f, chunkedReserved)
+	p.w = w2
 
 	// Nothing more is expected from the client; a read that ends means it
 	// went away (net/http stopped watching the connection at Hijack). Its
@@ -115,7 +97,7 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request, p *player) (
 		p.cancel(errClientGone)
 	}()
 	return func(cause error) {
-		cw.end(cause)
+		endChunked(w2, f, conn, cause)
 		<-readDone
 	}, nil
 }

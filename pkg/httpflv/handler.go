@@ -202,7 +202,7 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 	h.serve(p, info, end)
 }
 
-// serve streams to p until it ends, then closes its sink and logs why. A
+// serve streams to p until it ends, then ends its output and logs why. A
 // panic while streaming (a bug meeting odd media) ends this player only: its
 // close line carries the stack at Error level.
 func (h *Handler) serve(p *player, info hub.StreamInfo, end func(error)) {
@@ -252,8 +252,8 @@ func (h *Handler) closeCause(p *player, err error) error {
 func (h *Handler) logClose(p *player, cause error) {
 	level := slog.LevelInfo
 	var written uint64
-	if p.sink != nil {
-		written = p.sink.bytes()
+	if p.w != nil {
+		written = p.w.Sent()
 	}
 	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
 		"duration", time.Since(p.start).Round(time.Millisecond), "bytes", written,

@@ -70,18 +70,6 @@ const (
 	// holdMaxPackets also ends the wait: that many packets without the
 	// announced track means it is not coming.
 	holdMaxPackets = 512
-
-	// readBatch is the most packets taken from the hub per Read.
-	readBatch = 64
-	// maxWrite splits a batch into several writes (HTTP chunks, WS messages)
-	// so each per-write deadline measures real progress of a bounded size.
-	maxWrite = 256 << 10
-	// maxWriteTags also splits it: a writev's iovec array (ours, and the
-	// one the runtime caches per socket) is sized by the largest write
-	// and kept for the session, so the GOP burst a player joins with
-	// (hundreds of tags) must not size it. 24 tags hold a 200 ms merge
-	// window of 30 fps video with AAC.
-	maxWriteTags = 24
 )
 
 // Close causes, logged once per player.

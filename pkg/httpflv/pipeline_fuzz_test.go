@@ -21,8 +21,8 @@ import (
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/ingest"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
-	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // The pipeline harness: a hub small enough that queues overflow and GOPs
@@ -196,7 +196,7 @@ type pipePlayer struct {
 	p    *player
 	conn *pipeConn
 	info hub.StreamInfo
-	end  func(error) // the sink's end, as serve calls it
+	end  func(error) // the output's end, as serve calls it
 
 	gate    *trackGate
 	opened  bool         // the FLV header is written
@@ -226,12 +226,13 @@ func subscribePlayer(t *testing.T, h *hub.Hub, name string, ws bool, accepted []
 		p: &player{proto: proto, key: pipeKey, remote: name, start: time.Now(), reader: rd, ctx: ctx, cancel: cancel},
 	}
 	pp.p.setConn(pp.conn)
-	// The writers as newWSWriter and newChunkedWriter make them on TCP:
-	// net.Buffers (writev), no bufio.Writer (64 KiB per player and run).
-	out := connOut{conn: pp.conn, dl: netx.WriteDeadline{Timeout: time.Minute}}
+	// The writers as newWSWriter and startHTTP make them, except that the
+	// output writes slice by slice (pipeConn has no writev) with no
+	// bufio.Writer (64 KiB per player and run).
+	out := batch.NewOut(pp.conn, time.Minute, 0)
 	if ws {
-		w := &wsWriter{connOut: out, src: pp.conn, readDone: make(chan struct{})}
-		pp.p.sink = w
+		w := &wsWriter{conn: pp.conn, out: out, src: pp.conn, readDone: make(chan struct{})}
+		pp.p.w = batch.NewWriter(out, w, wsReserved)
 		pp.end = func(cause error) {
 			close(w.readDone) // no client: nothing to wait for
 			w.end(cause)
@@ -239,11 +240,11 @@ func subscribePlayer(t *testing.T, h *hub.Hub, name string, ws bool, accepted []
 	} else {
 		hdr := http.Header{}
 		setFLVHeaders(hdr)
-		w := &chunkedWriter{connOut: out, head: responseHead(hdr, true), chunked: true}
-		pp.p.sink = w
-		pp.end = w.end
+		f := &chunkedFraming{head: responseHead(hdr, true), chunked: true}
+		pp.p.w = batch.NewWriter(out, f, chunkedReserved)
+		pp.end = func(cause error) { endChunked(pp.p.w, f, pp.conn, cause) }
 	}
-	pp.p.pkts = make([]*av.Packet, 0, readBatch)
+	pp.p.pkts = make([]*av.Packet, 0, batch.ReadPackets)
 	// hub.Config.QueueSize and QueueMaxBytes, raised to keep room for
 	// live packets after a long primed GOP cache (hub stream.addReaderLocked),
 	// which holds at most the media since the last keyframe, and metadata
@@ -303,42 +304,41 @@ func noErr(t *testing.T, err error) {
 
 // drain takes what is queued without blocking and writes it as the player
 // does: held until the track gate decides (player.hold), then the FLV
-// header alone and every batch through writePackets (player.run).
+// header alone and every packet through Frame (player.run).
 func (pp *pipePlayer) drain(t *testing.T) {
 	p := pp.p
 	queued := 0 // media bytes taken in this call: all that was queued
 	defer func() { pp.maxBytes = max(pp.maxBytes, queued) }()
 	for pp.err == nil {
-		batch, err := p.reader.TryRead(p.pkts[:0])
+		pkts, err := p.reader.TryRead(p.pkts[:0])
 		if err != nil {
 			pp.err = err // only once nothing is queued
-			if p.added > 0 {
-				noErr(t, p.flush())
-			}
+			noErr(t, p.flush())
 			return
 		}
-		if len(batch) == 0 {
-			noErr(t, p.writePackets(nil, true)) // flushes what a full batch left
+		if len(pkts) == 0 {
+			noErr(t, p.flush()) // what a full batch left
 			return
 		}
-		pp.got = append(pp.got, batch...)
-		for _, pk := range batch {
+		pp.got = append(pp.got, pkts...)
+		for _, pk := range pkts {
 			queued += mediaBytes(pk)
 		}
 		if !pp.opened {
-			for _, pk := range batch {
+			for _, pk := range pkts {
 				pp.gate.observe(pk)
 			}
-			pp.pending = append(pp.pending, batch...)
-			clear(batch)
+			pp.pending = append(pp.pending, pkts...)
+			clear(pkts)
 			if pp.gate.ready(false) {
 				pp.open(t)
 			}
 			continue
 		}
-		more := len(batch) == cap(batch)
-		noErr(t, p.writePackets(batch, !more))
-		clear(batch)
+		for _, pk := range pkts {
+			noErr(t, p.Frame(pk))
+		}
+		clear(pkts)
 	}
 }
 
@@ -348,13 +348,13 @@ func (pp *pipePlayer) open(t *testing.T) {
 	p := pp.p
 	p.hasAudio, p.hasVideo = pp.gate.flags()
 	p.started = !p.hasVideo
-	p.sink.add(flv.Header(p.hasAudio, p.hasVideo))
+	noErr(t, p.add(flv.Header(p.hasAudio, p.hasVideo)))
 	noErr(t, p.flush())
-	noErr(t, p.writePackets(pp.pending, true))
+	noErr(t, p.writeBatch(pp.pending))
 	pp.pending, pp.opened = nil, true
 }
 
-// finish drains the ended stream and ends the sink as serve does: a stream
+// finish drains the ended stream and ends the output as serve does: a stream
 // that ended (io.EOF) is written out even if the gate was still holding.
 func (pp *pipePlayer) finish(t *testing.T) {
 	t.Helper()

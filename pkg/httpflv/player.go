@@ -12,20 +12,8 @@ import (
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
-
-// sink is the framing of one player's connection. The player adds the FLV
-// bytes of a batch (shared slices: never modified, not retained after
-// flush) and flushes them as one unit: one HTTP chunk, one WebSocket
-// message. Used only by the player's goroutine.
-type sink interface {
-	add(b []byte)
-	// flush writes what was added since the last flush; with nothing added
-	// it only pushes out the response head if that is still pending.
-	flush() error
-	// bytes returns how many payload bytes were written so far.
-	bytes() uint64
-}
 
 // player is one HTTP-FLV or WS-FLV viewer: one hub reader, served by the
 // request goroutine.
@@ -36,7 +24,10 @@ type player struct {
 	start  time.Time
 
 	reader *hub.Reader
-	sink   sink
+	src    *batch.Source // reader, drained by run
+	// w writes the FLV bytes: one HTTP chunk, one WebSocket message or
+	// one ResponseWriter flush per batch (set by startHTTP/startWS).
+	w *batch.Writer
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -53,10 +44,9 @@ type player struct {
 	started bool
 	skipped uint64
 
-	ended atomic.Bool  // ctx ended (set before the reader is woken)
-	pkts  []*av.Packet // Read buffer, reused
-	added int          // bytes added since the last flush
-	tags  int          // tags added since the last flush
+	ended  atomic.Bool  // ctx ended (set before the reader is woken)
+	pkts   []*av.Packet // hold's Read buffer
+	failed bool         // a write failed: nothing more is written
 }
 
 // setConn registers the connection kick must close. If the player was kicked
@@ -96,17 +86,15 @@ func (p *player) kick(cause error) {
 // run streams until the stream ends (io.EOF), the reader is evicted, the
 // context ends or a write fails, and returns why.
 func (p *player) run(info hub.StreamInfo) error {
-	p.pkts = make([]*av.Packet, 0, readBatch)
+	p.pkts = make([]*av.Packet, 0, batch.ReadPackets)
 	// Evicted (too slow) or kicked through the API while possibly blocked
-	// on the socket: cut the connection now rather than at the write
-	// deadline, which frees its kernel buffers (megabytes for a viewer that
-	// stopped reading). The end of the stream (io.EOF) drains first.
-	stopEnd := p.reader.AfterEnd(func() {
-		if err := p.reader.Err(); errors.Is(err, hub.ErrSlowReader) || errors.Is(err, hub.ErrClosed) {
-			p.kick(err)
-		}
-	})
-	defer stopEnd()
+	// on the socket: the source cuts the connection now rather than at the
+	// write deadline, which frees its kernel buffers (megabytes for a
+	// viewer that stopped reading). The end of the stream (io.EOF) drains
+	// first.
+	p.src = batch.NewSource(p.reader, p.kick)
+	defer p.src.Close()
+	p.w.SetSource(p.src)
 	if err := p.hold(info); err != nil {
 		return err
 	}
@@ -118,49 +106,25 @@ func (p *player) run(info hub.StreamInfo) error {
 	for {
 		// The hub wakes the reader at flush points (hub/flush.go: per
 		// video frame, audio riding with it; or once per merge window),
-		// and everything queued then goes out as one write.
-		batch, err := p.next()
-		if err != nil {
+		// and everything queued then goes out as one write (several
+		// when it passes the batch limits: a player catching up).
+		if err := p.src.Drain(p); err != nil {
+			if !p.failed {
+				_ = p.flush() // best effort: the reader ended anyway
+			}
 			return err
 		}
-		for {
-			// More than one Read's worth may be queued (a merge window,
-			// a player catching up): take it all, flushing every
-			// maxWrite bytes and once at the end.
-			more := len(batch) == cap(batch)
-			err = p.writePackets(batch, !more)
-			clear(batch) // do not pin packets until the next Read
-			if err != nil || !more {
-				break
-			}
-			if batch, err = p.reader.TryRead(p.pkts[:0]); err != nil {
-				if p.added > 0 {
-					_ = p.flush() // best effort: the reader ended anyway
-				}
-				break
-			}
-		}
-		if err != nil {
+		if err := p.flush(); err != nil {
 			return err
 		}
-	}
-}
-
-// next waits for and takes what is queued: TryRead, and with nothing
-// queued a plain receive on Ready, which the hub signals at flush points
-// and run's context.AfterFunc when the context ends. Read's select on the
-// context as well cost ~3 % of a player's CPU (selectgo, both channels'
-// locks) at 30 wake-ups a second.
-func (p *player) next() ([]*av.Packet, error) {
-	for {
-		batch, err := p.reader.TryRead(p.pkts[:0])
-		if err != nil || len(batch) > 0 {
-			return batch, err
-		}
+		// A plain receive on Ready, which the hub signals at flush
+		// points and the AfterFunc above when the context ends: a
+		// select on the context as well cost ~3 % of a player's CPU
+		// (selectgo, both channels' locks) at 30 wake-ups a second.
 		if p.ended.Load() {
-			return batch, p.ctx.Err()
+			return p.ctx.Err()
 		}
-		<-p.reader.Ready()
+		<-p.src.Ready()
 	}
 }
 
@@ -209,11 +173,20 @@ func (p *player) hold(info hub.StreamInfo) error {
 	p.hasAudio, p.hasVideo = g.flags()
 	p.started = !p.hasVideo
 	// The FLV header alone first: over WebSocket it is the first message.
-	p.sink.add(flv.Header(p.hasAudio, p.hasVideo))
+	if err := p.add(flv.Header(p.hasAudio, p.hasVideo)); err != nil {
+		return err
+	}
 	if err := p.flush(); err != nil {
 		return err
 	}
-	if err := p.writePackets(pending, true); err != nil {
+	for i, pk := range pending {
+		if err := p.Frame(pk); err != nil {
+			clear(pending[i:])
+			return err
+		}
+		pending[i] = nil
+	}
+	if err := p.flush(); err != nil {
 		return err
 	}
 	return end
@@ -226,40 +199,34 @@ func (p *player) sendHead(sent *bool) error {
 		return nil
 	}
 	*sent = true
-	return p.sink.flush()
+	return p.wrote(p.w.Push())
 }
 
-// writePackets adds the packets that pass the filter to the sink,
-// flushing whenever about maxWrite bytes are pending, and at the end if
-// last is set.
-func (p *player) writePackets(pkts []*av.Packet, last bool) error {
-	for _, pk := range pkts {
-		if !p.keep(pk) {
-			p.skipped++
-			continue
-		}
-		tag := flv.TagBytes(pk)
-		p.sink.add(tag)
-		p.added += len(tag)
-		p.tags++
-		if p.added >= maxWrite || p.tags >= maxWriteTags {
-			if err := p.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if !last || p.added == 0 {
+// Frame adds pk's FLV tag (the shared encoding) to the batch if the player
+// keeps it; the writer writes the batch whenever it is full.
+func (p *player) Frame(pk *av.Packet) error {
+	if !p.keep(pk) {
+		p.skipped++
 		return nil
 	}
-	return p.flush()
+	return p.add(flv.TagBytes(pk))
 }
 
-func (p *player) flush() error {
-	p.added, p.tags = 0, 0
-	before := p.sink.bytes()
-	err := p.sink.flush()
-	if n := p.sink.bytes() - before; n > 0 {
-		p.reader.AddBytes(n) // one atomic add per batch, for the API
+func (p *player) add(b []byte) error { return p.wrote(p.w.Add(b)) }
+
+// flush writes what was added since the last write.
+func (p *player) flush() error { return p.wrote(p.w.Flush()) }
+
+// wrote records a failed write: nothing more is written after it.
+func (p *player) wrote(err error) error {
+	if err == nil {
+		return nil
+	}
+	p.failed = true
+	if errors.Is(err, batch.ErrStopped) {
+		// WS-FLV: the reader goroutine answered the client's close
+		// frame, after which no frame may be sent.
+		return errClientGone
 	}
 	return err
 }

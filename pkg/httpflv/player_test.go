@@ -8,21 +8,42 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
-// recordSink keeps what a player adds, flush by flush.
+// recordSink keeps what a player writes, write by write: the batch writer
+// writes each slice of a batch to it, then calls Flush.
 type recordSink struct {
 	cur     [][]byte
 	flushes [][][]byte
 }
 
-func (s *recordSink) add(b []byte) { s.cur = append(s.cur, b) }
-func (s *recordSink) flush() error {
+func (s *recordSink) Write(b []byte) (int, error) {
+	s.cur = append(s.cur, b)
+	return len(b), nil
+}
+
+func (s *recordSink) Flush() error {
 	s.flushes = append(s.flushes, s.cur)
 	s.cur = nil
 	return nil
 }
-func (s *recordSink) bytes() uint64 { return 0 }
+
+// recordPlayer returns a player writing to s without framing.
+func recordPlayer(s *recordSink, hasAudio, hasVideo, started bool) *player {
+	w := batch.NewWriter(batch.NewOut(s, 0, 0), nil, 0)
+	return &player{w: w, hasAudio: hasAudio, hasVideo: hasVideo, started: started}
+}
+
+// writeBatch frames pkts as one wake-up's worth and flushes, as run does.
+func (p *player) writeBatch(pkts []*av.Packet) error {
+	for _, pk := range pkts {
+		if err := p.Frame(pk); err != nil {
+			return err
+		}
+	}
+	return p.flush()
+}
 
 // tags returns the tags written (one slice each: flv.TagBytes).
 func (s *recordSink) tags() [][]byte {
@@ -59,8 +80,8 @@ func TestPlayerDropPolicy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &recordSink{}
-			p := &player{sink: s, hasAudio: tc.hasA, hasVideo: tc.hasV, started: !tc.hasV}
-			require.NoError(t, p.writePackets(tc.in, true))
+			p := recordPlayer(s, tc.hasA, tc.hasV, !tc.hasV)
+			require.NoError(t, p.writeBatch(tc.in))
 			got := s.tags()
 			require.Len(t, got, len(tc.want))
 			for i, w := range tc.want {
@@ -74,13 +95,13 @@ func TestPlayerDropPolicy(t *testing.T) {
 
 func TestPlayerSplitsLargeBatches(t *testing.T) {
 	s := &recordSink{}
-	p := &player{sink: s, hasVideo: true}
-	big := make([]byte, maxWrite/2+1)
+	p := recordPlayer(s, false, true, false)
+	big := make([]byte, batch.MaxBytes/2+1)
 	pkts := []*av.Packet{videoSeq(0)}
 	for i := range 4 {
 		pkts = append(pkts, &av.Packet{Kind: av.KindVideo, Keyframe: i == 0, DTS: int64(i * 40), Data: big})
 	}
-	require.NoError(t, p.writePackets(pkts, true))
-	require.Len(t, s.flushes, 2, "each write stays near maxWrite")
+	require.NoError(t, p.writeBatch(pkts))
+	require.Len(t, s.flushes, 2, "each write stays near batch.MaxBytes")
 	require.Len(t, s.tags(), 5)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
@@ -19,7 +20,8 @@ import (
 // alone is the first message). flv.js and mpegts.js treat the payloads as
 // one byte stream, so message boundaries are free. Each batch is a frame
 // header (2, 4 or 10 bytes) + the shared tag slices, handed to the kernel
-// with one writev, like chunkedWriter's HTTP chunks: no copy per player.
+// with one writev by the batch writer, like the HTTP chunks of
+// chunkedFraming: no copy per player.
 //
 // A WebSocket library would copy every batch through its own buffer in
 // 4 KiB writes and arm a timer per message: ripple-bench measured WS-FLV
@@ -27,23 +29,19 @@ import (
 // 200 KB of RSS per player at 1,000 players.
 //
 // The player goroutine writes media; the reader goroutine (readLoop)
-// answers pings and the close handshake. mu serialises their frames, so a
-// control frame never lands inside a media frame.
+// answers pings and the close handshake through out.WriteControl, which
+// serialises them with the media writes, so a control frame never lands
+// inside a media frame, and no frame follows a close frame (RFC 6455
+// §5.5.1).
 type wsWriter struct {
-	src io.Reader // the client's frames: conn, after what the HTTP server had buffered
+	conn net.Conn
+	src  io.Reader // the client's frames: conn, after what the HTTP server had buffered
+	out  *batch.Out
 
-	mu        sync.Mutex
-	connOut        // guarded by mu
-	closeSent bool // no frame may follow a close frame (RFC 6455 §5.5.1)
-	ctl       [wsMaxHeader + wsMaxControl]byte
-	ctlBufs   net.Buffers // one-element Buffers for control frames, reused
+	ctlMu sync.Mutex // guards ctl: both goroutines send control frames
+	ctl   [wsMaxHeader + wsMaxControl]byte
 
-	// Used by the player goroutine only.
-	bufs net.Buffers // [frame header, tag slices...]; backing reused
-	out  net.Buffers // what WriteTo consumes (it advances its receiver)
-	n    int         // payload bytes in bufs
-	hdr  [10]byte
-	sent uint64
+	hdr [10]byte // the media frame header, used by Seal (player goroutine)
 
 	readDone chan struct{} // closed when readLoop returns
 	frame    wsFrame       // readLoop's frame; a field, so its buffer is not a per-frame allocation
@@ -53,64 +51,30 @@ type wsWriter struct {
 // answer its close frame before closing the connection.
 const wsCloseWait = 5 * time.Second
 
+// wsReserved is the slot Seal fills: the frame header.
+const wsReserved = 1
+
 func newWSWriter(conn net.Conn, src io.Reader, timeout time.Duration) *wsWriter {
 	// A TLS record holds at most 16 KiB: a larger buffer saves no write.
-	return &wsWriter{connOut: newConnOut(conn, timeout, 16<<10), src: src, readDone: make(chan struct{})}
+	return &wsWriter{conn: conn, out: batch.NewOut(conn, timeout, 16<<10), src: src, readDone: make(chan struct{})}
 }
 
-func (w *wsWriter) add(b []byte) {
-	if len(w.bufs) == 0 {
-		w.bufs = append(w.bufs, nil) // the frame header
+// Seal puts the header of one binary frame in front of the batch. The 101
+// answer went out in acceptWS: an empty batch sends nothing.
+func (w *wsWriter) Seal(b *batch.Batch) {
+	if b.Payload > 0 {
+		b.Bufs[0] = appendFrameHeader(w.hdr[:0], wsOpBinary, b.Payload)
 	}
-	w.bufs = append(w.bufs, b)
-	w.n += len(b)
 }
 
-// flush sends what was added as one binary frame. The 101 answer went out
-// in startWS: with nothing added there is nothing to send.
-func (w *wsWriter) flush() error {
-	if w.n == 0 {
-		w.bufs = w.bufs[:0]
-		return nil
-	}
-	w.bufs[0] = appendFrameHeader(w.hdr[:0], wsOpBinary, w.n)
-	w.mu.Lock()
-	var err error
-	if w.closeSent {
-		// The reader goroutine answered the client's close: the
-		// player is ending.
-		err = errClientGone
-	} else {
-		err = w.writeLocked(w.bufs, &w.out)
-	}
-	w.mu.Unlock()
-	clear(w.bufs) // drop references to packet bytes until the next batch
-	w.bufs = w.bufs[:0]
-	if err == nil {
-		w.sent += uint64(w.n)
-	}
-	w.n = 0
-	return err
-}
-
-func (w *wsWriter) bytes() uint64 { return w.sent }
-
-// writeLocked writes bufs through out (connOut.write). w.mu must be held.
-func (w *wsWriter) writeLocked(bufs net.Buffers, out *net.Buffers) error {
-	return w.write(bufs, out)
-}
+func (w *wsWriter) Written() {}
 
 // writeControl sends a control frame unless a close frame was sent
 // already; sending a close frame forbids any later frame.
 func (w *wsWriter) writeControl(frame func(b []byte) []byte, isClose bool) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closeSent {
-		return nil
-	}
-	w.closeSent = isClose
-	w.ctlBufs = append(w.ctlBufs[:0], frame(w.ctl[:0]))
-	return w.writeLocked(w.ctlBufs, &w.ctlBufs)
+	w.ctlMu.Lock()
+	defer w.ctlMu.Unlock()
+	return w.out.WriteControl(frame(w.ctl[:0]), isClose)
 }
 
 func (w *wsWriter) sendClose(code uint16, reason string) error {
@@ -194,7 +158,7 @@ func (w *wsWriter) end(cause error) {
 }
 
 // startWS completes the WebSocket opening handshake and makes the
-// connection p's sink. A refused handshake is answered (400, 403, 426) and
+// connection p's output. A refused handshake is answered (400, 403, 426) and
 // returned.
 func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (end func(error), err error) {
 	ww, err := acceptWS(w, r, h.cors.Origins(), h.cfg.WriteTimeout, p.cancel, h.cfg.Panics)
@@ -202,7 +166,7 @@ func (h *Handler) startWS(w http.ResponseWriter, r *http.Request, p *player) (en
 		return nil, err
 	}
 	p.setConn(ww.conn)
-	p.sink = ww
+	p.w = batch.NewWriter(ww.out, ww, wsReserved)
 	return ww.end, nil
 }
 
@@ -237,10 +201,7 @@ func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout 
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
 	}
 	ww := newWSWriter(conn, src, timeout)
-	ww.mu.Lock()
-	err = ww.writeLocked(net.Buffers{wsResponseHead(w.Header(), key)}, &ww.out)
-	ww.mu.Unlock()
-	if err != nil {
+	if _, err = ww.out.Write(net.Buffers{wsResponseHead(w.Header(), key)}); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("websocket handshake: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/av"
-	"github.com/ripplemedia/ripple/pkg/flv"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
@@ -193,13 +193,20 @@ func wsPair(t *testing.T) (*wsWriter, <-chan error, *websocket.Conn) {
 	return a.ww, readEnded, c
 }
 
+// wsPlayer returns a player writing to ww as startWS sets it up.
+func wsPlayer(ww *wsWriter) *player {
+	return &player{w: batch.NewWriter(ww.out, ww, wsReserved)}
+}
+
 // TestWSFraming sends batches whose frames need each header size (2, 4
 // and 10 bytes, RFC 6455 §5.2) as several slices, and checks what a real
 // client reads.
 func TestWSFraming(t *testing.T) {
 	ww, _, c := wsPair(t)
+	p := wsPlayer(ww)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
+	var sent uint64
 	for _, n := range []int{1, 125, 126, 4096, 65535, 65536, 300 << 10} {
 		want := make([]byte, n)
 		for i := range want {
@@ -207,23 +214,25 @@ func TestWSFraming(t *testing.T) {
 		}
 		// Split as a player does: tag header, body, trailer.
 		a, b := n/3, 2*n/3
-		ww.add(want[:a])
-		ww.add(want[a:b])
-		ww.add(want[b:])
-		require.NoError(t, ww.flush())
+		require.NoError(t, p.add(want[:a]))
+		require.NoError(t, p.add(want[a:b]))
+		require.NoError(t, p.add(want[b:]))
+		require.NoError(t, p.flush())
 		typ, got, err := c.Read(ctx)
 		require.NoError(t, err)
 		require.Equal(t, websocket.MessageBinary, typ)
 		require.Equal(t, want, got, "n=%d", n)
+		sent += uint64(len(appendFrameHeader(nil, wsOpBinary, n)) + n)
 	}
-	require.NoError(t, ww.flush(), "nothing added: nothing sent")
-	require.Equal(t, uint64(1+125+126+4096+65535+65536+300<<10), ww.bytes())
+	require.NoError(t, p.flush(), "nothing added: nothing sent")
+	require.Equal(t, sent, p.w.Sent(), "frame headers and payloads")
 }
 
 // TestWSPingPong: pings are answered while media flows, and a pong never
 // lands inside a media frame (the client would fail to parse the stream).
 func TestWSPingPong(t *testing.T) {
 	ww, _, c := wsPair(t)
+	p := wsPlayer(ww)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	payload := bytes.Repeat([]byte{0xAB}, 64<<10)
@@ -237,9 +246,14 @@ func TestWSPingPong(t *testing.T) {
 				return
 			default:
 			}
-			ww.add(payload[:10])
-			ww.add(payload)
-			if err := ww.flush(); err != nil {
+			err := p.add(payload[:10])
+			if err == nil {
+				err = p.add(payload)
+			}
+			if err == nil {
+				err = p.flush()
+			}
+			if err != nil {
 				writeErr <- err
 				return
 			}
@@ -276,8 +290,9 @@ func TestWSClientClose(t *testing.T) {
 	// Close waits for the server's answering close frame.
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"))
 	require.ErrorIs(t, <-readEnded, errClientGone)
-	ww.add([]byte("x"))
-	require.ErrorIs(t, ww.flush(), errClientGone, "nothing may follow a close")
+	p := wsPlayer(ww)
+	require.NoError(t, p.add([]byte("x")))
+	require.ErrorIs(t, p.flush(), errClientGone, "nothing may follow a close")
 }
 
 func TestWSClientData(t *testing.T) {
@@ -290,8 +305,9 @@ func TestWSClientData(t *testing.T) {
 	err = <-readEnded
 	require.ErrorIs(t, err, errClientData)
 	require.ErrorIs(t, err, errClientGone)
-	ww.add([]byte("x"))
-	require.ErrorIs(t, ww.flush(), errClientGone)
+	p := wsPlayer(ww)
+	require.NoError(t, p.add([]byte("x")))
+	require.ErrorIs(t, p.flush(), errClientGone)
 }
 
 // TestWSClientProtocolError: an unmasked client frame (RFC 6455 §5.1) is
@@ -339,14 +355,12 @@ func BenchmarkWSWriter(b *testing.B) {
 			done := make(chan struct{})
 			go drain(client, done)
 
-			ww := newWSWriter(server, server, time.Minute)
+			p := wsPlayer(newWSWriter(server, server, time.Minute))
+			p.hasAudio, p.hasVideo, p.started = true, true, true
 			b.SetBytes(int64(tagBytes(bc.pkts)))
 			b.ReportAllocs()
 			for b.Loop() {
-				for _, pk := range bc.pkts {
-					ww.add(flv.TagBytes(pk)) // as the player adds them
-				}
-				if err := ww.flush(); err != nil {
+				if err := p.writeBatch(bc.pkts); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
@@ -20,9 +19,6 @@ type pushSet struct {
 	since time.Time
 	list  []*pusher
 }
-
-// readBatch bounds the packets taken from the hub reader per Read.
-const readBatch = 128
 
 // liveResetsBackoff: a push that stayed live this long starts its next
 // reconnect from BackoffMin again.
@@ -207,7 +203,6 @@ func (p *pusher) pushOnce(t target) error {
 	stop := context.AfterFunc(p.ctx, func() { c.Close() })
 	defer stop()
 	info := hub.ReaderInfo{Protocol: "relay", RemoteAddr: t.display(p.app, p.name)}
-	buf := make([]*av.Packet, 0, readBatch)
 	for {
 		r, err := m.hub.Subscribe(p.key, info)
 		if err != nil {
@@ -218,46 +213,22 @@ func (p *pusher) pushOnce(t target) error {
 			return errEnded
 		}
 		p.st.set(StateLive, nil)
-		err = p.pump(r, c, buf)
+		// The connection's writer drains r and writes what it holds in
+		// batches, as for a player (pkg/internal/batch): the hub's shared
+		// packets, framed without copies, one writev per wake-up. The
+		// bytes count into the relay's status as they are written.
+		err = c.Forward(p.ctx, r, &p.st.bytes)
 		r.Close()
-		if !errors.Is(err, hub.ErrSlowReader) {
+		switch {
+		case errors.Is(err, io.EOF):
+			return errEnded
+		case !errors.Is(err, hub.ErrSlowReader):
 			return err
 		}
 		// The destination could not keep up and the hub evicted our
 		// reader: resubscribe on the same connection (it restarts at a
 		// keyframe with the sequence headers).
 		p.st.set(StateLive, fmt.Errorf("destination too slow: %w", err))
-	}
-}
-
-// pump copies packets from r to c. The packets are the hub's shared ones:
-// the rtmp client frames them without copying.
-func (p *pusher) pump(r *hub.Reader, c *rtmp.ClientConn, buf []*av.Packet) error {
-	for {
-		pkts, err := r.Read(p.ctx, buf[:0])
-		switch {
-		case errors.Is(err, io.EOF):
-			return errEnded
-		case err != nil:
-			return err
-		}
-		n := 0
-		var werr error
-		for i, pk := range pkts {
-			if werr = c.WritePacket(pk); werr != nil {
-				clear(pkts[i:])
-				break
-			}
-			n += len(pk.Data)
-			pkts[i] = nil // do not keep packets alive in buf
-		}
-		// One add per batch each: the relay's status, and the hub's
-		// per-reader/per-protocol BytesOut the API reports.
-		p.st.bytes.Add(uint64(n))
-		r.AddBytes(uint64(n))
-		if werr != nil {
-			return werr
-		}
 	}
 }
 

@@ -40,7 +40,7 @@ type Status struct {
 	Target     string
 	State      State
 	LastError  string    // the last failure, "" if none yet
-	Bytes      uint64    // media payload bytes relayed
+	Bytes      uint64    // bytes relayed (pushes: written, RTMP framing included)
 	Reconnects uint64    // connection attempts after the first
 	Since      time.Time // when State was entered
 	Started    time.Time // when the relay started

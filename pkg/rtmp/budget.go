@@ -14,7 +14,7 @@ package rtmp
 //	partial messages (PrePublishPartialBytes), the message
 //	  being handled included                              ≤ 384 KiB
 //	writer: queue (connWriteQueueLen 16 × 64 B) and one
-//	  batch of ≤ maxBatchBufs (64) framed replies          ≤ 40 KiB
+//	  batch of ≤ batch.MaxBufs (64) framed replies         ≤ 40 KiB
 //	two goroutine stacks                                   ~16 KiB
 //	worst case                                           ≈ 515 KiB  (typical: ~15 KiB)
 //
@@ -27,10 +27,10 @@ package rtmp
 // does not publish and adds its play state: its hub reader's queue
 // (hub.Config.QueueSize pointers; the packets are shared with the stream
 // and every other reader, counted once per stream by the hub), a TryRead
-// batch of readBatchLen (64) pointers, and its writer's batch buffers,
-// kept between batches only up to keepBatchBufs (1024) slices (24 KiB)
-// and keepArenaBytes (4 KiB): ≈ 550 KiB worst case, ~20 KiB typical (a
-// 4 KiB parked stack, 1 KiB read buffer, the writer's batch).
+// batch of batch.ReadPackets (64) pointers, and its writer's batch
+// buffers, kept between batches only up to batch.KeepBufs (1024) slices
+// (24 KiB) and keepArenaBytes (4 KiB): ≈ 550 KiB worst case, ~20 KiB
+// typical (a 4 KiB parked stack, 1 KiB read buffer, the writer's batch).
 //
 // A publisher's read buffer grows to readBufferSize (64 KiB) and its
 // partial budget to ServerConfig.MaxPartialBytes (default 2 ×

@@ -108,6 +108,29 @@ func AppendChunkHeaders(dst []byte, chunkSize int, csid uint32, typeID uint8, st
 	return dst
 }
 
+// maxChunkHeaderLen is the longest chunk header: a 3-byte basic header, the
+// 11-byte type-0 message header and an extended timestamp.
+const maxChunkHeaderLen = 3 + 11 + 4
+
+// AppendMessageChunks appends one message, chunked, as contiguous bytes: a
+// type-0 header, the first chunkSize payload bytes, then a type-3 header
+// before each further piece. These are the bytes AppendChunked lists as
+// slices; contiguous, a message built once per packet for every player is
+// one slice in each player's writev instead of two per chunk.
+func AppendMessageChunks(dst []byte, chunkSize int, csid uint32, typeID uint8, streamID, ts uint32, payload []byte) []byte {
+	chunkSize = clampChunkSize(chunkSize)
+	dst = appendFirstHeader(dst, csid, typeID, streamID, ts, len(payload))
+	for {
+		n := min(chunkSize, len(payload))
+		dst = append(dst, payload[:n]...)
+		payload = payload[n:]
+		if len(payload) == 0 {
+			return dst
+		}
+		dst = appendContinuationHeader(dst, csid, ts)
+	}
+}
+
 // AppendChunked appends to bufs the chunks of one message without copying:
 // sub-slices of headers (as built by AppendChunkHeaders with the same
 // chunkSize and len(payload)) alternating with sub-slices of payload. The

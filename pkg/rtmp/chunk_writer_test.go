@@ -183,3 +183,22 @@ func BenchmarkAppendMessage(b *testing.B) {
 		dst = w.AppendMessage(dst[:0], 3, m)
 	}
 }
+
+// AppendMessageChunks is AppendChunked's slices, contiguous: for every
+// chunk size, payload length and an extended timestamp.
+func TestAppendMessageChunks(t *testing.T) {
+	for _, cs := range []int{128, 4096} {
+		for _, n := range []int{0, 1, 127, 128, 129, 4096, 10_000} {
+			for _, ts := range []uint32{0, 0xFFFFFF, 0x1000000} {
+				payload := make([]byte, n)
+				for i := range payload {
+					payload[i] = byte(i)
+				}
+				hdrs := AppendChunkHeaders(nil, cs, csidVideo, TypeVideo, 1, ts, n)
+				want := bytes.Join(AppendChunked(nil, hdrs, payload, cs), nil)
+				got := AppendMessageChunks([]byte{9}, cs, csidVideo, TypeVideo, 1, ts, payload)
+				require.Equal(t, append([]byte{9}, want...), got, "cs=%d n=%d ts=%#x", cs, n, ts)
+			}
+		}
+	}
+}

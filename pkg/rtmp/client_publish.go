@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
 // Publish publishes name (may carry "?query") on the connection:
@@ -90,4 +92,31 @@ func (c *ClientConn) WritePacket(p *av.Packet) error {
 		return errors.New("rtmp: write packet: connection is not publishing")
 	}
 	return c.send(c.ctx, outItem{op: opPacket, pkt: p, streamID: c.streamID})
+}
+
+// Forward publishes r's packets on the published stream until r ends, and
+// returns r's terminal error (io.EOF, hub.ErrSlowReader, hub.ErrClosed)
+// once every packet queued before it was written; the connection's error
+// once it failed; or ctx's cause. The packets take the path a player's do
+// (pkg/internal/batch): the connection's writer goroutine drains r and
+// writes what it holds in batches, with the chunked messages shared with
+// every RTMP player when the chunk size matches. count (may be nil) adds up
+// the bytes written. r stays the caller's to close; after Forward returns
+// because of ctx, closing r also detaches it from the writer.
+func (c *ClientConn) Forward(ctx context.Context, r *hub.Reader, count *atomic.Uint64) error {
+	if c.mode != modePublishing {
+		return errors.New("rtmp: forward: connection is not publishing")
+	}
+	ended := make(chan error, 1)
+	if err := c.send(ctx, outItem{op: opPlay, reader: r, streamID: c.streamID, ended: ended, count: count}); err != nil {
+		return err
+	}
+	select {
+	case err := <-ended:
+		return err
+	case <-c.ctx.Done():
+		return context.Cause(c.ctx)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/ingest"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -83,8 +85,8 @@ var pipeChunkSizes = [...]int{DefaultChunkSize, DefaultOutChunkSize, maxOutChunk
 //     CTS, payload, uint32(DTS)), then io.EOF;
 //   - memory: reader queues within QueueSize (raised for a primed GOP),
 //     the media bytes a drain takes within QueueMaxBytes, primed queues
-//     within the GOP cache bound, writer batches within maxBatchBytes and
-//     maxBatchBufs and their buffers back within keepBatchBufs and
+//     within the GOP cache bound, writer batches within batch.MaxBytes and
+//     batch.MaxBufs and their buffers back within batch.KeepBufs and
 //     keepArenaBytes after every flush, and every output within a small
 //     multiple of the input.
 //
@@ -427,12 +429,13 @@ func (pw *pipeWriter) flush(t *testing.T, ended bool) {
 	if ended {
 		extra = 2
 	}
-	if w.pending >= maxBatchBytes+extra*256 || len(w.bufs) >= maxBatchBufs+extra {
-		failf(t, "%s: a batch of %d bytes in %d slices was not written on the way", pw.name, w.pending, len(w.bufs))
+	b := w.bw.Batch()
+	if b.Payload >= batch.MaxBytes+extra*256 || len(b.Bufs) >= batch.MaxBufs+extra {
+		failf(t, "%s: a batch of %d bytes in %d slices was not written on the way", pw.name, b.Payload, len(b.Bufs))
 	}
 	noErr(t, w.flush())
-	if cap(w.bufs) > keepBatchBufs || cap(w.arena) > keepArenaBytes {
-		failf(t, "%s: the writer keeps %d slices and %d arena bytes after a flush", pw.name, cap(w.bufs), cap(w.arena))
+	if cap(b.Bufs) > batch.KeepBufs || cap(w.arena) > keepArenaBytes {
+		failf(t, "%s: the writer keeps %d slices and %d arena bytes after a flush", pw.name, cap(b.Bufs), cap(w.arena))
 	}
 }
 
@@ -534,17 +537,22 @@ func (pw *pipeWriter) checkSize(t *testing.T, inLen, nTags int) {
 	require.LessOrEqual(t, len(pw.conn.bytes()), bound, "%s: output out of proportion to the input", pw.name)
 }
 
-// pipePush is a relay push: a client connection's writer publishing what
-// its hub reader delivers (relay pusher.pump, ClientConn.WritePacket).
+// pipePush is a relay push: a client connection's writer forwarding its
+// hub reader (relay pusher, ClientConn.Forward): the reader drained by the
+// writer as a player's is, its end reported instead of StreamEOF.
 type pipePush struct {
 	pipeWriter
-	got []*av.Packet // every packet the hub delivered, in order
-	buf []*av.Packet
+	pc    *pipeCheck
+	ended chan error
+	count atomic.Uint64
+	base  int          // bytes written before the forwarding started
+	got   []*av.Packet // every packet the hub delivered, in order
+	media int          // media messages read
 }
 
 func subscribePush(t *testing.T, h *hub.Hub, pc *pipeCheck, cs int) *pipePush {
 	t.Helper()
-	pp := &pipePush{pipeWriter: *newPipeWriter("push", cs, true), buf: make([]*av.Packet, 0, readBatchLen)}
+	pp := &pipePush{pipeWriter: *newPipeWriter("push", cs, true), pc: pc, ended: make(chan error, 1)}
 	pp.subscribe(t, h, pc, "relay")
 	// Dial: our chunk size first (the connect exchange is not media).
 	pp.handle(t, outItem{op: opChunkSize, n: uint32(cs)})
@@ -554,47 +562,61 @@ func subscribePush(t *testing.T, h *hub.Hub, pc *pipeCheck, cs int) *pipePush {
 			failf(t, "push: message type %d before the media", m.TypeID)
 		}
 	})
+	pp.base = len(pp.conn.bytes())
+	pp.handle(t, outItem{op: opPlay, reader: pp.r, streamID: pipeStreamID, ended: pp.ended, count: &pp.count})
 	return pp
 }
 
-// drain takes what is queued and sends it as the pusher does.
+// drain is the writer loop's wake-up, as for a player: drainPlay takes
+// everything queued, the batch is written; the end of the reader is
+// reported on ended, not to the peer.
 func (pp *pipePush) drain(t *testing.T) {
 	if pp.err != nil {
 		return
 	}
-	first := len(pp.got)
-	queued := 0
-	for {
-		batch, err := pp.r.TryRead(pp.buf[:0])
-		if err != nil {
-			pp.err = err
-			break
+	delivered, written := pp.r.Stats().Delivered, pp.media
+	// drainPlay, recording the packets the writer is handed.
+	if err := pp.w.play.src.Drain(pp); err != nil {
+		if err := pp.w.playEnded(err); err != nil {
+			failf(t, "push: drainPlay: %v", err)
 		}
-		if len(batch) == 0 {
-			break
-		}
-		for _, p := range batch {
-			queued += mediaBytes(p)
-			pp.handle(t, outItem{op: opPacket, pkt: p, streamID: pipeStreamID})
-		}
-		pp.got = append(pp.got, batch...)
-		clear(batch)
 	}
+	select {
+	case pp.err = <-pp.ended:
+		if pp.w.play != nil {
+			failf(t, "push: the writer still forwards an ended reader")
+		}
+	default:
+	}
+	pp.flush(t, false)
+	queued := 0
+	pp.read(t, func(m *Message) {
+		if m.TypeID != TypeAudio && m.TypeID != TypeVideo && m.TypeID != TypeDataAMF0 {
+			failf(t, "push: message %d of type %d among the media", pp.msgs, m.TypeID)
+		}
+		p := pp.pc.lookup(m)
+		if p == nil {
+			failf(t, "push: message %d (type %d at %d, %d bytes) is no accepted packet", pp.msgs, m.TypeID, m.Timestamp, len(m.Payload))
+		}
+		checkMedia(t, "push", p, m)
+		queued += mediaBytes(p)
+		pp.media++
+	})
 	if queued > pp.byteLimit {
 		failf(t, "push: %d media bytes were queued, bound %d", queued, pp.byteLimit)
 	}
-	pp.flush(t, false)
-	i := first
-	pp.read(t, func(m *Message) {
-		if i >= len(pp.got) {
-			failf(t, "push: message %d (type %d) after the delivered packets", pp.msgs, m.TypeID)
-		}
-		checkMedia(t, "push", pp.got[i], m)
-		i++
-	})
-	if i != len(pp.got) {
-		failf(t, "push: %d packets delivered, %d messages written", len(pp.got), i)
+	if n, w := pp.r.Stats().Delivered-delivered, pp.media-written; n != uint64(w) {
+		failf(t, "push: the reader delivered %d packets in this wake-up, the writer wrote %d", n, w)
 	}
+	if got, want := pp.count.Load(), len(pp.conn.bytes())-pp.base; got != uint64(want) {
+		failf(t, "push: %d bytes counted, %d written", got, want)
+	}
+}
+
+// Frame records p and frames it as the writer does (batch.Framer).
+func (pp *pipePush) Frame(p *av.Packet) error {
+	pp.got = append(pp.got, p)
+	return pp.w.Frame(p)
 }
 
 func (pp *pipePush) check(t *testing.T, inLen, nTags int) {

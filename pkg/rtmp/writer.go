@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
-	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Writer tuning.
@@ -25,30 +26,14 @@ const (
 	// media comes from the hub reader). The reading goroutine blocks while
 	// it is full. 16 items keep ~1 KiB per player instead of ~8 KiB.
 	connWriteQueueLen = 16
-	// maxBatchBytes caps one writev (style §3.7: ~256 KiB).
-	maxBatchBytes = 256 << 10
-	// maxBatchBufs caps the slices of one writev: a packet that would
-	// take a batch past it goes into the next one. It bounds the iovec
-	// array the runtime keeps per socket (16 bytes per slice, sized by the
-	// largest writev ever made on it) and our own bufs (24 bytes per
-	// slice). A steady-state batch (a frame and its audio) needs about ten
-	// slices, a 100 KB keyframe at the default 4 KiB chunk size 50; only a
-	// join (the GOP cache at once) takes several writevs.
-	maxBatchBufs = 64
-	// readBatchLen is the most packets taken from a hub reader at once; the
-	// writer takes batches until the reader is drained.
-	readBatchLen = 64
-	// keepBatchBufs: a larger bufs (a huge keyframe at a small chunk size)
-	// is dropped after its flush, not kept per player. Below it bufs keeps
-	// the size the batches need, so a small configured chunk size (128
-	// bytes: 2 slices per 128 payload bytes) does not allocate per batch.
-	keepBatchBufs = 1024
 	// keepArenaBytes: a larger arena (a GOP replayed at join without the
-	// shared header cache) is dropped after its flush, not kept per player.
+	// shared chunk cache) is dropped after its write, not kept per player.
+	// The batch limits (bytes, slices, packets per TryRead) are
+	// pkg/internal/batch's, shared with HTTP-FLV and WS-FLV.
 	keepArenaBytes = 4 << 10
-	// headerCachePrefix is the size of the (chunk size, stream id) tag in
-	// front of the chunk headers cached in av.SlotRTMP.
-	headerCachePrefix = 8
+	// chunkCachePrefix is the size of the (chunk size, stream id) tag in
+	// front of the chunked message cached in av.SlotRTMP.
+	chunkCachePrefix = 8
 )
 
 // Errors that end a connection through the writer.
@@ -86,6 +71,10 @@ type outItem struct {
 	reader   *hub.Reader
 	pub      *hub.Publisher
 	err      error
+	// opPlay on a client connection (Forward): where the reader's end is
+	// reported, and a counter of the bytes written for it.
+	ended chan<- error
+	count *atomic.Uint64
 }
 
 // writer owns a connection's outbound side: the ChunkWriter state and every
@@ -97,6 +86,7 @@ type outItem struct {
 type writer struct {
 	nc   net.Conn
 	cw   *ChunkWriter
+	bw   *batch.Writer // the batch of the next write, and the socket
 	q    chan outItem
 	done chan struct{}
 
@@ -120,17 +110,10 @@ type writer struct {
 	pubDone     <-chan struct{}
 	pubStreamID uint32 // the message stream the publisher publishes on
 
-	bufs    net.Buffers // this connection's own iovec list, reused per batch
-	wbufs   net.Buffers // the copy of bufs that WriteTo consumes
-	arena   []byte      // control bytes and per-conn headers of the batch
-	pending int         // bytes queued in bufs
-	flushes uint64      // batches written (one writev each on TCP)
+	arena   []byte // control bytes and per-conn headers of the batch
+	flushes uint64 // batches written (one writev each on TCP)
 
-	// dl keeps the write deadline armed on nc (netx.WriteDeadline: at
-	// least timeout per write, re-armed once per timeout/4).
-	dl netx.WriteDeadline
-
-	// sharedChunkSize is the chunk size the shared header cache is built
+	// sharedChunkSize is the chunk size the shared chunk cache is built
 	// for; 0 disables the cache (see appendPacket).
 	sharedChunkSize int
 	encStreamID     uint32
@@ -154,7 +137,6 @@ func newConnWriter(nc net.Conn, timeout time.Duration, sharedChunkSize int, note
 func newWriterQueue(nc net.Conn, timeout time.Duration, sharedChunkSize, queueLen int, note, fail, end func(error)) *writer {
 	w := &writer{
 		nc:              nc,
-		dl:              netx.WriteDeadline{Timeout: timeout},
 		cw:              NewChunkWriter(),
 		q:               make(chan outItem, queueLen),
 		done:            make(chan struct{}),
@@ -163,6 +145,9 @@ func newWriterQueue(nc net.Conn, timeout time.Duration, sharedChunkSize, queueLe
 		end:             end,
 		sharedChunkSize: sharedChunkSize,
 	}
+	// Each write is within about timeout (netx.WriteDeadline: at least
+	// timeout per write, re-armed once per timeout/4); writev on TCP.
+	w.bw = batch.NewWriter(batch.NewOut(nc, timeout, 16<<10), w, 0)
 	// One method value per writer: p.Encoded must not allocate a closure
 	// per packet.
 	w.encFn = w.encodeShared
@@ -219,7 +204,7 @@ func (w *writer) loop(ctx context.Context) error {
 			err = w.publisherEnded()
 		}
 		// Take whatever else is queued into the same writev.
-		for err == nil && w.pending < maxBatchBytes {
+		for err == nil && !w.bw.Batch().Full() {
 			select {
 			case it := <-w.q:
 				err = w.handle(it)
@@ -265,7 +250,7 @@ func (w *writer) handle(it outItem) error {
 		}
 		w.appendPacket(it.pkt, it.streamID)
 	case opPlay:
-		w.startPlay(it.reader, it.streamID)
+		w.startPlay(it.reader, it.streamID, it.ended, it.count)
 	case opStopPlay:
 		w.stopPlay()
 	case opWatch:
@@ -284,27 +269,23 @@ func (w *writer) handle(it outItem) error {
 	return w.flushIfFull()
 }
 
-// flushIfFull writes the batch once it reaches maxBatchBytes or
-// maxBatchBufs.
+// flushIfFull writes the batch once it reaches the batch limits.
 func (w *writer) flushIfFull() error {
-	if w.pending >= maxBatchBytes || len(w.bufs) >= maxBatchBufs {
+	if w.bw.Batch().Full() {
 		return w.flush()
 	}
 	return nil
 }
 
-// makeRoom writes the batch first if p would take it past maxBatchBufs.
+// makeRoom writes the batch first if p would take it past the slice limit
+// (only without the shared chunk cache, where a message is a list of
+// slices: 2n+1 for n chunks, header and payload each, the last header may
+// be cut).
 func (w *writer) makeRoom(p *av.Packet) error {
-	if len(w.bufs) == 0 {
+	if w.bw.Batch().Room(2*(len(p.Data)/w.cw.ChunkSize()+1) + 1) {
 		return nil
 	}
-	// A message of n chunks takes 2n slices (header, payload), the last
-	// header may be cut: 2n+1 is an upper bound.
-	cs := w.cw.ChunkSize()
-	if len(w.bufs)+2*(len(p.Data)/cs+1)+1 > maxBatchBufs {
-		return w.flush()
-	}
-	return nil
+	return w.flush()
 }
 
 // publisherEnded runs when the watched publisher's Done fires.
@@ -325,21 +306,7 @@ func (w *writer) publisherEnded() error {
 func (w *writer) appendMessage(csid uint32, m *Message) {
 	start := len(w.arena)
 	w.arena = w.cw.AppendMessage(w.arena, csid, m)
-	w.addBuf(w.arena[start:len(w.arena):len(w.arena)])
-}
-
-func (w *writer) addBuf(b []byte) {
-	w.ensureBufs()
-	w.bufs = append(w.bufs, b)
-	w.pending += len(b)
-}
-
-// ensureBufs allocates bufs at its batch size on first use (and after a
-// huge batch was dropped), rather than growing it slice by slice.
-func (w *writer) ensureBufs() {
-	if w.bufs == nil {
-		w.bufs = make(net.Buffers, 0, maxBatchBufs)
-	}
+	w.bw.Batch().Add(w.arena[start:len(w.arena):len(w.arena)])
 }
 
 // mediaCSID maps a packet kind to Ripple's fixed chunk stream id and the
@@ -354,81 +321,76 @@ func mediaCSID(k av.Kind) (csid uint32, typeID uint8) {
 	return csidData, TypeDataAMF0
 }
 
-// appendPacket adds p as one RTMP message on stream msid: chunk headers
-// interleaved with sub-slices of the shared p.Data (no copy).
+// appendPacket adds p as one RTMP message on stream msid.
 //
-// The headers only depend on the chunk size, stream id, csid, type,
-// timestamp and length, and every Ripple player uses the server's chunk
-// size, stream id 1 and the fixed csids, so they are built once per packet
-// and cached in av.SlotRTMP for all players (style §3.2). The cached bytes
-// start with the chunk size and stream id they were built for; a
-// connection whose parameters differ (a client publishing on another
-// stream id, a test server with another chunk size sharing the hub) builds
-// its own headers instead of using a wrong cache entry.
+// The chunks of a message only depend on the chunk size, stream id, csid,
+// type, timestamp and payload, and every Ripple player uses the server's
+// chunk size, stream id 1 and the fixed csids, so the chunked message is
+// built once per packet, contiguous, and cached in av.SlotRTMP for all
+// players: one slice per packet in each player's writev, like an HTTP-FLV
+// tag (docs/performance.md). The cached bytes start with the chunk size
+// and stream id they were built for; a connection whose parameters differ
+// (a client publishing on another stream id, a test server with another
+// chunk size sharing the hub) frames its own: chunk headers in its arena
+// interleaved with sub-slices of the shared payload, never a copy of it.
 func (w *writer) appendPacket(p *av.Packet, msid uint32) {
 	cs := w.cw.ChunkSize()
-	var hdrs []byte
+	b := w.bw.Batch()
 	if cs == w.sharedChunkSize && msid == 1 {
 		w.encStreamID = msid
 		enc := p.Encoded(av.SlotRTMP, w.encFn)
 		if int(binary.BigEndian.Uint32(enc)) == cs && binary.BigEndian.Uint32(enc[4:]) == msid {
-			hdrs = enc[headerCachePrefix:]
+			b.Add(enc[chunkCachePrefix:])
+			return
 		}
 	}
-	if hdrs == nil {
-		csid, typ := mediaCSID(p.Kind)
-		start := len(w.arena)
-		w.arena = AppendChunkHeaders(w.arena, cs, csid, typ, msid, uint32(p.DTS), len(p.Data))
-		hdrs = w.arena[start:len(w.arena):len(w.arena)]
-	}
-	w.ensureBufs()
-	before := len(w.bufs)
-	w.bufs = AppendChunked(w.bufs, hdrs, p.Data, cs)
-	for _, b := range w.bufs[before:] {
-		w.pending += len(b)
-	}
+	csid, typ := mediaCSID(p.Kind)
+	start := len(w.arena)
+	w.arena = AppendChunkHeaders(w.arena, cs, csid, typ, msid, uint32(p.DTS), len(p.Data))
+	hdrs := w.arena[start:len(w.arena):len(w.arena)]
+	from := b.Open()
+	b.Bufs = AppendChunked(b.Bufs, hdrs, p.Data, cs)
+	b.Counted(from)
 }
 
-// encodeShared builds the cached chunk headers of p (called at most once
+// encodeShared builds the cached chunked message of p (called at most once
 // per packet, under the packet's sync.Once).
 func (w *writer) encodeShared(p *av.Packet) []byte {
 	csid, typ := mediaCSID(p.Kind)
 	n := len(p.Data)/w.sharedChunkSize + 1
-	b := make([]byte, headerCachePrefix, headerCachePrefix+12+n*5)
+	b := make([]byte, chunkCachePrefix, chunkCachePrefix+len(p.Data)+maxChunkHeaderLen*n)
 	binary.BigEndian.PutUint32(b, uint32(w.sharedChunkSize))
 	binary.BigEndian.PutUint32(b[4:], w.encStreamID)
-	return AppendChunkHeaders(b, w.sharedChunkSize, csid, typ, w.encStreamID, uint32(p.DTS), len(p.Data))
+	return AppendMessageChunks(b, w.sharedChunkSize, csid, typ, w.encStreamID, uint32(p.DTS), p.Data)
 }
 
 // flush writes the batch with one writev.
 func (w *writer) flush() error {
-	if len(w.bufs) == 0 {
+	if w.bw.Batch().Empty() {
 		return nil
 	}
-	if err := w.dl.Arm(w.nc, time.Now()); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	// WriteTo consumes its receiver: write through a copy of the slice
-	// header, kept in the writer so taking its address does not allocate.
-	w.wbufs = w.bufs
 	w.flushes++
-	n, err := w.wbufs.WriteTo(w.nc)
-	w.wbufs = nil
-	if w.play != nil && n > 0 {
-		w.play.r.AddBytes(uint64(n)) // one atomic add per batch, for the API
-	}
-	clear(w.bufs)
-	w.bufs, w.pending = w.bufs[:0], 0
-	if cap(w.arena) > keepArenaBytes {
-		w.arena = nil
-	} else {
-		w.arena = w.arena[:0]
-	}
-	if cap(w.bufs) > keepBatchBufs {
-		w.bufs = nil
+	before := w.bw.Sent()
+	err := w.bw.Flush()
+	if w.play != nil && w.play.count != nil {
+		w.play.count.Add(w.bw.Sent() - before)
 	}
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// Seal is the batch.Framing hook before a write: RTMP frames every message
+// as it is added, so there is nothing left to do.
+func (w *writer) Seal(*batch.Batch) {}
+
+// Written runs after each write: the arena's bytes are no longer
+// referenced.
+func (w *writer) Written() {
+	if cap(w.arena) > keepArenaBytes {
+		w.arena = nil
+	} else {
+		w.arena = w.arena[:0]
+	}
 }

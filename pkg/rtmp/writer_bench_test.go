@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
 // discardConn is a net.Conn that accepts every write.
@@ -13,6 +14,13 @@ type discardConn struct{ net.Conn }
 
 func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
 func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// unbuffered makes w write each slice to discardConn as it is: its Out
+// would otherwise copy through the 16 KiB buffer used for connections
+// without writev (TLS), where on TCP a batch is one writev without copies.
+func unbuffered(w *writer) *batch.Writer {
+	return batch.NewWriter(batch.NewOut(w.nc, time.Minute, 0), w, 0)
+}
 
 // BenchmarkWriterFanout measures the per-player cost of sending one
 // packet: with the shared chunk-header cache, framing is built once per
@@ -25,6 +33,7 @@ func BenchmarkWriterFanout(b *testing.B) {
 	for i := range ws {
 		ws[i] = newWriter(discardConn{}, time.Second, DefaultOutChunkSize, func(error) {}, func(error) {}, func(error) {})
 		ws[i].cw.SetChunkSize(DefaultOutChunkSize)
+		ws[i].bw = unbuffered(ws[i])
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -8,48 +8,39 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 )
 
-// playState is a running play. The writer goroutine waits on the reader's
-// Ready channel in its own select and drains the reader with TryRead: no
-// pump goroutine and no hand-over channel between the hub and the socket.
+// playState is a running play: a batch.Source drained by the writer
+// goroutine, which waits on the reader's Ready in its own select (no pump
+// goroutine, no hand-over channel between the hub and the socket).
 type playState struct {
-	r        *hub.Reader
+	src      *batch.Source
 	ready    <-chan struct{}
-	done     <-chan struct{} // r.Done()
 	streamID uint32
-	batch    []*av.Packet // reused TryRead buffer, cleared after each use
-	// stopped is set before the writer closes the reader itself, so the
-	// AfterEnd callback does not mistake that Close for a kick.
-	stopped   atomic.Bool
-	stopWatch func() bool // cancels the AfterEnd callback
+	// Forwarding (a client connection publishing a hub stream, see
+	// ClientConn.Forward): the reader's end is reported on ended and the
+	// connection goes on; count adds up the bytes written.
+	ended chan<- error
+	count *atomic.Uint64
 }
 
-// startPlay starts sending r's packets on stream msid.
-//
-// A writer blocked on a stalled socket does not look at Ready, so eviction
-// (or a kick) would only be noticed at the write deadline. AfterEnd closes
-// the connection as soon as the reader ends that way, without a goroutine
-// per player until it happens. io.EOF is left to the writer: the packets
-// still queued must be written first, then StreamEOF.
-func (w *writer) startPlay(r *hub.Reader, msid uint32) {
+// startPlay starts sending r's packets on stream msid. On a server
+// connection (ended nil), eviction or a kick ends the connection at once,
+// even while the writer is blocked on a stalled socket (batch.NewSource),
+// and io.EOF is left to the writer: the packets still queued are written
+// first, then StreamEOF. When forwarding, every end of the reader is
+// reported on ended after the packets queued before it were written.
+func (w *writer) startPlay(r *hub.Reader, msid uint32, ended chan<- error, count *atomic.Uint64) {
 	w.stopPlay()
-	ps := &playState{
-		r:        r,
-		ready:    r.Ready(),
-		done:     r.Done(),
-		streamID: msid,
-		batch:    make([]*av.Packet, 0, readBatchLen),
+	var kick func(error)
+	if ended == nil {
+		fail := w.fail
+		kick = func(err error) { fail(fmt.Errorf("play %q: %w", r.Key(), err)) }
 	}
-	fail := w.fail
-	ps.stopWatch = r.AfterEnd(func() {
-		err := r.Err()
-		if ps.stopped.Load() || errors.Is(err, io.EOF) {
-			return
-		}
-		fail(fmt.Errorf("play %q: %w", r.Key(), err))
-	})
-	w.play = ps
+	src := batch.NewSource(r, kick)
+	w.play = &playState{src: src, ready: src.Ready(), streamID: msid, ended: ended, count: count}
+	w.bw.SetSource(src)
 }
 
 // stopPlay detaches the reader.
@@ -59,57 +50,57 @@ func (w *writer) stopPlay() {
 		return
 	}
 	w.play = nil
-	ps.stopped.Store(true)
-	ps.stopWatch()
-	ps.r.Close()
+	w.bw.SetSource(nil)
+	ps.src.Close()
 }
 
 // drainPlay runs when the reader's Ready fires (the hub wakes readers at
-// flush points, e.g. a video frame, not per packet): it takes everything
-// queued and frames it into the batch, which the loop then writes with one
-// writev. It drains to the end: nothing wakes the writer again for packets
-// left behind. A batch that reaches maxBatchBytes or maxBatchBufs is
-// written on the way (a join replays a whole GOP).
+// flush points, e.g. a video frame, not per packet): it frames everything
+// queued into the batch, which the loop then writes with one writev. A
+// batch that reaches the batch limits is written on the way (a join
+// replays a whole GOP).
 func (w *writer) drainPlay() error {
-	ps := w.play
-	for {
-		pkts, err := ps.r.TryRead(ps.batch[:0])
-		for _, p := range pkts {
-			ferr := w.makeRoom(p)
-			if ferr == nil {
-				w.appendPacket(p, ps.streamID)
-				ferr = w.flushIfFull()
-			}
-			if ferr != nil {
-				clear(pkts)
-				return ferr
-			}
-		}
-		clear(pkts) // do not pin packets until the slice is reused
-		ps.batch = pkts[:0]
-		if err != nil {
-			return w.playEnded(err)
-		}
-		if len(pkts) < cap(pkts) {
-			// Fewer than asked for: the queue is empty now. If the
-			// reader has ended meanwhile, the wake-up that said so may
-			// be the one being served: take its terminal error now.
-			select {
-			case <-ps.done:
-			default:
-				return nil
-			}
-		}
+	if err := w.play.src.Drain(w); err != nil {
+		return w.playEnded(err)
 	}
+	return nil
 }
 
-// playEnded handles the reader's terminal error, after every queued packet
-// was framed.
+// isReaderEnd reports a hub reader's terminal error.
+func isReaderEnd(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, hub.ErrSlowReader) || errors.Is(err, hub.ErrClosed)
+}
+
+// Frame adds one packet of the play to the batch (batch.Framer).
+func (w *writer) Frame(p *av.Packet) error {
+	if err := w.makeRoom(p); err != nil {
+		return err
+	}
+	w.appendPacket(p, w.play.streamID)
+	return w.flushIfFull()
+}
+
+// playEnded handles the end of a drain: the reader's terminal error, after
+// every queued packet was framed, or a write error.
 func (w *writer) playEnded(err error) error {
 	ps := w.play
+	if ps.ended != nil && isReaderEnd(err) {
+		// Forwarding: write what was framed, then hand the end to
+		// Forward's caller; the connection stays up (a new reader may
+		// follow on it).
+		if ferr := w.flush(); ferr != nil {
+			return ferr
+		}
+		w.stopPlay()
+		ps.ended <- err // buffered: Forward may have returned already
+		return nil
+	}
+	if errors.Is(err, hub.ErrSlowReader) || errors.Is(err, hub.ErrClosed) {
+		// Evicted or kicked.
+		return fmt.Errorf("play %q: %w", ps.src.Reader().Key(), err)
+	}
 	if !errors.Is(err, io.EOF) {
-		// Evicted (hub.ErrSlowReader) or kicked (hub.ErrClosed).
-		return fmt.Errorf("play %q: %w", ps.r.Key(), err)
+		return err // the socket
 	}
 	// RTMP 1.0 §7.1.7 StreamEOF, then the status librtmp and ffmpeg treat
 	// as end of stream (interop notes §4).

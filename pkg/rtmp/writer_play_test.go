@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -101,7 +102,7 @@ func TestWriterDrainsReaderInOneWrite(t *testing.T) {
 	fails := newFailRecorder()
 	w := newConnWriter(nc, time.Second, DefaultOutChunkSize, func(error) {}, fails.fail, func(error) {})
 	w.cw.SetChunkSize(DefaultOutChunkSize)
-	w.startPlay(r, 1)
+	w.startPlay(r, 1, nil, nil)
 	defer w.stopPlay()
 
 	waitReady(t, r)
@@ -121,7 +122,7 @@ func TestWriterDrainsReaderInOneWrite(t *testing.T) {
 }
 
 // A join replays the GOP cache at once: more than one batch holds, so the
-// writer writes it in several writes of at most maxBatchBufs slices, still
+// writer writes it in several writes of at most batch.MaxBufs slices, still
 // draining the reader completely on one wake-up.
 func TestWriterDrainsLargeBacklogInBatches(t *testing.T) {
 	gen := newGen()
@@ -133,7 +134,7 @@ func TestWriterDrainsLargeBacklogInBatches(t *testing.T) {
 	nc := &recordConn{}
 	w := newConnWriter(nc, time.Second, DefaultOutChunkSize, func(error) {}, func(error) {}, func(error) {})
 	w.cw.SetChunkSize(DefaultOutChunkSize)
-	w.startPlay(r, 1)
+	w.startPlay(r, 1, nil, nil)
 	defer w.stopPlay()
 
 	waitReady(t, r)
@@ -141,7 +142,7 @@ func TestWriterDrainsLargeBacklogInBatches(t *testing.T) {
 	require.NoError(t, w.flush())
 	require.Zero(t, r.Stats().Queued)
 	require.Greater(t, w.flushes, uint64(1))
-	require.LessOrEqual(t, cap(w.bufs), maxBatchBufs, "batch buffer stays bounded")
+	require.LessOrEqual(t, cap(w.bw.Batch().Bufs), batch.MaxBufs+1, "batch buffer stays bounded")
 
 	msgs := readMessages(t, nc.buf.Bytes(), DefaultOutChunkSize)
 	want := append(gen.Headers(), sent...)
@@ -172,7 +173,7 @@ func TestWriterPlayEOFAfterQueuedPackets(t *testing.T) {
 	fails := newFailRecorder()
 	w := newConnWriter(nc, time.Second, DefaultOutChunkSize, func(error) {}, fails.fail, func(error) {})
 	w.cw.SetChunkSize(DefaultOutChunkSize)
-	w.startPlay(r, 1)
+	w.startPlay(r, 1, nil, nil)
 	defer w.stopPlay()
 
 	require.ErrorIs(t, w.drainPlay(), ErrStreamEnded)
@@ -202,7 +203,7 @@ func TestWriterPlayEndedFromOutside(t *testing.T) {
 		h, _, r := playHub(t, hub.Config{}, newGen())
 		fails := newFailRecorder()
 		w := newConnWriter(&recordConn{}, time.Second, DefaultOutChunkSize, func(error) {}, fails.fail, func(error) {})
-		w.startPlay(r, 1)
+		w.startPlay(r, 1, nil, nil)
 		defer w.stopPlay()
 		require.True(t, h.KickReader(r.ID()))
 		select {
@@ -218,7 +219,7 @@ func TestWriterPlayEndedFromOutside(t *testing.T) {
 		h, pub, r := playHub(t, hub.Config{QueueSize: 4, MaxOverflows: 1}, gen)
 		fails := newFailRecorder()
 		w := newConnWriter(&recordConn{}, time.Second, DefaultOutChunkSize, func(error) {}, fails.fail, func(error) {})
-		w.startPlay(r, 1)
+		w.startPlay(r, 1, nil, nil)
 		defer w.stopPlay()
 		// Nobody drains the reader: it overflows and is evicted.
 		for i := 0; ; i++ {
@@ -240,7 +241,7 @@ func TestWriterPlayEndedFromOutside(t *testing.T) {
 		_, _, r := playHub(t, hub.Config{}, newGen())
 		fails := newFailRecorder()
 		w := newConnWriter(&recordConn{}, time.Second, DefaultOutChunkSize, func(error) {}, fails.fail, func(error) {})
-		w.startPlay(r, 1)
+		w.startPlay(r, 1, nil, nil)
 		w.stopPlay()
 		require.ErrorIs(t, r.Err(), hub.ErrClosed)
 		require.Nil(t, w.play)
@@ -304,31 +305,6 @@ func TestStalledPlayerCutByWriteDeadline(t *testing.T) {
 	env.requireServes(t)
 }
 
-// The write deadline moves only when less than the timeout is left, and
-// always leaves at least the timeout to a write.
-func TestWriterArmsDeadlineRarely(t *testing.T) {
-	nc := &deadlineConn{}
-	w := newConnWriter(nc, time.Minute, DefaultOutChunkSize, func(error) {}, func(error) {}, func(error) {})
-	for range 100 {
-		w.addBuf([]byte{1})
-		require.NoError(t, w.flush())
-		require.GreaterOrEqual(t, time.Until(nc.deadline), time.Minute-time.Second)
-	}
-	require.Equal(t, 1, nc.sets, "re-armed once per timeout/4 (netx.WriteDeadline), not per flush")
-}
-
-type deadlineConn struct {
-	net.Conn
-	deadline time.Time
-	sets     int
-}
-
-func (c *deadlineConn) Write(b []byte) (int, error) { return len(b), nil }
-func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
-	c.deadline, c.sets = t, c.sets+1
-	return nil
-}
-
 // BenchmarkWriterDrain is the per-player cost of one packet through the
 // play path: the hub wakes 100 playing writers, each drains its reader and
 // writes one batch. Packets are reused, so the shared chunk headers are
@@ -362,7 +338,8 @@ func benchWriterDrain(b *testing.B, chunkSize int) {
 		}
 		ws[i] = newConnWriter(discardConn{}, time.Minute, chunkSize, func(error) {}, func(error) {}, func(error) {})
 		ws[i].cw.SetChunkSize(chunkSize)
-		ws[i].startPlay(r, 1)
+		ws[i].bw = unbuffered(ws[i])
+		ws[i].startPlay(r, 1, nil, nil)
 	}
 	defer func() {
 		for _, w := range ws {

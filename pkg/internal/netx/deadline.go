@@ -1,7 +1,6 @@
 package netx
 
 import (
-	"net"
 	"time"
 )
 
@@ -17,8 +16,14 @@ type WriteDeadline struct {
 	at      time.Time // the deadline set on the connection; zero: none yet
 }
 
+// Deadliner is what WriteDeadline arms: a net.Conn, an
+// http.ResponseController.
+type Deadliner interface {
+	SetWriteDeadline(t time.Time) error
+}
+
 // Arm is called right before a write, with the time now.
-func (d *WriteDeadline) Arm(c net.Conn, now time.Time) error {
+func (d *WriteDeadline) Arm(c Deadliner, now time.Time) error {
 	if d.at.Sub(now) >= d.Timeout {
 		return nil
 	}
