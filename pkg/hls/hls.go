@@ -88,20 +88,6 @@ func (v Variant) String() string {
 	return "mpegts"
 }
 
-// ParseVariant maps a config spelling ("mpegts", "fmp4", "low_latency" or
-// "lowLatency") to a Variant.
-func ParseVariant(s string) (Variant, bool) {
-	switch s {
-	case "mpegts":
-		return VariantMPEGTS, true
-	case "fmp4":
-		return VariantFMP4, true
-	case "low_latency", "lowLatency":
-		return VariantLowLatency, true
-	}
-	return 0, false
-}
-
 // AuthScope says which HLS requests Config.Authorize decides.
 type AuthScope uint8
 
@@ -121,17 +107,6 @@ func (s AuthScope) String() string {
 		return "entry"
 	}
 	return "all"
-}
-
-// ParseAuthScope maps a config spelling ("all", "entry") to an AuthScope.
-func ParseAuthScope(s string) (AuthScope, bool) {
-	switch s {
-	case "all":
-		return AuthScopeAll, true
-	case "entry":
-		return AuthScopeEntry, true
-	}
-	return 0, false
 }
 
 // Config configures a Manager. Zero values mean the documented defaults.
