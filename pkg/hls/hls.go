@@ -176,7 +176,9 @@ type Config struct {
 	wrap func(key string, c container) container
 }
 
-// Defaults applied by New to zero fields.
+// Defaults applied by New to zero fields, for use without pkg/config. Each
+// equals the config default of its hls.* key (DefaultWriteTimeout that of
+// http.write_timeout; pkg/server checks this).
 const (
 	DefaultSegmentDuration = 2 * time.Second
 	DefaultPartDuration    = 200 * time.Millisecond
@@ -186,7 +188,7 @@ const (
 	DefaultSegmentMaxBytes = 32 << 20
 )
 
-func (c *Config) setDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -223,4 +225,5 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	return c
 }

@@ -39,7 +39,7 @@ type Manager struct {
 // New returns a Manager reading streams from h. Unless cfg.OnDemand, a
 // muxer starts on every publish (and for streams already live).
 func New(cfg Config, h *hub.Hub) *Manager {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	m := &Manager{
 		cfg:    cfg,
 		hub:    h,

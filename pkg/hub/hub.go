@@ -52,7 +52,9 @@ const (
 	PolicyTakeover
 )
 
-// Defaults applied by New to zero (or negative) Config fields.
+// Defaults applied by New to zero (or negative) Config fields, for use
+// without pkg/config. Each equals the config default of its hub.* key
+// (pkg/server checks this).
 const (
 	DefaultQueueSize      = 1024
 	DefaultMaxOverflows   = 3
