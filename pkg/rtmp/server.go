@@ -168,7 +168,7 @@ func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
 	return &Server{
 		cfg:       cfg,
 		hub:       h,
-		log:       cfg.Logger.With("proto", "rtmp"),
+		log:       cfg.Logger.With("proto", access.ProtoRTMP),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		stop:      make(chan struct{}),

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/metrics"
@@ -54,7 +55,7 @@ func (s *Server) initRelay(cfg config.Config) error {
 // relayConfig maps relay.* and the apps' forward and edge keys.
 func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 	rc := relay.Config{
-		Logger:     log.With("proto", "relay"),
+		Logger:     log.With("proto", access.ProtoRelay),
 		Apps:       make(map[string]relay.AppConfig),
 		Timeout:    cfg.Relay.Timeout,
 		BackoffMin: cfg.Relay.BackoffMin,

@@ -144,7 +144,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.With("proto", "http").Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("proto", listenerHTTP).Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
