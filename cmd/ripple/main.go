@@ -93,7 +93,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Sig
 		return 1
 	}
 	srv.OnReload("log", []string{"log.level"}, func(c config.Config) error {
-		return level.UnmarshalText([]byte(c.Log.Level))
+		level.Set(c.Log.Level.Slog())
+		return nil
 	})
 	reloaded := make(chan struct{})
 	go func() {
@@ -111,9 +112,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, hup <-chan os.Sig
 // newLogger builds the process logger from the validated log.* keys; level
 // is set from log.level and stays adjustable (SIGHUP reloads it).
 func newLogger(c config.Log, level *slog.LevelVar, w io.Writer) *slog.Logger {
-	_ = level.UnmarshalText([]byte(c.Level)) // validated: debug, info, warn or error
+	level.Set(c.Level.Slog())
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	if c.Format == config.LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

@@ -5,7 +5,7 @@
 // through PathAccessRequest. The protocols build Requests; pkg/server
 // decides them (signed URLs, IP lists, hooks: pkg/auth).
 //
-// The package also owns the rule that maps a stream key to the app whose
+// The package also names the protocols (ProtoRTMP, ...) and owns the rule that maps a stream key to the app whose
 // settings apply to it (MatchApp), so that auth, publish policies and relays
 // agree on it for nested keys.
 package access
@@ -35,12 +35,17 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// Protocol names, as they appear in logs, hooks, metrics and the API.
+// Protocol names, as they appear in logs, hooks, metrics and the API
+// (hub.PublisherInfo and hub.ReaderInfo, panic components). They live here,
+// below every protocol package, so that each spells them once.
 const (
 	ProtoRTMP    = "rtmp"
 	ProtoHTTPFLV = "http-flv"
 	ProtoWSFLV   = "ws-flv"
 	ProtoHLS     = "hls"
+	// ProtoRelay is an edge pull publishing into the hub or a forward
+	// reading from it; relays are internal and never pass a Func.
+	ProtoRelay = "relay"
 )
 
 // HLS objects (Request.Object), for logs and per-object decisions.

@@ -26,7 +26,11 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// Defaults applied by New to zero Config fields.
+// Defaults applied by New to zero Config fields, for use without
+// pkg/config. DefaultStatsInterval and DefaultKeepAlive equal the config
+// defaults of api.events_stats_interval and api.events_keepalive,
+// DefaultWriteTimeout that of http.write_timeout (pkg/server checks this);
+// DefaultEventsBacklog has no key.
 const (
 	DefaultStatsInterval = 2 * time.Second
 	DefaultKeepAlive     = 15 * time.Second

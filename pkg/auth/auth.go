@@ -29,7 +29,7 @@ type Request struct {
 	Query    string // raw query string, without '?': the token lives here
 	ClientID string // the protocol's connection id; may be empty
 	RemoteIP string // "ip" or "ip:port"; the real client address (PROXY protocol, X-Forwarded-For applied)
-	Protocol string // "rtmp", "http-flv", "ws-flv", "hls"
+	Protocol string // access.ProtoRTMP, ProtoHTTPFLV, ProtoWSFLV, ProtoHLS
 }
 
 // Key is the hub stream key app/stream, the string that signatures cover.

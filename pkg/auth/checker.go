@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
@@ -129,7 +130,7 @@ func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action str
 	}
 	// HLS viewers are plain requests: no leave event ever releases them,
 	// so they are not remembered for on_stop.
-	if comp.track && req.Protocol != "hls" {
+	if comp.track && req.Protocol != access.ProtoHLS {
 		c.sess.admit(idx, req)
 	}
 	return nil

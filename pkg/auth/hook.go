@@ -13,10 +13,14 @@ import (
 	"unicode"
 )
 
-// Hook defaults.
+// Defaults applied to zero fields, for use without pkg/config. Each equals
+// the config default of the key that sets it (pkg/server checks this):
+// DefaultHookTimeout that of auth.hooks.on_publish.timeout and on_play
+// (asynchronous hooks default to 5s there), DefaultRetryBackoff
+// auth.hooks.retry_backoff, DefaultQueueSize auth.hooks.queue_size.
+// Rules.Retries has none: 0 means no retry.
 const (
 	DefaultHookTimeout  = 3 * time.Second
-	DefaultRetries      = 3
 	DefaultRetryBackoff = time.Second
 	DefaultQueueSize    = 1024
 

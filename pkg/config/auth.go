@@ -42,7 +42,7 @@ type Hooks struct {
 type SyncHook struct {
 	URL     string        `mapstructure:"url"` // "": no hook
 	Timeout time.Duration `mapstructure:"timeout"`
-	Policy  string        `mapstructure:"policy"` // fail_closed, fail_open
+	Policy  HookPolicy    `mapstructure:"policy"` // fail_closed, fail_open
 }
 
 // AsyncHook is a notification, retried in the background.
@@ -62,12 +62,6 @@ type AppAuth struct {
 	PlayAllow     string `mapstructure:"play_allow"`
 	PlayDeny      string `mapstructure:"play_deny"`
 }
-
-// Hook failure policies, as spelled in the file.
-const (
-	HookFailClosed = "fail_closed"
-	HookFailOpen   = "fail_open"
-)
 
 // Bounds of the hook settings.
 const (
@@ -127,7 +121,7 @@ func (c *Config) validateAuth() error {
 		if err := hookTimeout(sh.key+".timeout", sh.hook.Timeout); err != nil {
 			return err
 		}
-		if err := oneOf(sh.key+".policy", sh.hook.Policy, HookFailClosed, HookFailOpen); err != nil {
+		if err := hookPolicies.check(sh.key+".policy", sh.hook.Policy); err != nil {
 			return err
 		}
 	}

@@ -60,8 +60,8 @@ type Debug struct {
 
 // Log configures the process logger.
 type Log struct {
-	Level  string `mapstructure:"level"`  // debug, info, warn, error
-	Format string `mapstructure:"format"` // text, json
+	Level  LogLevel  `mapstructure:"level"`  // debug, info, warn, error
+	Format LogFormat `mapstructure:"format"` // text, json
 }
 
 // RTMP configures the RTMP listener and its sessions.
@@ -117,30 +117,24 @@ type Hub struct {
 	ReconnectGrace         time.Duration `mapstructure:"reconnect_grace"`
 	SlowReaderMaxOverflows int           `mapstructure:"slow_reader_max_overflows"`
 	SlowReaderWindow       time.Duration `mapstructure:"slow_reader_window"`
-	PublishPolicy          string        `mapstructure:"publish_policy"` // reject, takeover
+	PublishPolicy          PublishPolicy `mapstructure:"publish_policy"` // reject, takeover
 	MergeWindow            time.Duration `mapstructure:"merge_window"`   // 0: write per video frame
 }
 
 // App holds per-app overrides. Empty fields inherit the global setting.
 type App struct {
-	PublishPolicy string  `mapstructure:"publish_policy"` // "", reject, takeover
-	Auth          AppAuth `mapstructure:"auth"`
+	PublishPolicy PublishPolicy `mapstructure:"publish_policy"` // unset (inherit), reject, takeover
+	Auth          AppAuth       `mapstructure:"auth"`
 	// Forward lists relay destinations (rtmp:// templates, relay.go).
 	Forward []string `mapstructure:"forward"`
 	// Edge puts the app in edge mode (relay.go).
 	Edge Edge `mapstructure:"edge"`
 }
 
-// Publish policies, as spelled in the file.
-const (
-	PolicyReject   = "reject"
-	PolicyTakeover = "takeover"
-)
-
 // PublishPolicyFor returns the publish policy of app: its override if it
 // has one, else hub.publish_policy.
-func (c *Config) PublishPolicyFor(app string) string {
-	if a, ok := c.Apps[app]; ok && a.PublishPolicy != "" {
+func (c *Config) PublishPolicyFor(app string) PublishPolicy {
+	if a, ok := c.Apps[app]; ok && a.PublishPolicy != 0 {
 		return a.PublishPolicy
 	}
 	return c.Hub.PublishPolicy

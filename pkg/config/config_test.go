@@ -32,7 +32,7 @@ func writeFile(t *testing.T, content string) string {
 
 func wantDefaults() Config {
 	return Config{
-		Log: Log{Level: "info", Format: "text"},
+		Log: Log{Level: LogInfo, Format: LogText},
 		RTMP: RTMP{
 			Listen:              ":1935",
 			ChunkSize:           4096,
@@ -59,7 +59,7 @@ func wantDefaults() Config {
 			ReconnectGrace:         5 * time.Second,
 			SlowReaderMaxOverflows: 3,
 			SlowReaderWindow:       30 * time.Second,
-			PublishPolicy:          "reject",
+			PublishPolicy:          PolicyReject,
 		},
 		HLS:             wantHLSDefaults(),
 		Apps:            map[string]App{},
@@ -109,7 +109,7 @@ apps:
 shutdown_timeout: 3s
 `,
 		want: func(c *Config) {
-			c.Log = Log{Level: "debug", Format: "json"}
+			c.Log = Log{Level: LogDebug, Format: LogJSON}
 			c.RTMP.Listen = "127.0.0.1:19350"
 			c.RTMP.ChunkSize = 8192
 			c.RTMP.ReadTimeout = time.Minute
@@ -117,10 +117,10 @@ shutdown_timeout: 3s
 			c.RTMP.AckWindow = 2_500_000
 			c.Hub.GOPCache = false
 			c.Hub.ReconnectGrace = 0
-			c.Hub.PublishPolicy = "takeover"
+			c.Hub.PublishPolicy = PolicyTakeover
 			c.Apps = map[string]App{
-				"live":           {PublishPolicy: "reject"},
-				"Studio.HD/main": {PublishPolicy: "takeover"},
+				"live":           {PublishPolicy: PolicyReject},
+				"Studio.HD/main": {PublishPolicy: PolicyTakeover},
 				"bare":           {},
 			}
 			c.ShutdownTimeout = 3 * time.Second
@@ -138,9 +138,9 @@ apps:
 `,
 		want: func(c *Config) {
 			c.Apps = map[string]App{
-				"base":  {PublishPolicy: "takeover"},
-				"live":  {PublishPolicy: "takeover"},
-				"other": {PublishPolicy: "reject"},
+				"base":  {PublishPolicy: PolicyTakeover},
+				"live":  {PublishPolicy: PolicyTakeover},
+				"other": {PublishPolicy: PolicyReject},
 			}
 		},
 	},
@@ -159,7 +159,7 @@ apps:
 		want: func(c *Config) {
 			c.RTMP.Listen = "127.0.0.1:19350"
 			c.HTTP.Listen = "127.0.0.1:18080"
-			c.Log.Level = "debug"
+			c.Log.Level = LogDebug
 			c.RTMP.ChunkSize = 60000
 			c.Hub.GOPCache = false
 			c.Hub.GOPCacheMaxDuration = 2 * time.Second
@@ -184,7 +184,7 @@ apps:
 		want: func(c *Config) {
 			c.RTMP.Listen = ":1938"
 			c.HTTP.Listen = ":8082"
-			c.Log.Level = "error"
+			c.Log.Level = LogError
 		},
 	},
 	{
@@ -195,7 +195,7 @@ apps:
 		want: func(c *Config) {
 			c.HTTP.Listen = ":8081"
 			c.RTMP.Listen = ":1937"
-			c.Log.Level = "debug"
+			c.Log.Level = LogDebug
 		},
 	},
 	{
@@ -415,8 +415,8 @@ func TestExampleFile(t *testing.T) {
 
 func TestPublishPolicyFor(t *testing.T) {
 	c := wantDefaults()
-	c.Apps = map[string]App{"live": {PublishPolicy: "takeover"}, "inherit": {}}
-	for app, want := range map[string]string{"live": "takeover", "inherit": "reject", "other": "reject", "Live": "reject"} {
+	c.Apps = map[string]App{"live": {PublishPolicy: PolicyTakeover}, "inherit": {}}
+	for app, want := range map[string]PublishPolicy{"live": PolicyTakeover, "inherit": PolicyReject, "other": PolicyReject, "Live": PolicyReject} {
 		require.Equal(t, want, c.PublishPolicyFor(app), app)
 	}
 }

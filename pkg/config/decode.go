@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"math"
@@ -13,18 +14,25 @@ import (
 )
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	byteSizeType = reflect.TypeFor[ByteSize]()
+	durationType        = reflect.TypeFor[time.Duration]()
+	byteSizeType        = reflect.TypeFor[ByteSize]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // decodeHook converts file, environment and flag values for Unmarshal.
 // Durations must carry a unit: a bare 5 would otherwise decode as 5ns.
-var decodeHook = mapstructure.DecodeHookFuncType(func(_, to reflect.Type, data any) (any, error) {
+// The enumerated keys (enum.go) are decoded from their text here, once; a
+// value of another YAML type (level: 5) is checked as its text, never
+// converted to the underlying integer.
+var decodeHook = mapstructure.DecodeHookFuncType(func(from, to reflect.Type, data any) (any, error) {
 	switch to {
 	case durationType:
 		return toDuration(data)
 	case byteSizeType:
 		return toByteSize(data)
+	}
+	if from != to && reflect.PointerTo(to).Implements(textUnmarshalerType) {
+		return fromText(to, data)
 	}
 	switch to.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -36,6 +44,19 @@ var decodeHook = mapstructure.DecodeHookFuncType(func(_, to reflect.Type, data a
 	}
 	return data, nil
 })
+
+// fromText decodes data with the UnmarshalText of type to.
+func fromText(to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok {
+		s = fmt.Sprint(data)
+	}
+	v := reflect.New(to)
+	if err := v.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return v.Elem().Interface(), nil
+}
 
 func toDuration(data any) (any, error) {
 	switch v := data.(type) {

@@ -20,12 +20,12 @@ func TestDiff(t *testing.T) {
 		want   []string
 	}{
 		{"nothing", func(*Config) {}, nil},
-		{"scalar", func(c *Config) { c.Log.Level = "debug" }, []string{"log.level"}},
+		{"scalar", func(c *Config) { c.Log.Level = LogDebug }, []string{"log.level"}},
 		{"byte size", func(c *Config) { c.RTMP.ChunkSize = 128 }, []string{"rtmp.chunk_size"}},
 		{"duration", func(c *Config) { c.ShutdownTimeout = time.Minute }, []string{"shutdown_timeout"}},
 		{"sorted", func(c *Config) {
 			c.HTTP.Listen = ":1"
-			c.Log.Format = "json"
+			c.Log.Format = LogJSON
 			c.Hub.PublishPolicy = PolicyTakeover
 		}, []string{"http.listen", "hub.publish_policy", "log.format"}},
 		{"app field", func(c *Config) {
@@ -67,7 +67,7 @@ func TestDiffEveryKey(t *testing.T) {
 				f.SetBool(!f.Bool())
 			case reflect.Int, reflect.Int64, reflect.Int32:
 				f.SetInt(f.Int() + 1)
-			case reflect.Uint, reflect.Uint64, reflect.Uint32:
+			case reflect.Uint, reflect.Uint64, reflect.Uint32, reflect.Uint8: // uint8: the enum keys
 				f.SetUint(f.Uint() + 1)
 			case reflect.Float64:
 				f.SetFloat(f.Float() + 1)

@@ -12,7 +12,7 @@ type HLS struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Variant is mpegts, fmp4 or low_latency ("lowLatency" is accepted as
 	// an alias of low_latency).
-	Variant         string        `mapstructure:"variant"`
+	Variant         HLSVariant    `mapstructure:"variant"`
 	SegmentDuration time.Duration `mapstructure:"segment_duration"`
 	PartDuration    time.Duration `mapstructure:"part_duration"` // low_latency only
 	SegmentCount    int           `mapstructure:"segment_count"`
@@ -28,8 +28,8 @@ type HLS struct {
 	// AuthScope says which HLS requests the play check covers: "all"
 	// (every playlist, segment, part and init section) or "entry" (the
 	// entry playlist only, for a CDN that checks tokens itself).
-	AuthScope string `mapstructure:"auth_scope"`
-	OnDemand  bool   `mapstructure:"on_demand"`
+	AuthScope HLSAuthScope `mapstructure:"auth_scope"`
+	OnDemand  bool         `mapstructure:"on_demand"`
 	// IdleTimeout stops an on-demand muxer after this long without requests.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// Directory, when set, also receives every segment and playlist.
@@ -37,20 +37,6 @@ type HLS struct {
 	// AllowOrigin is the CORS origin; "" inherits http.allow_origin.
 	AllowOrigin string `mapstructure:"allow_origin"`
 }
-
-// HLS variants as spelled in the file.
-const (
-	HLSVariantMPEGTS     = "mpegts"
-	HLSVariantFMP4       = "fmp4"
-	HLSVariantLowLatency = "low_latency"
-	hlsVariantLLAlias    = "lowLatency" // the spelling of the HLS issue
-)
-
-// HLS auth scopes as spelled in the file.
-const (
-	HLSAuthScopeAll   = "all"
-	HLSAuthScopeEntry = "entry"
-)
 
 // Limits of the hls keys.
 const (
@@ -73,24 +59,16 @@ func (h HLS) MaxSegmentDuration() time.Duration {
 	return h.SegmentMaxDuration
 }
 
-// HLSVariant returns the canonical variant name (the alias resolved).
-func (h HLS) HLSVariant() string {
-	if h.Variant == hlsVariantLLAlias {
-		return HLSVariantLowLatency
-	}
-	return h.Variant
-}
-
 // validate checks the hls section, naming the key in every error.
 func (h HLS) validate() error {
 	errs := []error{
-		oneOf("hls.variant", h.Variant, HLSVariantMPEGTS, HLSVariantFMP4, HLSVariantLowLatency, hlsVariantLLAlias),
+		hlsVariants.check("hls.variant", h.Variant),
 		durationRange("hls.segment_duration", h.SegmentDuration, MinHLSSegmentDuration, MaxHLSSegmentDuration),
 		durationRange("hls.part_duration", h.PartDuration, MinHLSPartDuration, h.SegmentDuration),
 		inRange("hls.segment_count", int64(h.SegmentCount), 1, MaxHLSSegmentCount),
 		inRange("hls.segment_keep", int64(h.SegmentKeep), 0, MaxHLSSegmentKeep),
 		positive("hls.idle_timeout", h.IdleTimeout),
-		oneOf("hls.auth_scope", h.AuthScope, HLSAuthScopeAll, HLSAuthScopeEntry),
+		hlsAuthScopes.check("hls.auth_scope", h.AuthScope),
 		atLeast("hls.segment_max_bytes", int64(h.SegmentMaxBytes), MinHLSSegmentMaxBytes),
 	}
 	if h.SegmentMaxDuration != 0 {

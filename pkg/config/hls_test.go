@@ -28,19 +28,18 @@ func TestHLSValidate(t *testing.T) {
 		err  string // "" = valid
 	}{
 		{name: "defaults", edit: func(*HLS) {}},
-		{name: "fmp4", edit: func(h *HLS) { h.Variant = "fmp4" }},
-		{name: "low latency", edit: func(h *HLS) { h.Variant = "low_latency" }},
-		{name: "auth scope entry", edit: func(h *HLS) { h.AuthScope = "entry" }},
-		{name: "auth scope bad", edit: func(h *HLS) { h.AuthScope = "segments" },
-			err: `config: hls.auth_scope: "segments" is not one of all, entry`},
+		{name: "fmp4", edit: func(h *HLS) { h.Variant = HLSVariantFMP4 }},
+		{name: "low latency", edit: func(h *HLS) { h.Variant = HLSVariantLowLatency }},
+		{name: "auth scope entry", edit: func(h *HLS) { h.AuthScope = HLSAuthScopeEntry }},
+		{name: "auth scope unset", edit: func(h *HLS) { h.AuthScope = 0 },
+			err: `config: hls.auth_scope: "" is not one of all, entry`},
 		{name: "segment max duration below segment", edit: func(h *HLS) { h.SegmentMaxDuration = time.Second },
 			err: "config: hls.segment_max_duration: 1s out of range [2s, 3m0s]"},
 		{name: "segment max duration", edit: func(h *HLS) { h.SegmentMaxDuration = 4 * time.Second }},
 		{name: "segment max bytes", edit: func(h *HLS) { h.SegmentMaxBytes = 1000 },
 			err: "config: hls.segment_max_bytes: 1000 must be >= 1048576"},
-		{name: "low latency alias", edit: func(h *HLS) { h.Variant = "lowLatency" }},
-		{name: "variant", edit: func(h *HLS) { h.Variant = "dash" },
-			err: `config: hls.variant: "dash" is not one of mpegts, fmp4, low_latency, lowLatency`},
+		{name: "variant", edit: func(h *HLS) { h.Variant = HLSVariantLowLatency + 1 },
+			err: `config: hls.variant: "HLSVariant(4)" is not one of mpegts, fmp4, low_latency, lowLatency`},
 		{name: "segment duration low", edit: func(h *HLS) { h.SegmentDuration = 100 * time.Millisecond },
 			err: "config: hls.segment_duration: 100ms out of range [500ms, 1m0s]"},
 		{name: "segment duration high", edit: func(h *HLS) { h.SegmentDuration = 2 * time.Minute },
@@ -75,16 +74,11 @@ func TestHLSValidate(t *testing.T) {
 	}
 }
 
-func TestHLSVariantAlias(t *testing.T) {
-	require.Equal(t, HLSVariantLowLatency, HLS{Variant: "lowLatency"}.HLSVariant())
-	require.Equal(t, HLSVariantFMP4, HLS{Variant: "fmp4"}.HLSVariant())
-}
-
 func TestHLSLoad(t *testing.T) {
 	t.Setenv("RIPPLE_HLS_VARIANT", "fmp4")
 	t.Setenv("RIPPLE_HLS_SEGMENT_DURATION", "1s")
 	c, err := Load("", nil)
 	require.NoError(t, err)
-	require.Equal(t, "fmp4", c.HLS.Variant)
+	require.Equal(t, HLSVariantFMP4, c.HLS.Variant)
 	require.Equal(t, time.Second, c.HLS.SegmentDuration)
 }

@@ -42,16 +42,10 @@ type Edge struct {
 	Origins []string `mapstructure:"origins"`
 	// Selection is failover (in order; the default) or hash (consistent
 	// hashing of the stream key, then the others in ring order).
-	Selection       string        `mapstructure:"selection"`
+	Selection       EdgeSelection `mapstructure:"selection"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`      // 0: relay.idle_timeout
 	NotFoundTimeout time.Duration `mapstructure:"not_found_timeout"` // 0: relay.not_found_timeout
 }
-
-// Origin selections as spelled in the file.
-const (
-	SelectFailover = "failover"
-	SelectHash     = "hash"
-)
 
 // MaxRelayURLs bounds apps.NAME.forward and apps.NAME.edge.origins.
 const MaxRelayURLs = 64
@@ -84,7 +78,7 @@ func (c *Config) validateRelay() error {
 		}
 		e := a.Edge
 		if len(e.Origins) == 0 {
-			if e.Selection != "" || e.IdleTimeout != 0 || e.NotFoundTimeout != 0 {
+			if e.Selection != 0 || e.IdleTimeout != 0 || e.NotFoundTimeout != 0 {
 				errs = append(errs, fmt.Errorf("config: %s.edge.origins: empty, but the app has other edge keys", key))
 			}
 			continue
@@ -95,8 +89,8 @@ func (c *Config) validateRelay() error {
 		for i, u := range e.Origins {
 			errs = append(errs, relayURL(fmt.Sprintf("%s.edge.origins[%d]", key, i), u, true))
 		}
-		if e.Selection != "" {
-			errs = append(errs, oneOf(key+".edge.selection", e.Selection, SelectFailover, SelectHash))
+		if e.Selection != 0 { // unset: failover
+			errs = append(errs, edgeSelections.check(key+".edge.selection", e.Selection))
 		}
 		errs = append(errs, nonNegative(key+".edge.idle_timeout", e.IdleTimeout),
 			nonNegative(key+".edge.not_found_timeout", e.NotFoundTimeout))

@@ -29,7 +29,7 @@ func TestValidateRelay(t *testing.T) {
 		{"forward and edge", func(c *Config) {
 			c.Apps = map[string]App{
 				"live": {Forward: []string{"rtmp://a/{app}", "rtmp://b:1936/x/{stream}?k=1"}},
-				"cdn":  {Edge: Edge{Origins: []string{"rtmp://o1/live", "http://o2:8080/{app}"}, Selection: "hash"}},
+				"cdn":  {Edge: Edge{Origins: []string{"rtmp://o1/live", "http://o2:8080/{app}"}, Selection: SelectHash}},
 			}
 		}, ""},
 		{"timeout", func(c *Config) { c.Relay.Timeout = 0 }, "relay.timeout: 0s must be > 0"},
@@ -47,9 +47,9 @@ func TestValidateRelay(t *testing.T) {
 		{"origin scheme", func(c *Config) { c.Apps = map[string]App{"e": {Edge: Edge{Origins: []string{"srt://o/x"}}}} },
 			`apps.e.edge.origins[0]: "srt://o/x": scheme "srt" is not rtmp, http or https`},
 		{"selection", func(c *Config) {
-			c.Apps = map[string]App{"e": {Edge: Edge{Origins: []string{"rtmp://o/x"}, Selection: "random"}}}
-		}, `apps.e.edge.selection: "random" is not one of failover, hash`},
-		{"edge keys without origins", func(c *Config) { c.Apps = map[string]App{"e": {Edge: Edge{Selection: "hash"}}} },
+			c.Apps = map[string]App{"e": {Edge: Edge{Origins: []string{"rtmp://o/x"}, Selection: SelectHash + 1}}}
+		}, `apps.e.edge.selection: "EdgeSelection(3)" is not one of failover, hash`},
+		{"edge keys without origins", func(c *Config) { c.Apps = map[string]App{"e": {Edge: Edge{Selection: SelectHash}}} },
 			"apps.e.edge.origins: empty"},
 		{"negative idle", func(c *Config) {
 			c.Apps = map[string]App{"e": {Edge: Edge{Origins: []string{"rtmp://o/x"}, IdleTimeout: -time.Second}}}
@@ -89,7 +89,7 @@ relay:
 	cfg, err := Load(path, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"rtmp://backup/{app}", "rtmp://cdn/live/{stream}?token=x"}, cfg.Apps["live"].Forward)
-	require.Equal(t, Edge{Origins: []string{"rtmp://o1/live", "http://o2:8080/{app}"}, Selection: "hash", IdleTimeout: 5 * time.Second},
+	require.Equal(t, Edge{Origins: []string{"rtmp://o1/live", "http://o2:8080/{app}"}, Selection: SelectHash, IdleTimeout: 5 * time.Second},
 		cfg.Apps["cdn"].Edge)
 	require.False(t, cfg.Relay.PassQuery)
 	require.Equal(t, 7, cfg.Relay.MaxPulls)

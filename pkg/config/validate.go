@@ -32,8 +32,8 @@ const (
 // It is pure: no I/O, no defaults applied.
 func (c *Config) Validate() error {
 	errs := []error{
-		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
-		oneOf("log.format", c.Log.Format, "text", "json"),
+		logLevels.check("log.level", c.Log.Level),
+		logFormats.check("log.format", c.Log.Format),
 
 		listenAddr("rtmp.listen", c.RTMP.Listen),
 		inRange("rtmp.chunk_size", int64(c.RTMP.ChunkSize), MinChunkSize, MaxChunkSize),
@@ -63,7 +63,7 @@ func (c *Config) Validate() error {
 		nonNegative("hub.reconnect_grace", c.Hub.ReconnectGrace),
 		inRange("hub.slow_reader_max_overflows", int64(c.Hub.SlowReaderMaxOverflows), 1, MaxOverflows),
 		positive("hub.slow_reader_window", c.Hub.SlowReaderWindow),
-		oneOf("hub.publish_policy", c.Hub.PublishPolicy, PolicyReject, PolicyTakeover),
+		publishPolicies.check("hub.publish_policy", c.Hub.PublishPolicy),
 		durationRange("hub.merge_window", c.Hub.MergeWindow, 0, MaxMergeWindow),
 	}
 	errs = append(errs, c.validateApps())
@@ -94,8 +94,8 @@ func (c *Config) validateApps() error {
 		if err := appName(name); err != nil {
 			return err
 		}
-		if p := c.Apps[name].PublishPolicy; p != "" { // "" inherits hub.publish_policy
-			if err := oneOf("apps."+name+".publish_policy", p, PolicyReject, PolicyTakeover); err != nil {
+		if p := c.Apps[name].PublishPolicy; p != 0 { // unset inherits hub.publish_policy
+			if err := publishPolicies.check("apps."+name+".publish_policy", p); err != nil {
 				return err
 			}
 		}
@@ -118,13 +118,6 @@ func appName(name string) error {
 		}
 	}
 	return nil
-}
-
-func oneOf(key, v string, allowed ...string) error {
-	if slices.Contains(allowed, v) {
-		return nil
-	}
-	return fmt.Errorf("config: %s: %q is not one of %s", key, v, strings.Join(allowed, ", "))
 }
 
 func inRange(key string, v, lo, hi int64) error {

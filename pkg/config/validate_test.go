@@ -14,10 +14,10 @@ func TestValidate(t *testing.T) {
 		err  string // "" = valid
 	}{
 		{name: "defaults", edit: func(*Config) {}},
-		{name: "log level", edit: func(c *Config) { c.Log.Level = "trace" },
-			err: `config: log.level: "trace" is not one of debug, info, warn, error`},
-		{name: "log format", edit: func(c *Config) { c.Log.Format = "xml" },
-			err: `config: log.format: "xml" is not one of text, json`},
+		{name: "log level", edit: func(c *Config) { c.Log.Level = LogError + 1 },
+			err: `config: log.level: "LogLevel(5)" is not one of debug, info, warn, error`},
+		{name: "log format", edit: func(c *Config) { c.Log.Format = 0 },
+			err: `config: log.format: "" is not one of text, json`},
 		{name: "rtmp listen without port", edit: func(c *Config) { c.RTMP.Listen = "localhost" },
 			err: `config: rtmp.listen: "localhost" is not host:port: address localhost: missing port in address`},
 		{name: "rtmp listen bad port", edit: func(c *Config) { c.RTMP.Listen = ":rtmp" },
@@ -85,16 +85,16 @@ func TestValidate(t *testing.T) {
 			err: "config: hub.merge_window: -1ms out of range [0s, 1s]"},
 		{name: "merge window too long", edit: func(c *Config) { c.Hub.MergeWindow = 2 * time.Second },
 			err: "config: hub.merge_window: 2s out of range [0s, 1s]"},
-		{name: "publish policy", edit: func(c *Config) { c.Hub.PublishPolicy = "x" },
-			err: `config: hub.publish_policy: "x" is not one of reject, takeover`},
-		{name: "app policy", edit: func(c *Config) { c.Apps = map[string]App{"live": {PublishPolicy: "steal"}} },
-			err: `config: apps.live.publish_policy: "steal" is not one of reject, takeover`},
+		{name: "publish policy", edit: func(c *Config) { c.Hub.PublishPolicy = 0 },
+			err: `config: hub.publish_policy: "" is not one of reject, takeover`},
+		{name: "app policy", edit: func(c *Config) { c.Apps = map[string]App{"live": {PublishPolicy: 7}} },
+			err: `config: apps.live.publish_policy: "PublishPolicy(7)" is not one of reject, takeover`},
 		{name: "app policies valid", edit: func(c *Config) {
-			c.Apps = map[string]App{"live": {PublishPolicy: "takeover"}, "a/b.c": {}, "x~y_z-1": {PublishPolicy: "reject"}}
+			c.Apps = map[string]App{"live": {PublishPolicy: PolicyTakeover}, "a/b.c": {}, "x~y_z-1": {PublishPolicy: PolicyReject}}
 		}},
 		{name: "first bad app in name order", edit: func(c *Config) {
-			c.Apps = map[string]App{"zz": {PublishPolicy: "1"}, "aa": {PublishPolicy: "2"}}
-		}, err: `config: apps.aa.publish_policy: "2" is not one of reject, takeover`},
+			c.Apps = map[string]App{"zz": {PublishPolicy: 8}, "aa": {PublishPolicy: 9}}
+		}, err: `config: apps.aa.publish_policy: "PublishPolicy(9)" is not one of reject, takeover`},
 		{name: "app name with space", edit: func(c *Config) { c.Apps = map[string]App{"li ve": {}} },
 			err: `config: apps: "li ve" is not a valid app name: want segments of [A-Za-z0-9._~-]{1,128} joined by "/"`},
 		{name: "app name dot-dot", edit: func(c *Config) { c.Apps = map[string]App{"live/..": {}} },
@@ -103,7 +103,7 @@ func TestValidate(t *testing.T) {
 			err: `config: apps: "live/" is not a valid app name: want segments of [A-Za-z0-9._~-]{1,128} joined by "/"`},
 		{name: "shutdown timeout", edit: func(c *Config) { c.ShutdownTimeout = 0 },
 			err: "config: shutdown_timeout: 0s must be > 0"},
-		{name: "first error wins", edit: func(c *Config) { c.Log.Level = ""; c.ShutdownTimeout = 0 },
+		{name: "first error wins", edit: func(c *Config) { c.Log.Level = 0; c.ShutdownTimeout = 0 },
 			err: `config: log.level: "" is not one of debug, info, warn, error`},
 	}
 	for _, tc := range cases {

@@ -9,7 +9,8 @@ import (
 )
 
 // DefaultMaxTagSize is the Reader's default bound on a tag body, equal to
-// the RTMP server's default maximum message size.
+// the RTMP server's default maximum message size (the config default of
+// rtmp.max_message_size; pkg/server checks this).
 const DefaultMaxTagSize = 8 << 20
 
 // maxDataOffset bounds the file header's DataOffset (normally 9): the

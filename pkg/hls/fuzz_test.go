@@ -52,7 +52,7 @@ func FuzzSegmenter(f *testing.F) {
 		v := Variant(variant % 3)
 		cfg := Config{Variant: v, SegmentDuration: 500 * time.Millisecond, PartDuration: 100 * time.Millisecond, SegmentCount: 3,
 			SegmentMaxBytes: 4 << 10}
-		cfg.setDefaults()
+		cfg = cfg.withDefaults()
 		m := newMedia(testKey, v, &cfg, time.Unix(0, 0))
 		s := newSegmenter(m, &cfg, nil)
 		if err := s.configure(vt, at); err != nil {

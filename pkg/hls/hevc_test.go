@@ -95,7 +95,7 @@ func TestHEVC(t *testing.T) {
 	for _, v := range []Variant{VariantFMP4, VariantMPEGTS} {
 		t.Run(v.String(), func(t *testing.T) {
 			cfg := Config{Variant: v, SegmentDuration: time.Second}
-			cfg.setDefaults()
+			cfg = cfg.withDefaults()
 			m := newMedia(testKey, v, &cfg, time.Now())
 			s := newSegmenter(m, &cfg, nil)
 			vt, err := parseVideoConfig(av.CodecHEVC, record)

@@ -88,20 +88,6 @@ func (v Variant) String() string {
 	return "mpegts"
 }
 
-// ParseVariant maps a config spelling ("mpegts", "fmp4", "low_latency" or
-// "lowLatency") to a Variant.
-func ParseVariant(s string) (Variant, bool) {
-	switch s {
-	case "mpegts":
-		return VariantMPEGTS, true
-	case "fmp4":
-		return VariantFMP4, true
-	case "low_latency", "lowLatency":
-		return VariantLowLatency, true
-	}
-	return 0, false
-}
-
 // AuthScope says which HLS requests Config.Authorize decides.
 type AuthScope uint8
 
@@ -121,17 +107,6 @@ func (s AuthScope) String() string {
 		return "entry"
 	}
 	return "all"
-}
-
-// ParseAuthScope maps a config spelling ("all", "entry") to an AuthScope.
-func ParseAuthScope(s string) (AuthScope, bool) {
-	switch s {
-	case "all":
-		return AuthScopeAll, true
-	case "entry":
-		return AuthScopeEntry, true
-	}
-	return 0, false
 }
 
 // Config configures a Manager. Zero values mean the documented defaults.
@@ -201,7 +176,9 @@ type Config struct {
 	wrap func(key string, c container) container
 }
 
-// Defaults applied by New to zero fields.
+// Defaults applied by New to zero fields, for use without pkg/config. Each
+// equals the config default of its hls.* key (DefaultWriteTimeout that of
+// http.write_timeout; pkg/server checks this).
 const (
 	DefaultSegmentDuration = 2 * time.Second
 	DefaultPartDuration    = 200 * time.Millisecond
@@ -211,7 +188,7 @@ const (
 	DefaultSegmentMaxBytes = 32 << 20
 )
 
-func (c *Config) setDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -248,4 +225,5 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	return c
 }

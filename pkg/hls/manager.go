@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
@@ -39,7 +40,7 @@ type Manager struct {
 // New returns a Manager reading streams from h. Unless cfg.OnDemand, a
 // muxer starts on every publish (and for streams already live).
 func New(cfg Config, h *hub.Hub) *Manager {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	m := &Manager{
 		cfg:    cfg,
 		hub:    h,
@@ -133,7 +134,7 @@ func (m *Manager) demand(ctx context.Context, key string, r *http.Request) *muxe
 		return mx
 	}
 	if _, live := m.hub.Stream(key); !live {
-		info := hub.ReaderInfo{Protocol: "hls", RemoteAddr: r.RemoteAddr, Query: upstreamQuery(r.URL.Query())}
+		info := hub.ReaderInfo{Protocol: access.ProtoHLS, RemoteAddr: r.RemoteAddr, Query: upstreamQuery(r.URL.Query())}
 		if !m.hub.Demand(key, info) {
 			return nil
 		}

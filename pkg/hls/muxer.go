@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -24,7 +25,7 @@ const (
 )
 
 // componentHLS names the muxers in panic counts.
-const componentHLS = "hls"
+const componentHLS = access.ProtoHLS
 
 var errNoTrack = errors.New("hls: no usable track")
 
@@ -84,7 +85,7 @@ func newMuxer(key string, cfg *Config, h *hub.Hub, ep *epochs) *muxer {
 		key:     key,
 		cfg:     cfg,
 		hub:     h,
-		log:     cfg.Logger.With("proto", "hls", "stream", key),
+		log:     cfg.Logger.With("proto", access.ProtoHLS, "stream", key),
 		epochs:  ep,
 		stopped: make(chan struct{}),
 	}
@@ -137,7 +138,7 @@ func (mx *muxer) run(ctx context.Context) error {
 
 // read subscribes and segments until the reader ends, recovering panics.
 func (mx *muxer) read(ctx context.Context, buf []*av.Packet) error {
-	r, err := mx.hub.Subscribe(mx.key, hub.ReaderInfo{Protocol: "hls"})
+	r, err := mx.hub.Subscribe(mx.key, hub.ReaderInfo{Protocol: access.ProtoHLS})
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func newMuxFixture(tb testing.TB, v Variant, info hub.StreamInfo, edit func(*Con
 	if edit != nil {
 		edit(f.cfg)
 	}
-	f.cfg.setDefaults()
+	*f.cfg = f.cfg.withDefaults()
 	f.mx = newMuxer(testKey, f.cfg, nil, &epochs{})
 	f.mx.info = func() hub.StreamInfo { return f.info }
 	return f

@@ -51,7 +51,7 @@ func pipeConfig(v Variant, panics *guard.Recorder) Config {
 		SegmentMaxBytes: 16 << 10,
 		Panics:          panics,
 	}
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	return cfg
 }
 

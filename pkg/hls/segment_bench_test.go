@@ -18,7 +18,7 @@ func BenchmarkSegmentWrite(b *testing.B) {
 		b.Run(v.String(), func(b *testing.B) {
 			gen := mediatest.New(mediatest.Config{GOP: 60, Width: 1280, Height: 720, KeySize: 40000, FrameSz: 7500, AudioSz: 280})
 			cfg := Config{Variant: v, SegmentCount: 6}
-			cfg.setDefaults()
+			cfg = cfg.withDefaults()
 			m := newMedia("live/bench", v, &cfg, time.Unix(1_700_000_000, 0))
 			s := newSegmenter(m, &cfg, nil)
 			vt, err := parseVideoConfig(av.CodecH264, flv.VideoPayload(gen.VideoHeader()))

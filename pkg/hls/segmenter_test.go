@@ -30,7 +30,7 @@ func newFixture(t *testing.T, v Variant, mc mediatest.Config, edit func(*Config)
 	if edit != nil {
 		edit(&cfg)
 	}
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	f := &fixture{cfg: cfg, gen: mediatest.New(mc)}
 	f.m = newMedia("live/test", v, &f.cfg, time.Unix(1_700_000_000, 0))
 	f.s = newSegmenter(f.m, &f.cfg, nil)

@@ -52,7 +52,9 @@ const (
 	PolicyTakeover
 )
 
-// Defaults applied by New to zero (or negative) Config fields.
+// Defaults applied by New to zero (or negative) Config fields, for use
+// without pkg/config. Each equals the config default of its hub.* key
+// (pkg/server checks this).
 const (
 	DefaultQueueSize      = 1024
 	DefaultMaxOverflows   = 3
@@ -173,14 +175,14 @@ func nextPow2(n int) int {
 
 // PublisherInfo describes who publishes (for logs and the API).
 type PublisherInfo struct {
-	Protocol   string // "rtmp", "relay", ...
+	Protocol   string // access.ProtoRTMP, access.ProtoRelay, ...
 	RemoteAddr string
 	Query      string // raw query string of the publish URL, without '?'
 }
 
 // ReaderInfo describes a reader (for logs and the API).
 type ReaderInfo struct {
-	Protocol   string // "rtmp", "http-flv", "ws-flv", "hls", "relay"
+	Protocol   string // a protocol name: access.ProtoRTMP, ProtoHTTPFLV, ProtoWSFLV, ProtoHLS, ProtoRelay
 	RemoteAddr string
 	// Query is the raw query string of the play URL, without '?' (an auth
 	// token an edge relay passes upstream); never part of the key.

@@ -12,7 +12,9 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
-// Listener defaults.
+// Listener defaults, for use without pkg/config. pkg/server sets Timeout
+// to rtmp.handshake_timeout, whose config default DefaultTimeout equals
+// (pkg/server checks this); MaxPending has no key.
 const (
 	DefaultTimeout    = 5 * time.Second
 	DefaultMaxPending = 1024

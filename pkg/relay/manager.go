@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -212,7 +213,7 @@ func (m *Manager) goLocked(st *status, cancel func(error), run func()) {
 		defer m.wg.Done()
 		// Upstream bytes are parsed in run: a panic ends this relay only
 		// (its deferred cleanup has run by the time Do returns).
-		m.cfg.Panics.Do("relay", m.log.With("relay", st.s.ID, "stream", st.s.Stream), run)
+		m.cfg.Panics.Do(access.ProtoRelay, m.log.With("relay", st.s.ID, "stream", st.s.Stream), run)
 		m.mu.Lock()
 		delete(m.running, st.s.ID)
 		m.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
@@ -187,7 +188,7 @@ func (p *puller) pullOnce(o target) (got bool, err error) {
 // pull carried.
 func (p *puller) publish(o target, query string) error {
 	pub, err := p.m.hub.Publish(p.key, hub.PublisherInfo{
-		Protocol:   "relay",
+		Protocol:   access.ProtoRelay,
 		RemoteAddr: o.display(p.app, p.name),
 		Query:      query,
 	})

@@ -29,7 +29,9 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
-// Defaults applied by New to zero Config fields.
+// Defaults applied by New to zero Config fields, for use without
+// pkg/config. Those of a relay.* key equal its config default (pkg/server
+// checks this); DefaultNotFoundCache has no key.
 const (
 	DefaultTimeout         = 5 * time.Second
 	DefaultBackoffMin      = 500 * time.Millisecond

@@ -10,7 +10,8 @@ import (
 )
 
 // DefaultMaxMessageSize is the message length limit NewChunkReader uses when
-// given 0 or less. The 24-bit length field allows up to 16 MiB - 1.
+// given 0 or less. The 24-bit length field allows up to 16 MiB - 1. It
+// equals the config default of rtmp.max_message_size.
 const DefaultMaxMessageSize = 8 << 20
 
 // Limits for AMF-encoded messages, far below the media limit: they are

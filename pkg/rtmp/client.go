@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
@@ -52,7 +53,7 @@ type ClientConfig struct {
 
 // componentRelay names a client connection's goroutines in
 // ripple_panics_total{component}: relays are its users.
-const componentRelay = "relay"
+const componentRelay = access.ProtoRelay
 
 type clientMode uint8
 
@@ -130,7 +131,7 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, er
 	cctx, ccancel := context.WithCancelCause(context.Background())
 	c := &ClientConn{
 		cfg:       cfg,
-		log:       cfg.Logger.With("proto", "rtmp", "remote", u.Host),
+		log:       cfg.Logger.With("proto", access.ProtoRTMP, "remote", u.Host),
 		url:       u,
 		nc:        nc,
 		br:        bufio.NewReaderSize(nc, readBufferSize),

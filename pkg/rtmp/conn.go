@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
@@ -50,7 +51,7 @@ const (
 
 // componentRTMP names a server connection's goroutines in
 // ripple_panics_total{component}.
-const componentRTMP = "rtmp"
+const componentRTMP = access.ProtoRTMP
 
 // protocolErrorf reports a protocol violation by the peer (logged at Warn,
 // the default level for causes closeLevel does not know).

@@ -43,7 +43,7 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 		return err
 	}
 
-	info := hub.ReaderInfo{Protocol: "rtmp", RemoteAddr: c.remote, Query: query}
+	info := hub.ReaderInfo{Protocol: access.ProtoRTMP, RemoteAddr: c.remote, Query: query}
 	r, err := c.hub.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
 		// An edge app starts its upstream pull here; either way RTMP

@@ -37,7 +37,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 		return err
 	}
 	p, err := c.hub.Publish(key, hub.PublisherInfo{
-		Protocol:   "rtmp",
+		Protocol:   access.ProtoRTMP,
 		RemoteAddr: c.remote,
 		Query:      query,
 	})

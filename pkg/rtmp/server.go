@@ -20,7 +20,9 @@ import (
 // ErrServerClosed is returned by Serve after Close, like http.ErrServerClosed.
 var ErrServerClosed = errors.New("rtmp: server closed")
 
-// Server defaults.
+// Server defaults, applied by NewServer to zero ServerConfig fields, for
+// use without pkg/config. Each equals the config default of its rtmp.* key
+// (pkg/server checks this), as does DefaultMaxMessageSize.
 const (
 	// DefaultOutChunkSize is the chunk size we announce and send with
 	// (OBS and ffmpeg use 4096 too).
@@ -101,7 +103,7 @@ type ServerConfig struct {
 	Panics *guard.Recorder
 }
 
-func (c *ServerConfig) applyDefaults() {
+func (c ServerConfig) withDefaults() ServerConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +135,7 @@ func (c *ServerConfig) applyDefaults() {
 	if c.AckWindow == 0 {
 		c.AckWindow = DefaultAckWindow
 	}
+	return c
 }
 
 // Server accepts RTMP connections: publishers write into the hub, players
@@ -161,11 +164,11 @@ type Server struct {
 
 // NewServer returns a Server publishing into and playing from h.
 func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	return &Server{
 		cfg:       cfg,
 		hub:       h,
-		log:       cfg.Logger.With("proto", "rtmp"),
+		log:       cfg.Logger.With("proto", access.ProtoRTMP),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		stop:      make(chan struct{}),

@@ -76,8 +76,8 @@ func (s *Server) connState(_ net.Conn, st http.ConnState) {
 
 func (s *Server) connections() map[string]int {
 	return map[string]int{
-		"rtmp": s.rtmp.Conns(),
-		"http": int(s.ops.httpConn.Load()),
+		listenerRTMP: s.rtmp.Conns(),
+		listenerHTTP: int(s.ops.httpConn.Load()),
 	}
 }
 

@@ -123,7 +123,7 @@ func (a *authPart) watch(h *hub.Hub) {
 	a.unwatch = h.Watch(func(e hub.Event) {
 		switch e.Type {
 		case hub.EventUnpublish:
-			if e.Publisher.Protocol != "rtmp" {
+			if e.Publisher.Protocol != access.ProtoRTMP {
 				return
 			}
 			app, stream := auth.SplitKey(e.Key)
@@ -131,7 +131,7 @@ func (a *authPart) watch(h *hub.Hub) {
 				RemoteIP: e.Publisher.RemoteAddr, Protocol: e.Publisher.Protocol})
 		case hub.EventReaderLeave:
 			switch e.Reader.Protocol {
-			case "rtmp", "http-flv", "ws-flv":
+			case access.ProtoRTMP, access.ProtoHTTPFLV, access.ProtoWSFLV:
 			default:
 				return
 			}

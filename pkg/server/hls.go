@@ -28,15 +28,13 @@ func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 }
 
 func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
-	v, _ := hls.ParseVariant(cfg.HLS.Variant)         // validated by config
-	scope, _ := hls.ParseAuthScope(cfg.HLS.AuthScope) // validated by config
 	origin := cfg.HLS.AllowOrigin
 	if origin == "" {
 		origin = cfg.HTTP.AllowOrigin
 	}
 	return hls.Config{
 		Logger:          log,
-		Variant:         v,
+		Variant:         hlsVariant(cfg.HLS.Variant),
 		SegmentDuration: cfg.HLS.SegmentDuration,
 		PartDuration:    cfg.HLS.PartDuration,
 		SegmentCount:    cfg.HLS.SegmentCount,
@@ -49,8 +47,27 @@ func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
 
 		SegmentMaxDuration: cfg.HLS.SegmentMaxDuration,
 		SegmentMaxBytes:    int64(cfg.HLS.SegmentMaxBytes),
-		AuthScope:          scope,
+		AuthScope:          hlsAuthScope(cfg.HLS.AuthScope),
 	}
+}
+
+// hlsVariant maps a validated hls.variant.
+func hlsVariant(v config.HLSVariant) hls.Variant {
+	switch v {
+	case config.HLSVariantFMP4:
+		return hls.VariantFMP4
+	case config.HLSVariantLowLatency:
+		return hls.VariantLowLatency
+	}
+	return hls.VariantMPEGTS
+}
+
+// hlsAuthScope maps a validated hls.auth_scope.
+func hlsAuthScope(s config.HLSAuthScope) hls.AuthScope {
+	if s == config.HLSAuthScopeEntry {
+		return hls.AuthScopeEntry
+	}
+	return hls.AuthScopeAll
 }
 
 // withHLS routes /{app...}/{stream}.m3u8 and the files under

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/hls"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
@@ -39,7 +40,7 @@ func TestIsHLSPath(t *testing.T) {
 
 func TestHLSConfigMapping(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.HLS.Variant = "lowLatency"
+	cfg.HLS.Variant = config.HLSVariantLowLatency
 	cfg.HTTP.AllowOrigin = "https://a.example"
 	hc := hlsConfig(cfg, nil)
 	require.Equal(t, hls.VariantLowLatency, hc.Variant)
@@ -48,10 +49,23 @@ func TestHLSConfigMapping(t *testing.T) {
 	require.Equal(t, 3, hc.SegmentKeep)
 
 	cfg.HLS.AllowOrigin = "https://b.example"
-	cfg.HLS.Variant = "fmp4"
+	cfg.HLS.Variant = config.HLSVariantFMP4
+	cfg.HLS.AuthScope = config.HLSAuthScopeEntry
 	hc = hlsConfig(cfg, nil)
 	require.Equal(t, hls.VariantFMP4, hc.Variant)
+	require.Equal(t, hls.AuthScopeEntry, hc.AuthScope)
 	require.Equal(t, "https://b.example", hc.AllowOrigin)
+}
+
+// TestHLSEnumMapping: every hls.variant and hls.auth_scope maps to the
+// pkg/hls value of the same name.
+func TestHLSEnumMapping(t *testing.T) {
+	for _, v := range []config.HLSVariant{config.HLSVariantMPEGTS, config.HLSVariantFMP4, config.HLSVariantLowLatency} {
+		require.Equal(t, v.String(), hlsVariant(v).String())
+	}
+	for _, s := range []config.HLSAuthScope{config.HLSAuthScopeAll, config.HLSAuthScopeEntry} {
+		require.Equal(t, s.String(), hlsAuthScope(s).String())
+	}
 }
 
 // TestHLSThroughServer publishes over RTMP and plays HLS through the real

@@ -20,12 +20,19 @@ type limitsPart struct {
 	refusedLog netx.LogLimiter // "request refused", once a second at most
 }
 
+// Listener names, as the connection and refusal metrics, the API's
+// connection counts and the HTTP panic component spell them.
+const (
+	listenerRTMP = access.ProtoRTMP
+	listenerHTTP = "http"
+)
+
 // limitHTTP caps the HTTP listener's connections (http.max_connections,
 // http.max_connections_per_ip; trusted proxies are exempt from the
 // per-address cap, they carry many clients each). The wrapper keeps TCP
 // connections writev-capable for the FLV players that take them over.
 func (s *Server) limitHTTP(cfg config.Config, ln net.Listener) net.Listener {
-	s.limits.log = s.log.With("proto", "http")
+	s.limits.log = s.log.With("proto", listenerHTTP)
 	s.httpLim = netx.ConnLimiter{
 		Max:   cfg.HTTP.MaxConnections,
 		PerIP: cfg.HTTP.MaxConnectionsPerIP,
@@ -95,7 +102,7 @@ func (l *limitsPart) refuse(w http.ResponseWriter, r *http.Request, status int, 
 // by httpflv.
 func (s *Server) guardHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := s.panics.Run("http", func() error {
+		err := s.panics.Run(listenerHTTP, func() error {
 			next.ServeHTTP(w, r)
 			return nil
 		})
@@ -114,9 +121,9 @@ func (s *Server) refused() []metrics.Refusal {
 			metrics.Refusal{Protocol: proto, Reason: "max_connections_per_ip", Count: perIP})
 	}
 	t, p := s.httpLim.Refused()
-	add("http", t, p)
+	add(listenerHTTP, t, p)
 	t, p = s.rtmp.Refused()
-	add("rtmp", t, p)
+	add(listenerRTMP, t, p)
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/metrics"
@@ -54,7 +55,7 @@ func (s *Server) initRelay(cfg config.Config) error {
 // relayConfig maps relay.* and the apps' forward and edge keys.
 func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 	rc := relay.Config{
-		Logger:     log.With("proto", "relay"),
+		Logger:     log.With("proto", access.ProtoRelay),
 		Apps:       make(map[string]relay.AppConfig),
 		Timeout:    cfg.Relay.Timeout,
 		BackoffMin: cfg.Relay.BackoffMin,
@@ -65,13 +66,9 @@ func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 	for app, a := range cfg.Apps {
 		ac := relay.AppConfig{Forward: slices.Clone(a.Forward)}
 		if len(a.Edge.Origins) > 0 {
-			sel := relay.Selection(a.Edge.Selection)
-			if sel == "" {
-				sel = relay.SelectFailover
-			}
 			ac.Edge = &relay.EdgeConfig{
 				Origins:         slices.Clone(a.Edge.Origins),
-				Selection:       sel,
+				Selection:       edgeSelection(a.Edge.Selection),
 				PassQuery:       cfg.Relay.PassQuery,
 				IdleTimeout:     cfg.EdgeIdleTimeout(app),
 				NotFoundTimeout: cfg.EdgeNotFoundTimeout(app),
@@ -82,6 +79,15 @@ func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 		}
 	}
 	return rc
+}
+
+// edgeSelection maps a validated apps.NAME.edge.selection; unset is
+// failover.
+func edgeSelection(s config.EdgeSelection) relay.Selection {
+	if s == config.SelectHash {
+		return relay.SelectHash
+	}
+	return relay.SelectFailover
 }
 
 // Relays returns a snapshot of the running relays (nil without any).

@@ -34,6 +34,10 @@ func TestRelayConfigMapping(t *testing.T) {
 	require.Equal(t, cfg.Relay.NotFoundTimeout, e.NotFoundTimeout)
 	require.False(t, e.PassQuery)
 	require.Equal(t, int(cfg.RTMP.ChunkSize), rc.ChunkSize)
+
+	for _, s := range []config.EdgeSelection{config.SelectFailover, config.SelectHash} {
+		require.Equal(t, s.String(), string(edgeSelection(s)), "the relay selection of the same name")
+	}
 }
 
 // TestRelayEdgeServer: an RTMP player on an edge server's app starts a pull

@@ -21,7 +21,7 @@ func TestReloadClassifies(t *testing.T) {
 		wantChanged []string
 	}{
 		{"nothing", func(*config.Config) {}, nil, nil, nil},
-		{"log level", func(c *config.Config) { c.Log.Level = "debug" },
+		{"log level", func(c *config.Config) { c.Log.Level = config.LogDebug },
 			[]string{"log"}, nil, []string{"log.level"}},
 		{"global policy", func(c *config.Config) { c.Hub.PublishPolicy = config.PolicyTakeover },
 			[]string{"publish_policy"}, nil, []string{"hub.publish_policy"}},
@@ -38,8 +38,8 @@ func TestReloadClassifies(t *testing.T) {
 		}, nil, []string{"hub.queue_size", "rtmp.chunk_size", "rtmp.listen"},
 			[]string{"hub.queue_size", "rtmp.chunk_size", "rtmp.listen"}},
 		{"mixed", func(c *config.Config) {
-			c.Log.Level = "warn"
-			c.Log.Format = "json"
+			c.Log.Level = config.LogWarn
+			c.Log.Format = config.LogJSON
 			c.Hub.PublishPolicy = config.PolicyTakeover
 		}, []string{"publish_policy", "log"}, []string{"log.format"},
 			[]string{"hub.publish_policy", "log.format", "log.level"}},
@@ -49,7 +49,7 @@ func TestReloadClassifies(t *testing.T) {
 			cfg := testConfig(t)
 			cfg.Apps = map[string]config.App{"studio": {PublishPolicy: config.PolicyTakeover}}
 			r := start(t, cfg)
-			var levels []string
+			var levels []config.LogLevel
 			r.OnReload("log", []string{"log.level"}, func(c config.Config) error {
 				levels = append(levels, c.Log.Level)
 				return nil
@@ -64,7 +64,7 @@ func TestReloadClassifies(t *testing.T) {
 			require.Equal(t, tc.applied, res.Applied)
 			require.Equal(t, tc.restart, res.Restart)
 			if cfg.Log.Level != next.Log.Level {
-				require.Equal(t, []string{next.Log.Level}, levels)
+				require.Equal(t, []config.LogLevel{next.Log.Level}, levels)
 			} else {
 				require.Empty(t, levels, "a part whose keys did not change is not called")
 			}
@@ -121,7 +121,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	require.Zero(t, calls)
 
 	next := cfg
-	next.Log.Level = "debug"
+	next.Log.Level = config.LogDebug
 	next.HTTP.Listen = "127.0.0.1:1"
 	_, err = r.Reload(next)
 	require.EqualError(t, err, `server: reload hooks: hooks: url "x" is not absolute`)

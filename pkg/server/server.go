@@ -144,7 +144,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.With("proto", "http").Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("proto", listenerHTTP).Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
@@ -189,9 +189,9 @@ func policyFunc(cfg config.Config) func(app string) hub.PublishPolicy {
 	}
 }
 
-// toPolicy maps a validated policy name.
-func toPolicy(name string) hub.PublishPolicy {
-	if name == config.PolicyTakeover {
+// toPolicy maps a validated policy.
+func toPolicy(p config.PublishPolicy) hub.PublishPolicy {
+	if p == config.PolicyTakeover {
 		return hub.PolicyTakeover
 	}
 	return hub.PolicyReject

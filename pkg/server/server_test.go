@@ -110,9 +110,9 @@ func TestNewConfigErrorNamesKey(t *testing.T) {
 	require.EqualError(t, err, "config: rtmp.chunk_size: 100 out of range [128, 65536]")
 
 	cfg = testConfig(t)
-	cfg.Apps = map[string]config.App{"live": {PublishPolicy: "x"}}
+	cfg.Apps = map[string]config.App{"live": {PublishPolicy: config.PolicyTakeover + 1}}
 	_, err = New(cfg, nil)
-	require.EqualError(t, err, `config: apps.live.publish_policy: "x" is not one of reject, takeover`)
+	require.EqualError(t, err, `config: apps.live.publish_policy: "PublishPolicy(3)" is not one of reject, takeover`)
 }
 
 func TestNewListenErrorNamesKeyAndAddress(t *testing.T) {
