@@ -25,7 +25,7 @@ const (
 	// media comes from the hub reader). The reading goroutine blocks while
 	// it is full. 16 items keep ~1 KiB per player instead of ~8 KiB.
 	connWriteQueueLen = 16
-	// maxBatchBytes caps one writev (style §3.7: ~256 KiB).
+	// maxBatchBytes caps one writev (docs/performance.md §5).
 	maxBatchBytes = 256 << 10
 	// maxBatchBufs caps the slices of one writev: a packet that would
 	// take a batch past it goes into the next one. It bounds the iovec
@@ -89,7 +89,7 @@ type outItem struct {
 }
 
 // writer owns a connection's outbound side: the ChunkWriter state and every
-// socket write. One goroutine runs it (style §9.4): protocol replies, status
+// socket write. One goroutine runs it (docs/architecture.md §8.2): protocol replies, status
 // messages and media cannot race, and SetChunkSize takes effect exactly
 // between two messages. While playing, that goroutine also waits on the hub
 // reader itself (see writer_play.go): no goroutine per player besides the
@@ -360,7 +360,7 @@ func mediaCSID(k av.Kind) (csid uint32, typeID uint8) {
 // The headers only depend on the chunk size, stream id, csid, type,
 // timestamp and length, and every Ripple player uses the server's chunk
 // size, stream id 1 and the fixed csids, so they are built once per packet
-// and cached in av.SlotRTMP for all players (style §3.2). The cached bytes
+// and cached in av.SlotRTMP for all players (docs/performance.md §2). The cached bytes
 // start with the chunk size and stream id they were built for; a
 // connection whose parameters differ (a client publishing on another
 // stream id, a test server with another chunk size sharing the hub) builds
