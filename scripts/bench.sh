@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ripple's standard load scenarios, run against Ripple and, in the same run
 # and on the same machine, nginx-rtmp and lal, so that the ratios between
-# servers are meaningful even when absolute figures drift (issue 6).
+# servers are meaningful even when absolute figures drift (docs/performance.md §7).
 #
 #   ./scripts/bench.sh                    all scenarios, 30 s windows (≈ 20 min)
 #   WINDOW=10s ./scripts/bench.sh         shorter windows (a quick look)

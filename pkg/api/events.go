@@ -188,7 +188,7 @@ func lastEventID(r *http.Request) (uint64, bool) {
 }
 
 // sseWriter frames events and writes them in one write per wake-up, each
-// under its own deadline (style §3.8: never a whole-response timeout).
+// under its own deadline (docs/architecture.md §8.4: never a whole-response timeout).
 type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController

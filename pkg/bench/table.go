@@ -16,7 +16,7 @@ const (
 
 // WriteTable writes Markdown tables for reports labelled with Server and
 // Scenario: CPU per player-second and its ratios to the other servers, the
-// per-run details, and the issue-6 targets that the runs can decide.
+// per-run details, and the README's performance targets that the runs can decide.
 func WriteTable(w io.Writer, reports []*Report) error {
 	var scenarios, servers []string
 	by := map[[2]string]*Report{}
@@ -67,7 +67,7 @@ func WriteTable(w io.Writer, reports []*Report) error {
 		}
 	}
 
-	// 3. Targets (issue 6), where the runs decide them.
+	// 3. The README's performance targets, where the runs decide them.
 	get := func(sc, sv string) *Report { return valid(by[[2]string{sc, sv}]) }
 	flv, rtmpR, ws := get("httpflv-1000", ServerRipple), get("rtmp-1000", ServerRipple), get("wsflv-1000", ServerRipple)
 	type target struct {

@@ -368,7 +368,7 @@ func httpError(w http.ResponseWriter, code int, msg, cc string) {
 // writeChunk is the most written under one write deadline.
 const writeChunk = 64 << 10
 
-// deadlineWriter sets a write deadline before every chunk (style guide §3.8:
+// deadlineWriter sets a write deadline before every chunk (docs/architecture.md §8.4:
 // deadlines per write, not per response).
 type deadlineWriter struct {
 	http.ResponseWriter

@@ -6,7 +6,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/av"
 )
 
-// Flush points (issue 6). Each protocol writer writes whatever its reader
+// Flush points (docs/performance.md §4). Each protocol writer writes whatever its reader
 // has queued when Ready fires, as one writev, so the number of writes per
 // player (the dominant cost: writev is ~70 % of a player's CPU) is the
 // number of times its reader is woken. That is decided here, once per

@@ -12,7 +12,7 @@ import (
 const audioOnlyWindow = time.Second
 
 // gopCache keeps the media packets of the current GOP, from its keyframe, so
-// a late joiner can start decoding at once (style §3.6). Sequence headers and
+// a late joiner can start decoding at once (docs/architecture.md §3.5). Sequence headers and
 // metadata are kept by the stream, not here.
 //
 // A GOP that exceeds a bound is dropped entirely and caching resumes at the

@@ -173,7 +173,7 @@ func (r *Reader) offer(p *av.Packet, audioOnly bool, s *stream, wake bool) (drop
 	return dropped, false
 }
 
-// overflowLocked handles a full queue (style §3.5): it discards the queued
+// overflowLocked handles a full queue (docs/architecture.md §4): it discards the queued
 // media, keeps queued sequence headers and metadata in order, and makes the
 // reader wait for the next keyframe. MaxOverflows overflows within
 // OverflowWindow evict the reader, as does a queue still full of headers.

@@ -242,7 +242,7 @@ func (s *stream) addReaderLocked(info ReaderInfo) *Reader {
 	}
 	if fromKey {
 		// Audio cached after the keyframe but timestamped before it would
-		// start the player's audio ahead of its video (interop note §4).
+		// start the player's audio ahead of its video (docs/interop.md §4).
 		key := gop[0].DTS
 		for _, p := range gop {
 			if p.Kind == av.KindAudio && p.DTS < key {

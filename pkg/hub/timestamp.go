@@ -2,7 +2,7 @@ package hub
 
 import "github.com/ripplemedia/ripple/pkg/av"
 
-// Timestamp correction thresholds (interop note §7), in milliseconds.
+// Timestamp correction thresholds (docs/interop.md §7), in milliseconds.
 const (
 	// maxForwardJump: a larger forward step within a track is a
 	// discontinuity (encoder restart, wall-clock camera), not real time.
@@ -39,7 +39,7 @@ func (c *trackClock) step() int64 {
 }
 
 // timeline rewrites the wire timestamps of one stream into the stream's
-// timeline (interop note §4 and §7): it starts at 0 on first publish, unwraps
+// timeline (docs/interop.md §4 and §7): it starts at 0 on first publish, unwraps
 // the 32-bit rollover with serial arithmetic, never goes back per track, and
 // continues after the last DTS when a publisher resumes the stream.
 //

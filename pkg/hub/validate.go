@@ -24,7 +24,7 @@ type PacketValidator interface {
 const invalidLogEvery = time.Second
 
 // invalidLog counts a stream's rejected packets and rate-limits their log
-// lines (style §5: never a line per packet). Guarded by stream.mu.
+// lines (docs/architecture.md §8.3: never a line per packet). Guarded by stream.mu.
 type invalidLog struct {
 	n          uint64    // rejected packets, over the stream's life
 	last       error     // why the last one was rejected

@@ -13,7 +13,7 @@ import (
 // no header compression, so the framing of a message depends only on the
 // chunk size, csid, type, stream id, timestamp and length, and is identical
 // for every player (see AppendChunkHeaders). Type 0 also sidesteps the
-// readers that disagree on deltas (rtmp-interop notes §2).
+// readers that disagree on deltas (docs/interop.md §2).
 type ChunkWriter struct {
 	chunkSize int
 }

@@ -34,7 +34,7 @@ const (
 	defaultObjectEncoding = 0
 )
 
-// Chunk stream ids Ripple writes on (brief: 2 protocol control, 3 commands,
+// Chunk stream ids Ripple writes on (docs/interop.md §2: 2 protocol control, 3 commands,
 // 4 audio, 5 data, 6 video). Fixed ids make the media chunk headers identical
 // for every player, so they can be cached once per packet.
 const (
@@ -194,7 +194,7 @@ func commandMessage(msid uint32, name string, txn float64, vals ...any) (*Messag
 
 // The server's replies below have fixed shapes (strings, numbers, null and
 // objects of them), so they are written with amf0's infallible appenders:
-// no error path, and nothing to panic about (style §5).
+// no error path, and nothing to panic about (docs/architecture.md §8.3).
 
 // commandHead starts a command payload: name and transaction id.
 func commandHead(name string, txn float64) []byte {

@@ -319,7 +319,7 @@ func (c *conn) linger() error {
 
 // ack sends an Acknowledgement every window of received bytes (RTMP 1.0
 // §5.4.3), whether or not the peer announced a window: several encoders
-// stall or drop without acks (interop notes §2). The sequence number is the
+// stall or drop without acks (docs/interop.md §2). The sequence number is the
 // byte count modulo 2^32.
 func (c *conn) ack() error {
 	n := c.cr.BytesRead()
@@ -417,7 +417,7 @@ func (c *conn) onUserControl(m *Message) error {
 
 // onCommand dispatches an AMF0 command (RTMP 1.0 §7.2). Unknown commands
 // are ignored: clients send many optional ones, and disconnecting for them
-// breaks interop (interop notes §3).
+// breaks interop (docs/interop.md §3).
 func (c *conn) onCommand(m *Message, payload []byte) error {
 	cmd, err := decodeCommand(payload)
 	if err != nil {
@@ -464,7 +464,7 @@ func (c *conn) replyResult(cmd *command) error {
 	return c.send(csidCommand, resultMessage(cmd.TxnID))
 }
 
-// onConnect answers connect (RTMP 1.0 §7.2.1.1, interop notes §3): window
+// onConnect answers connect (RTMP 1.0 §7.2.1.1, docs/interop.md §3): window
 // ack size, peer bandwidth (dynamic), our chunk size, then `_result`.
 func (c *conn) onConnect(cmd *command) error {
 	if c.connected {

@@ -67,7 +67,7 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 	}
 	c.reader, c.playStreamID = r, msid
 
-	// Order matters (interop notes §4): StreamBegin, Play.Reset, Play.Start,
+	// Order matters (docs/interop.md §4): StreamBegin, Play.Reset, Play.Start,
 	// |RtmpSampleAccess, then the reader's metadata, sequence headers and
 	// media. librtmp discards A/V received before Play.Start.
 	for _, it := range []outItem{

@@ -43,7 +43,7 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 	})
 	if err != nil {
 		// Duplicate publish: "error"/BadName like nginx-rtmp; librtmp (OBS)
-		// and ffmpeg then show the description and give up (interop §3).
+		// and ffmpeg then show the description and give up (docs/interop.md §3).
 		code := codePublishRejected
 		if errors.Is(err, hub.ErrStreamBusy) {
 			code = codePublishBadName
@@ -83,7 +83,7 @@ func (c *conn) endPublish() {
 
 // onMedia hands an audio, video or metadata message to the hub. The chunk
 // reader gave m a payload of its own, so the packet retains it: this is the
-// one copy at ingest (style §3.1).
+// one copy at ingest (docs/architecture.md §8.1).
 func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
 	if c.pub == nil {
 		if typeID == TypeDataAMF0 {
@@ -117,7 +117,7 @@ func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
 // onData keeps stream metadata ("@setDataFrame","onMetaData" from ffmpeg
 // and OBS, or a bare "onMetaData"). Cue points, |RtmpSampleAccess and
 // unparseable script data are skipped, not fatal: ffmpeg's timecode
-// metadata once broke SRS that way (interop notes §3).
+// metadata once broke SRS that way (docs/interop.md §3).
 func (c *conn) onData(m *Message, payload []byte) error {
 	if !isMetadataName(dataName(payload)) {
 		return nil

@@ -11,7 +11,7 @@ import (
 )
 
 // Handshake (RTMP 1.0 §5.2): C0/S0 is the version byte, C1/S1 and C2/S2 are
-// 1536 bytes each. Two dialects are in use (rtmp-interop notes §1):
+// 1536 bytes each. Two dialects are in use (docs/interop.md §1):
 //
 //   - plain, as specified: C1/S1 = time(4) zero(4) random(1528), C2/S2 echo
 //     S1/C1. librtmp (OBS, rtmpdump, GStreamer rtmpsink) sends it.

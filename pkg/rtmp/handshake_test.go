@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Flash digest helpers written from the handshake description (rtmp-interop
-// notes §1), independently of handshake.go, to build and check C1/S1/S2.
+// Flash digest helpers written from the handshake description
+// (docs/interop.md §1), independently of handshake.go, to build and check C1/S1/S2.
 
 const (
 	tPlayerText = "Genuine Adobe Flash Player 001"

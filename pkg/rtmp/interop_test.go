@@ -25,7 +25,7 @@ import (
 //	RIPPLE_INTEROP=1 go test -run Interop -v ./pkg/rtmp
 //
 // The end-to-end suite (pkg/internal/e2e) covers the released binary; these
-// pin the session layer against the peers the interop notes name.
+// pin the session layer against the peers docs/interop.md names.
 
 func requireInterop(t *testing.T) {
 	t.Helper()

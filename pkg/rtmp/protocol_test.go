@@ -14,7 +14,7 @@ import (
 )
 
 // TestConnectReply checks the messages answering connect, in order
-// (interop notes §3): WindowAckSize, SetPeerBandwidth (dynamic),
+// (docs/interop.md §3): WindowAckSize, SetPeerBandwidth (dynamic),
 // SetChunkSize, then _result.
 func TestConnectReply(t *testing.T) {
 	env := startServer(t, ServerConfig{ChunkSize: 8192, AckWindow: 1_000_000}, hub.Config{})

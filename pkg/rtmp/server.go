@@ -35,7 +35,7 @@ const (
 	DefaultAckWindow        = 2_500_000
 
 	// maxOutChunkSize is the largest outgoing chunk size we send: SRS warns
-	// outside 128..65536 (interop notes §2).
+	// outside 128..65536 (docs/interop.md §2).
 	maxOutChunkSize = 65536
 )
 
@@ -304,7 +304,7 @@ func (s *Server) Conns() int {
 }
 
 // closeLevel picks the log level of a connection's close line from its
-// cause (style §5): the peer leaving, a shutdown or an ordinary end is Info;
+// cause (docs/architecture.md §8.3): the peer leaving, a shutdown or an ordinary end is Info;
 // our own bug is Error; everything else (protocol violations, timeouts,
 // slow-reader eviction) is Warn.
 func closeLevel(err error) slog.Level {

@@ -15,7 +15,7 @@ var errDrained = errors.New("rtmp: server draining: connection idle")
 // stream) end as soon as their writer sees the request. Publishers and
 // players end when the hub closes (hub.Hub.Close): a publisher gets
 // onStatus NetStream.Unpublish.Success "server shutting down", a player
-// StreamEOF and NetStream.Play.UnpublishNotify (interop notes §4), both
+// StreamEOF and NetStream.Play.UnpublishNotify (docs/interop.md §4), both
 // before their connection closes. Shutdown returns nil once every
 // connection has ended, or, when ctx ends first, closes the rest (Close)
 // and returns ctx's cause. Close may follow at any time.

@@ -78,7 +78,7 @@ type outItem struct {
 }
 
 // writer owns a connection's outbound side: the ChunkWriter state and every
-// socket write. One goroutine runs it (style §9.4): protocol replies, status
+// socket write. One goroutine runs it (docs/architecture.md §8.2): protocol replies, status
 // messages and media cannot race, and SetChunkSize takes effect exactly
 // between two messages. While playing, that goroutine also waits on the hub
 // reader itself (see writer_play.go): no goroutine per player besides the
@@ -328,7 +328,7 @@ func mediaCSID(k av.Kind) (csid uint32, typeID uint8) {
 // chunk size, stream id 1 and the fixed csids, so the chunked message is
 // built once per packet, contiguous, and cached in av.SlotRTMP for all
 // players: one slice per packet in each player's writev, like an HTTP-FLV
-// tag (docs/performance.md). The cached bytes start with the chunk size
+// tag (docs/performance.md §2). The cached bytes start with the chunk size
 // and stream id they were built for; a connection whose parameters differ
 // (a client publishing on another stream id, a test server with another
 // chunk size sharing the hub) frames its own: chunk headers in its arena

@@ -103,7 +103,7 @@ func (w *writer) playEnded(err error) error {
 		return err // the socket
 	}
 	// RTMP 1.0 §7.1.7 StreamEOF, then the status librtmp and ffmpeg treat
-	// as end of stream (interop notes §4).
+	// as end of stream (docs/interop.md §4).
 	w.appendMessage(csidControl, UserControlMessage(EventStreamEOF, ps.streamID))
 	w.appendMessage(csidCommand, onStatusMessage(ps.streamID, levelStatus, codePlayUnpublish,
 		"stream is now unpublished"))

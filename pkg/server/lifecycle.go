@@ -55,7 +55,7 @@ func (s *Server) stepsAt(st stage) []stopStep {
 
 // shutdown drains the server; parent is Run's context, already done, whose
 // values (not cancellation) carry over. The order is what lets SIGTERM end
-// every client cleanly (issue 5 §6, style §4):
+// every client cleanly (docs/architecture.md §6):
 //
 //  1. Not ready: /readyz answers 503. With shutdown_delay, everything keeps
 //     serving that long so load balancers stop sending new clients first.

@@ -1,7 +1,7 @@
 // Package server is Ripple's composition root. It is the only package that
 // knows the config file schema: it translates config.Config into each
 // package's own Config, binds the RTMP and HTTP listeners, serves until the
-// context ends and then shuts everything down in order (style guide §4).
+// context ends and then shuts everything down in order (docs/architecture.md §6).
 package server
 
 import (

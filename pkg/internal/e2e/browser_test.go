@@ -233,7 +233,7 @@ func logTime(t *testing.T, line string) time.Time {
 	return time.Time{}
 }
 
-// TestBrowserDashboard drives the page's live list (issue 5): with api.token
+// TestBrowserDashboard drives the page's live list: with api.token
 // set the page asks for the token; once it is entered a stream shows up
 // within 3 s of publishing, its viewer count follows a player joining and
 // being kicked (from the page's own kick button), and the row goes when the

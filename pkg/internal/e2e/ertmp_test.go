@@ -32,7 +32,7 @@ import (
 // first frame must receive every tag body byte for byte; players that join
 // after the second keyframe (RTMP, HTTP-FLV, WS-FLV) must start with the
 // sequence starts and then a keyframe and receive every later body byte for
-// byte. Legacy codec 12 comes out as E-RTMP hvc1, by design (notes §6); the
+// byte. Legacy codec 12 comes out as E-RTMP hvc1, by design (docs/interop.md §6); the
 // FLV outputs drop E-RTMP video Metadata (mpegts.js rejects it).
 func TestERTMPPassthrough(t *testing.T) {
 	t.Parallel()

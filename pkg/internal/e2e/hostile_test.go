@@ -46,7 +46,7 @@ type hostilePublish struct {
 }
 
 // hostilePublishes are the three publishes that took the whole server down
-// (issue 10): each crashed an HLS muxer goroutine, which nothing recovered.
+// (docs/hardening.md §1): each crashed an HLS muxer goroutine, which nothing recovered.
 var hostilePublishes = []hostilePublish{
 	{
 		// mediacommon's h264.IsRandomAccess indexed the empty PPS the TS

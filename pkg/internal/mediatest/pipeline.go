@@ -13,7 +13,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/flv"
 )
 
-// Pipeline fuzzing (issue 10, hardening item 3). Every output package has a
+// Pipeline fuzzing (docs/hardening.md §2). Every output package has a
 // FuzzPipeline target that feeds the same input through the same ingest
 // path: PipelineTags decodes the fuzz bytes into FLV tags, IngestPacket
 // turns each into the packet RTMP ingest would publish, a hub publisher

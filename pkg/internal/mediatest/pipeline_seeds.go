@@ -119,7 +119,7 @@ func hostileCases() []PipelineCase {
 	avcOK := avcHeaderBody(avcRecord([][]byte{hostileSPS}, [][]byte{hostilePPS}))
 	meta := New(Config{}).Metadata().Data
 
-	// The HLS crash of issue 10: an empty PPS, then keyframes.
+	// The publish that crashed HLS muxers (docs/hardening.md §1): an empty PPS, then keyframes.
 	reset()
 	add("avc empty pps then keyframes",
 		d(meta), v(avcHeaderBody(avcRecord([][]byte{hostileSPS}, [][]byte{{}}))), a(aacHeaderBody(ascLC)),
