@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
@@ -46,7 +47,7 @@ type pusher struct {
 // stream. Streams pulled by an edge (publisher protocol "relay") are never
 // relayed on; streams that already crossed MaxHops relays are not forwarded.
 func (m *Manager) startPushes(key string, info hub.PublisherInfo) {
-	if info.Protocol == "relay" {
+	if info.Protocol == access.ProtoRelay {
 		return
 	}
 	app, name := splitKey(key)
@@ -202,7 +203,7 @@ func (p *pusher) pushOnce(t target) error {
 	// Close unblocks a WritePacket stuck on a dead destination.
 	stop := context.AfterFunc(p.ctx, func() { c.Close() })
 	defer stop()
-	info := hub.ReaderInfo{Protocol: "relay", RemoteAddr: t.display(p.app, p.name)}
+	info := hub.ReaderInfo{Protocol: access.ProtoRelay, RemoteAddr: t.display(p.app, p.name)}
 	for {
 		r, err := m.hub.Subscribe(p.key, info)
 		if err != nil {
