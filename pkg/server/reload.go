@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/ripplemedia/ripple/pkg/access"
 	"slices"
 	"strings"
 	"sync"
@@ -206,23 +207,42 @@ type policyTable struct {
 	byApp map[string]hub.PublishPolicy
 }
 
-// publishPolicy is hub.Config.Policy: the current table's answer.
-func (r *reloader) publishPolicy(app string) hub.PublishPolicy {
-	t := r.policy.Load()
-	if p, ok := t.byApp[app]; ok {
+// newPolicyTable resolves every app's policy of cfg (validated) once.
+func newPolicyTable(cfg config.Config) *policyTable {
+	t := &policyTable{def: toPolicy(cfg.Hub.PublishPolicy), byApp: make(map[string]hub.PublishPolicy, len(cfg.Apps))}
+	for app := range cfg.Apps {
+		t.byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
+	}
+	return t
+}
+
+// lookup answers for a key's directory, which the hub passes ("live/x"
+// for live/x/cam1): the policy of the longest configured app it lies under
+// (access.MatchApp), as for auth, else the global one.
+func (t *policyTable) lookup(dir string) hub.PublishPolicy {
+	if p, ok := t.byApp[dir]; ok {
 		return p
 	}
+	if app, ok := access.MatchApp(dir+"/", t.has); ok {
+		return t.byApp[app]
+	}
 	return t.def
+}
+
+func (t *policyTable) has(app string) bool {
+	_, ok := t.byApp[app]
+	return ok
+}
+
+// publishPolicy is hub.Config.Policy: the current table's answer.
+func (r *reloader) publishPolicy(dir string) hub.PublishPolicy {
+	return r.policy.Load().lookup(dir)
 }
 
 // setPolicy builds the table of cfg (validated) and swaps it in. Publishers
 // already live keep their stream; the policy decides the next publish.
 func (r *reloader) setPolicy(cfg config.Config) error {
-	t := &policyTable{def: toPolicy(cfg.Hub.PublishPolicy), byApp: make(map[string]hub.PublishPolicy, len(cfg.Apps))}
-	for app := range cfg.Apps {
-		t.byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
-	}
-	r.policy.Store(t)
+	r.policy.Store(newPolicyTable(cfg))
 	return nil
 }
 

@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/httpflv"
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -168,25 +167,10 @@ func hubConfig(cfg config.Config, log *slog.Logger) hub.Config {
 	}
 }
 
-// policyFunc resolves every app's policy once. The hub passes a key's
-// directory ("live/x" for live/x/cam1); its policy is that of the longest
-// configured app it lies under (access.MatchApp), as for auth.
-func policyFunc(cfg config.Config) func(app string) hub.PublishPolicy {
-	def := toPolicy(cfg.Hub.PublishPolicy)
-	byApp := make(map[string]hub.PublishPolicy, len(cfg.Apps))
-	for app := range cfg.Apps {
-		byApp[app] = toPolicy(cfg.PublishPolicyFor(app))
-	}
-	has := func(a string) bool { _, ok := byApp[a]; return ok }
-	return func(dir string) hub.PublishPolicy {
-		if p, ok := byApp[dir]; ok {
-			return p
-		}
-		if app, ok := access.MatchApp(dir+"/", has); ok {
-			return byApp[app]
-		}
-		return def
-	}
+// policyFunc resolves every app's policy once (newPolicyTable). The
+// server replaces it with the reloadable table of the same rules.
+func policyFunc(cfg config.Config) func(dir string) hub.PublishPolicy {
+	return newPolicyTable(cfg).lookup
 }
 
 // toPolicy maps a validated policy.

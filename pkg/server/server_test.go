@@ -380,9 +380,16 @@ func TestPolicyFunc(t *testing.T) {
 	cfg.Apps = map[string]config.App{"strict": {PublishPolicy: config.PolicyReject}, "inherit": {}}
 	p := policyFunc(cfg)
 	require.Equal(t, hub.PolicyReject, p("strict"))
+	require.Equal(t, hub.PolicyReject, p("strict/x"), "a nested key is under its app")
+	require.Equal(t, hub.PolicyTakeover, p("strictly"), "a longer app name is not under it")
 	require.Equal(t, hub.PolicyTakeover, p("inherit"))
 	require.Equal(t, hub.PolicyTakeover, p("other"))
 	require.Equal(t, hub.PolicyReject, policyFunc(testConfig(t))("live"), "default")
+
+	// The running server's reloadable table answers the same way.
+	r := start(t, cfg)
+	require.Equal(t, hub.PolicyReject, r.reload.publishPolicy("strict/x"))
+	require.Equal(t, hub.PolicyTakeover, r.reload.publishPolicy("other/x"))
 }
 
 // hub.merge_window reaches the hub (its behaviour: hub's TestFlushMergeWindow).
