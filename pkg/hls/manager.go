@@ -103,6 +103,7 @@ func (m *Manager) ensure(key string) *muxer {
 			}()
 		}
 		mx.log.Info("hls muxer started", "variant", m.cfg.Variant.String())
+		start := time.Now()
 		err := mx.run(ctx)
 		close(mx.stopped)
 		m.mu.Lock()
@@ -111,7 +112,8 @@ func (m *Manager) ensure(key string) *muxer {
 		}
 		m.mu.Unlock()
 		lvl, cause := closeCause(err)
-		mx.log.Log(context.Background(), lvl, "hls muxer stopped", "cause", cause, "err", err)
+		mx.log.Log(context.Background(), lvl, "hls muxer stopped", "err", cause,
+			"duration", time.Since(start).Round(time.Millisecond))
 	}()
 	return mx
 }

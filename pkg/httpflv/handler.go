@@ -255,7 +255,7 @@ func (h *Handler) logClose(p *player, cause error) {
 	if p.sink != nil {
 		written = p.sink.bytes()
 	}
-	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
+	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "err", causeText(cause),
 		"duration", time.Since(p.start).Round(time.Millisecond), "bytes", written,
 		"dropped", p.reader.Stats().Dropped, "skipped", p.skipped}
 	if pe, ok := guard.AsPanic(cause); ok {
