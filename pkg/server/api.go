@@ -42,7 +42,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 
 	sampler := s.ops.api.Sampler()
-	collector := metrics.NewCollector(s.hub, metrics.Config{
+	collector := metrics.NewCollector(metrics.Config{
 		Rate: func(key string) (float64, float64, bool) {
 			r, ok := sampler.Rate(key)
 			return r.Bitrate, r.FPS, ok
@@ -51,7 +51,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Relays:      s.metricsRelays(),
 		Panics:      s.panicCounts,
 		Refused:     s.refused,
-	})
+	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.
 	mux.Handle("GET /metrics", api.TokenHandler(s.cfg.API.MetricsToken, metrics.Handler(collector)))

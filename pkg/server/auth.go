@@ -149,7 +149,7 @@ func proxyListener(cfg config.Config, log *slog.Logger, ln net.Listener, panics 
 	if !cfg.RTMP.ProxyProtocol {
 		return ln
 	}
-	return proxyproto.NewListener(ln, proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout, Panics: panics})
+	return proxyproto.NewListener(proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout, Panics: panics}, ln)
 }
 
 // realIP sets r.RemoteAddr to the client's address from X-Forwarded-For
