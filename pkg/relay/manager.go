@@ -16,7 +16,7 @@ import (
 
 // Manager runs every relay of one server: it watches the hub for publishes
 // (forwards, edge pushes) and answers its demand for streams of edge apps
-// (pulls).
+// (pulls). New builds it, Start makes it act, Close stops it.
 type Manager struct {
 	cfg  Config
 	log  *slog.Logger
@@ -140,7 +140,9 @@ func New(cfg Config, h *hub.Hub) (*Manager, error) {
 	return m, nil
 }
 
-// Start watches the hub and installs the edge demand handler. Call once.
+// Start watches the hub and installs the edge demand handler. Later calls,
+// and calls after Close, do nothing. Start and Close are not called
+// concurrently.
 func (m *Manager) Start() {
 	m.mu.Lock()
 	if m.started || m.closed {
@@ -161,12 +163,12 @@ func (m *Manager) Start() {
 }
 
 // Close stops every relay (pulls close their hub publishers) and waits for
-// them. Idempotent.
-func (m *Manager) Close() {
+// them. Idempotent; the error is always nil (io.Closer).
+func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return
+		return nil
 	}
 	m.closed = true
 	started := m.started
@@ -186,6 +188,7 @@ func (m *Manager) Close() {
 	}
 	m.wg.Wait()
 	m.http.CloseIdleConnections()
+	return nil
 }
 
 // Relays returns a snapshot of the running relays, oldest first.
