@@ -34,6 +34,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
 	}, s.hub)
+	s.ops.api.Start()
 	if !loopback && s.cfg.API.Token == "" {
 		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
 			"http", s.HTTPAddr().String())

@@ -24,7 +24,9 @@ func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 	hc.Authorize = s.auth.admit // every HLS object, per hls.auth_scope
 	hc.Restricted = s.auth.chk.PlayRestricted
 	hc.Panics = &s.panics
-	return hlsPart{m: hls.New(hc, s.hub)}
+	m := hls.New(hc, s.hub)
+	m.Start()
+	return hlsPart{m: m}
 }
 
 func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
