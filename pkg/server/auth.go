@@ -73,7 +73,7 @@ func (s *Server) initAuth(cfg config.Config) error {
 	}
 	s.auth.chk, s.auth.log = chk, s.log
 	if err := s.auth.setTrusted(cfg); err != nil {
-		chk.Close(context.Background())
+		_ = chk.Close() // never fails
 		return err
 	}
 	s.OnReload("auth", []string{"auth", "apps.*.auth", "http.trusted_proxies"}, s.auth.reload)
@@ -83,7 +83,7 @@ func (s *Server) initAuth(cfg config.Config) error {
 		if s.auth.unwatch != nil {
 			s.auth.unwatch()
 		}
-		chk.Close(ctx)
+		_ = chk.Shutdown(ctx) // notifications still queued at the deadline are counted as dropped
 		return nil
 	})
 	return nil
