@@ -2,6 +2,7 @@ package relay
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +17,7 @@ import (
 
 // Manager runs every relay of one server: it watches the hub for publishes
 // (forwards, edge pushes) and answers its demand for streams of edge apps
-// (pulls). New builds it, Start makes it act, Close stops it.
+// (pulls). New builds it, Start makes it act, Shutdown or Close stops it.
 type Manager struct {
 	cfg  Config
 	log  *slog.Logger
@@ -189,6 +190,23 @@ func (m *Manager) Close() error {
 	m.wg.Wait()
 	m.http.CloseIdleConnections()
 	return nil
+}
+
+// Shutdown stops every relay like Close, but returns by the time ctx ends:
+// nil once they all ended, or ctx's cause while some are still ending (each
+// within Timeout, on its own goroutine).
+func (m *Manager) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		_ = m.Close() // never fails
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // Relays returns a snapshot of the running relays, oldest first.

@@ -15,9 +15,13 @@ var errDrained = errors.New("rtmp: server draining: connection idle")
 // Publishers and players end when the hub closes (hub.Hub.Close): a
 // publisher gets onStatus NetStream.Unpublish.Success "server shutting
 // down", a player StreamEOF and NetStream.Play.UnpublishNotify (interop
-// notes §4), both before their connection closes.
+// notes §4), both before their connection closes. Idempotent.
 func (s *Server) Drain() {
 	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return // the connections were asked already
+	}
 	s.draining = true
 	s.stopAccepting()
 	conns := make([]*conn, 0, len(s.conns))
