@@ -34,7 +34,9 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
 	}, s.hub)
-	s.ops.api.Start()
+	// Its event streams end with the listeners: http.Server.Shutdown would
+	// wait for them.
+	s.add(part{name: "api", stage: stageListen, c: s.ops.api})
 	if !loopback && s.cfg.API.Token == "" {
 		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
 			"http", s.HTTPAddr().String())
@@ -110,11 +112,4 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	default:
 		_, _ = w.Write([]byte("ready\n")) // a failed write means the client left
 	}
-}
-
-// stopOps runs first in shutdown: not ready any more, and the API's event
-// streams end, since http.Server.Shutdown does not end long-lived responses.
-func (s *Server) stopOps() {
-	s.ops.serving.Store(false)
-	s.ops.api.Close()
 }
