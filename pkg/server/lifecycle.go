@@ -83,6 +83,8 @@ var (
 
 // stage is where a part stops in the drain (see shutdown). The stages run
 // in this order, and the parts of a stage in reverse registration order.
+// After stageListen, each part stops with Shutdown(ctx) if it has one,
+// else Close, one after the other.
 type stage uint8
 
 const (
