@@ -95,8 +95,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// API serves /api/v1. Create it with New; Close stops its sampler and ends
-// every open event stream.
+// API serves /api/v1. New builds it, Start starts its sampler and its
+// watch of the hub, Close stops them and ends every open event stream.
 type API struct {
 	cfg     Config
 	log     *slog.Logger
@@ -108,16 +108,18 @@ type API struct {
 	broker  *broker
 
 	closeOnce sync.Once
+	mu        sync.Mutex
+	running   bool // Start ran: the sampler ticks, the hub is watched
+	closed    bool
 	unwatch   func()
 }
 
-// New builds the API over h and starts its sampler.
+// New builds the API over h; Start makes it sample and watch the hub.
 func New(cfg Config, h *hub.Hub) *API {
 	cfg = cfg.withDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger, hub: h, started: time.Now()}
 	a.broker = newBroker(cfg.EventsBacklog)
-	a.sampler = NewSampler(h, cfg.StatsInterval, a.publishStats)
-	a.unwatch = h.Watch(a.onHubEvent)
+	a.sampler = newSampler(h, cfg.StatsInterval, a.publishStats)
 	a.mux = http.NewServeMux()
 	for _, rt := range a.routes() {
 		a.mux.HandleFunc(rt.pattern, rt.handler)
@@ -145,17 +147,39 @@ func (a *API) routes() []route {
 	}
 }
 
-// Sampler returns the API's rate sampler (for the metrics collector).
+// Sampler returns the API's rate sampler (for the metrics collector); it
+// measures nothing before Start.
 func (a *API) Sampler() *Sampler { return a.sampler }
 
+// Start takes a first sample, starts the sampler and turns hub events into
+// the event stream's. Later calls, and calls after Close, do nothing.
+func (a *API) Start() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running || a.closed {
+		return
+	}
+	a.running = true
+	a.unwatch = a.hub.Watch(a.onHubEvent)
+	a.sampler.start()
+}
+
 // Close stops the sampler and the hub watch and ends every event stream,
-// waiting for their handlers to return. Idempotent.
-func (a *API) Close() {
+// waiting for their handlers to return. Idempotent; the error is always nil
+// (io.Closer).
+func (a *API) Close() error {
 	a.closeOnce.Do(func() {
-		a.unwatch()
-		a.sampler.Close()
+		a.mu.Lock()
+		a.closed = true
+		running := a.running
+		a.mu.Unlock()
+		if running {
+			a.unwatch()
+			a.sampler.Close()
+		}
 		a.broker.close()
 	})
+	return nil
 }
 
 // ServeHTTP authorizes the request, then routes it. Unknown paths under

@@ -35,6 +35,7 @@ func BenchmarkListStreams(b *testing.B) {
 		}
 	}
 	a := New(Config{StatsInterval: time.Hour}, h)
+	a.Start()
 	defer a.Close()
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/streams", nil)
 	b.ReportAllocs()

@@ -47,6 +47,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		_ = rs.Serve(ln) // returns ErrServerClosed after Close
 	}()
 	a := New(cfg, h)
+	a.Start()
 	srv := httptest.NewServer(a)
 	t.Cleanup(func() {
 		a.Close() // ends SSE streams, so srv.Close does not wait for them

@@ -44,14 +44,26 @@ type sample struct {
 // goroutine except for the first) with the snapshot and the
 // new rates (it must not block for long).
 func NewSampler(h *hub.Hub, interval time.Duration, onTick func([]hub.StreamInfo, map[string]Rate)) *Sampler {
-	s := &Sampler{
+	s := newSampler(h, interval, onTick)
+	s.start()
+	return s
+}
+
+// newSampler returns a Sampler that does not tick until start.
+func newSampler(h *hub.Hub, interval time.Duration, onTick func([]hub.StreamInfo, map[string]Rate)) *Sampler {
+	return &Sampler{
 		hub: h, interval: interval, now: time.Now, onTick: onTick,
 		prev: make(map[string]sample), rates: make(map[string]Rate),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	s.Tick() // here, not in run: a rate is known as soon as New returns
+}
+
+// start takes a first sample (here, not in run: a rate is known as soon as
+// start returns) and starts the ticking goroutine. Call it once; Close
+// waits for that goroutine, so it must follow start.
+func (s *Sampler) start() {
+	s.Tick()
 	go s.run()
-	return s
 }
 
 func (s *Sampler) run() {

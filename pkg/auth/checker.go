@@ -41,7 +41,8 @@ type Checker struct {
 	hookWarn netx.LogLimiter
 }
 
-// New validates cfg.Rules and returns a Checker; Close releases it.
+// New validates cfg.Rules and returns a Checker, its hook worker running;
+// Shutdown or Close stops it.
 func New(cfg Config) (*Checker, error) {
 	comp, err := compile(cfg.Rules)
 	if err != nil {
@@ -85,10 +86,21 @@ func (c *Checker) Reload(r Rules) error {
 	return nil
 }
 
-// Close delivers the queued notifications until ctx ends, then drops the
-// rest and stops the background worker.
-func (c *Checker) Close(ctx context.Context) {
-	c.notify.close(ctx)
+// Shutdown stops taking notifications and delivers the queued ones until
+// ctx ends, like http.Server.Shutdown: it returns nil once the queue is
+// empty, or, when ctx ends first, drops the rest (counted in Stats), stops
+// the background worker and returns ctx's cause. Later calls return nil.
+func (c *Checker) Shutdown(ctx context.Context) error {
+	return c.notify.close(ctx)
+}
+
+// Close drops the queued notifications and stops the background worker at
+// once. Idempotent; the error is always nil (io.Closer).
+func (c *Checker) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.notify.close(ctx) // cut short on purpose: nothing to report
+	return nil
 }
 
 // CheckPublish decides whether req may publish: IP lists, then the signed

@@ -20,7 +20,7 @@ func newChecker(t *testing.T, r Rules, now time.Time) *Checker {
 	t.Helper()
 	c, err := New(Config{Rules: r, Now: func() time.Time { return now }})
 	require.NoError(t, err)
-	t.Cleanup(func() { c.Close(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, c.Shutdown(context.Background())) })
 	return c
 }
 

@@ -140,16 +140,22 @@ func (n *notifier) deliver(nt notification) {
 
 // close stops accepting notifications and delivers what is queued until
 // ctx ends; then it abandons the rest (counted as dropped) and any delivery
-// in flight, and returns once the worker is gone.
-func (n *notifier) close(ctx context.Context) {
+// in flight, and returns once the worker is gone: nil when the queue was
+// delivered, ctx's cause when it was cut short (or nil on a later call).
+func (n *notifier) close(ctx context.Context) (err error) {
 	n.closeOnce.Do(func() {
 		n.closing.Store(true)
 		close(n.stop)
 		select {
 		case <-n.done:
 		case <-ctx.Done():
-			n.cancel()
-			<-n.done
+			select {
+			case <-n.done: // delivered just in time
+			default:
+				err = context.Cause(ctx)
+				n.cancel()
+				<-n.done
+			}
 		}
 		n.cancel()
 		for {
@@ -161,4 +167,5 @@ func (n *notifier) close(ctx context.Context) {
 			}
 		}
 	})
+	return err
 }

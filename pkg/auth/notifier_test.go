@@ -75,7 +75,7 @@ func TestAsyncHookGivesUp(t *testing.T) {
 }
 
 // TestAsyncHookNeverBlocks: with the hook stuck and the queue full, Notify
-// returns at once and counts the drop; Close then abandons the backlog when
+// returns at once and counts the drop; Shutdown then abandons the backlog when
 // its context ends.
 func TestAsyncHookNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
@@ -108,14 +108,14 @@ func TestAsyncHookNeverBlocks(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	c.Close(ctx)
+	require.ErrorIs(t, c.Shutdown(ctx), context.DeadlineExceeded)
 	require.Equal(t, uint64(10), c.Stats().Dropped)
-	c.NotifyStop(req) // after Close: dropped, no panic
+	c.NotifyStop(req) // after Shutdown: dropped, no panic
 	require.Equal(t, uint64(11), c.Stats().Dropped)
 }
 
-// TestAsyncHookFlushOnClose: Close delivers what is queued.
-func TestAsyncHookFlushOnClose(t *testing.T) {
+// TestAsyncHookFlushOnShutdown: Shutdown delivers what is queued.
+func TestAsyncHookFlushOnShutdown(t *testing.T) {
 	got := make(chan hookBody, 8)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b hookBody
@@ -127,7 +127,7 @@ func TestAsyncHookFlushOnClose(t *testing.T) {
 	require.NoError(t, err)
 	c.NotifyUnpublish(Request{App: "live", Stream: "a"})
 	c.NotifyStop(Request{App: "live", Stream: "b"})
-	c.Close(context.Background())
+	require.NoError(t, c.Shutdown(context.Background()))
 	require.Equal(t, uint64(2), c.Stats().Delivered)
 	require.Equal(t, "a", recvBody(t, got).Stream)
 	require.Equal(t, ActionStop, recvBody(t, got).Action)

@@ -330,6 +330,7 @@ func TestAuthClientLeft(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}}, h)
+	m.Start()
 	defer m.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequest(http.MethodGet, "/live/cam.m3u8?token=x", nil).WithContext(ctx)

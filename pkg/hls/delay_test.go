@@ -58,6 +58,7 @@ func measureDelay(b *testing.B, v Variant, gop int, dur time.Duration) []time.Du
 		}
 		listed = max(listed, dts)
 	}}, h)
+	m.Start()
 	defer m.Close()
 
 	joined := make(chan struct{})

@@ -35,6 +35,7 @@ func TestDirectoryNestedKeys(t *testing.T) {
 	m := New(Config{Variant: VariantFMP4, Directory: dir, onUpdate: func(key string, dts int64) {
 		segs[key] <- dts
 	}}, h)
+	m.Start()
 	defer m.Close()
 
 	pubs := map[string]*hub.Publisher{}

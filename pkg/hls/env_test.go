@@ -69,6 +69,7 @@ func newEnv(t *testing.T, cfg Config, hc hub.Config) *env {
 		}
 	})
 	e.m = New(cfg, e.hub)
+	e.m.Start()
 	e.srv = httptest.NewServer(e.m)
 	t.Cleanup(func() {
 		e.srv.Close()

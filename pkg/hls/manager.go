@@ -20,7 +20,7 @@ const demandWait = 10 * time.Second
 
 // Manager runs one muxer per live stream and serves them over HTTP (it is
 // an http.Handler for GET, HEAD and OPTIONS on the URLs of the package
-// comment).
+// comment). New builds it, Start makes it follow the hub, Close stops it.
 type Manager struct {
 	cfg     Config
 	hub     *hub.Hub
@@ -31,14 +31,14 @@ type Manager struct {
 
 	refusedLog netx.LogLimiter
 
-	mu     sync.Mutex
-	muxers map[string]*muxer
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	muxers  map[string]*muxer
+	started bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
-// New returns a Manager reading streams from h. Unless cfg.OnDemand, a
-// muxer starts on every publish (and for streams already live).
+// New returns a Manager reading streams from h; Start makes it act.
 func New(cfg Config, h *hub.Hub) *Manager {
 	cfg = cfg.withDefaults()
 	m := &Manager{
@@ -48,13 +48,26 @@ func New(cfg Config, h *hub.Hub) *Manager {
 		muxers: make(map[string]*muxer),
 	}
 	m.cors = cors.New(cfg.AllowOrigin)
-	m.unwatch = h.Watch(m.onEvent)
-	if !cfg.OnDemand {
-		for _, s := range h.Streams() {
+	return m
+}
+
+// Start watches the hub: unless cfg.OnDemand, a muxer starts on every
+// publish (and for streams already live). Later calls, and calls after
+// Close, do nothing. Start and Close are not called concurrently.
+func (m *Manager) Start() {
+	m.mu.Lock()
+	if m.started || m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.started = true
+	m.mu.Unlock()
+	m.unwatch = m.hub.Watch(m.onEvent)
+	if !m.cfg.OnDemand {
+		for _, s := range m.hub.Streams() {
 			m.ensure(s.Key)
 		}
 	}
-	return m
 }
 
 // onEvent runs synchronously in the hub: it only starts goroutines and sets
@@ -104,6 +117,7 @@ func (m *Manager) ensure(key string) *muxer {
 			}()
 		}
 		mx.log.Info("hls muxer started", "variant", m.cfg.Variant.String())
+		start := time.Now()
 		err := mx.run(ctx)
 		close(mx.stopped)
 		m.mu.Lock()
@@ -112,7 +126,8 @@ func (m *Manager) ensure(key string) *muxer {
 		}
 		m.mu.Unlock()
 		lvl, cause := closeCause(err)
-		mx.log.Log(context.Background(), lvl, "hls muxer stopped", "cause", cause, "err", err)
+		mx.log.Log(context.Background(), lvl, "hls muxer stopped", "err", cause,
+			"duration", time.Since(start).Round(time.Millisecond))
 	}()
 	return mx
 }
@@ -162,25 +177,29 @@ func (m *Manager) waitStream(ctx context.Context, key string) error {
 }
 
 // Close stops every muxer, wakes blocked playlist requests and waits.
-// Idempotent.
-func (m *Manager) Close() {
+// Idempotent; the error is always nil (io.Closer).
+func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return
+		return nil
 	}
 	m.closed = true
+	started := m.started
 	muxers := make([]*muxer, 0, len(m.muxers))
 	for _, mx := range m.muxers {
 		muxers = append(muxers, mx)
 	}
 	m.mu.Unlock()
-	m.unwatch()
+	if started {
+		m.unwatch()
+	}
 	close(m.done)
 	for _, mx := range muxers {
 		mx.cancel()
 	}
 	m.wg.Wait()
+	return nil
 }
 
 func isClosed(ch <-chan struct{}) bool {

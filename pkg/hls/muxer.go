@@ -213,8 +213,9 @@ func (mx *muxer) idle(ctx context.Context) {
 	}
 }
 
-// closeCause names why run ended, for the one "stopped" log line.
-func closeCause(err error) (slog.Level, string) {
+// closeCause names why run ended, for the "err" of the one "stopped" log
+// line: a word for the expected ends, the error itself for a failure.
+func closeCause(err error) (slog.Level, any) {
 	switch {
 	case errors.Is(err, io.EOF):
 		return slog.LevelInfo, "stream ended"
@@ -224,8 +225,10 @@ func closeCause(err error) (slog.Level, string) {
 		return slog.LevelWarn, "evicted: too slow"
 	case errors.Is(err, hub.ErrStreamNotFound):
 		return slog.LevelDebug, "stream not live"
+	case err == nil:
+		return slog.LevelWarn, "failed"
 	}
-	return slog.LevelWarn, "failed"
+	return slog.LevelWarn, err
 }
 
 func (mx *muxer) handle(p *av.Packet) {

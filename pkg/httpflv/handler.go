@@ -20,7 +20,9 @@ import (
 )
 
 // Handler serves GET, HEAD and OPTIONS on /{app...}/{stream}.flv, and
-// WebSocket-FLV on the same path.
+// WebSocket-FLV on the same path. It stops like rtmp.Server: Drain begins a
+// graceful stop without waiting, Shutdown drains and waits, Close ends
+// every player at once.
 type Handler struct {
 	cfg  Config
 	log  *slog.Logger
@@ -57,8 +59,9 @@ func NewHandler(cfg Config, h *hub.Hub) *Handler {
 
 // Close ends every active player, hijacked and WebSocket connections
 // included (http.Server.Shutdown does not wait for those), and waits for
-// their goroutines. Requests arriving afterwards get 503.
-func (h *Handler) Close() {
+// their goroutines. Requests arriving afterwards get 503. Idempotent; the
+// error is always nil (io.Closer).
+func (h *Handler) Close() error {
 	h.mu.Lock()
 	h.closed = true
 	players := make([]*player, 0, len(h.players))
@@ -71,6 +74,7 @@ func (h *Handler) Close() {
 		p.kick(errHandlerClosed)
 	}
 	h.wg.Wait()
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -255,7 +259,7 @@ func (h *Handler) logClose(p *player, cause error) {
 	if p.w != nil {
 		written = p.w.Sent()
 	}
-	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "cause", causeText(cause),
+	attrs := []any{"proto", p.proto, "stream", p.key, "remote", p.remote, "err", causeText(cause),
 		"duration", time.Since(p.start).Round(time.Millisecond), "bytes", written,
 		"dropped", p.reader.Stats().Dropped, "skipped", p.skipped}
 	if pe, ok := guard.AsPanic(cause); ok {

@@ -37,9 +37,9 @@ func BenchmarkScrape(b *testing.B) {
 			r.AddBytes(1000)
 		}
 	}
-	handler := Handler(NewCollector(h, Config{
+	handler := Handler(NewCollector(Config{
 		Rate: func(string) (float64, float64, bool) { return 1, 1, true },
-	}))
+	}, h))
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -28,7 +28,7 @@ type Collector struct {
 }
 
 // NewCollector returns a collector over h.
-func NewCollector(h *hub.Hub, cfg Config) *Collector {
+func NewCollector(cfg Config, h *hub.Hub) *Collector {
 	stream := []string{"app", "stream"}
 	proto := []string{"app", "stream", "protocol"}
 	d := func(name, help string, labels []string) *prometheus.Desc {

@@ -95,7 +95,7 @@ func TestScrape(t *testing.T) {
 	r3.AddBytes(3)
 	st, _ := h.Stream("live/a/cam")
 
-	c := NewCollector(h, Config{
+	c := NewCollector(Config{
 		Rate: func(key string) (float64, float64, bool) {
 			return 2_500_000, 30, key == "live/a/cam"
 		},
@@ -108,7 +108,7 @@ func TestScrape(t *testing.T) {
 		},
 		Panics:  func() []Count { return []Count{{Name: "hls", Value: 2}} },
 		Refused: func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
-	})
+	}, h)
 	fams := scrape(t, Handler(c))
 
 	stream := map[string]string{"app": "live/a", "stream": "cam"}
@@ -173,7 +173,7 @@ func (rejectTagged) Check(p *av.Packet) error {
 func TestScrapeEmptyHub(t *testing.T) {
 	h := hub.New(hub.Config{})
 	defer h.Close()
-	fams := scrape(t, Handler(NewCollector(h, Config{})))
+	fams := scrape(t, Handler(NewCollector(Config{}, h)))
 	require.Equal(t, 0.0, value(t, fams, "ripple_streams", nil))
 	require.NotContains(t, fams, "ripple_stream_players", "no per-stream series without streams")
 }

@@ -60,7 +60,7 @@ type Listener struct {
 var _ net.Listener = (*Listener)(nil)
 
 // NewListener wraps inner and starts accepting on it.
-func NewListener(inner net.Listener, cfg Config) *Listener {
+func NewListener(cfg Config, inner net.Listener) *Listener {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -38,7 +38,7 @@ func newTestListener(t *testing.T, timeout time.Duration) (*Listener, *syncBuffe
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	logs := &syncBuffer{}
-	l := NewListener(inner, Config{Timeout: timeout, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	l := NewListener(Config{Timeout: timeout, Logger: slog.New(slog.NewTextHandler(logs, nil))}, inner)
 	t.Cleanup(func() { l.Close() })
 	return l, logs
 }

@@ -101,7 +101,7 @@ func newManager(t *testing.T, h *hub.Hub, cfg Config) *Manager {
 	m, err := New(cfg, h)
 	require.NoError(t, err)
 	m.Start()
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
 

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,7 @@ import (
 
 // Manager runs every relay of one server: it watches the hub for publishes
 // (forwards, edge pushes) and answers its demand for streams of edge apps
-// (pulls).
+// (pulls). New builds it, Start makes it act, Shutdown or Close stops it.
 type Manager struct {
 	cfg  Config
 	log  *slog.Logger
@@ -141,7 +142,9 @@ func New(cfg Config, h *hub.Hub) (*Manager, error) {
 	return m, nil
 }
 
-// Start watches the hub and installs the edge demand handler. Call once.
+// Start watches the hub and installs the edge demand handler. Later calls,
+// and calls after Close, do nothing. Start and Close are not called
+// concurrently.
 func (m *Manager) Start() {
 	m.mu.Lock()
 	if m.started || m.closed {
@@ -162,12 +165,12 @@ func (m *Manager) Start() {
 }
 
 // Close stops every relay (pulls close their hub publishers) and waits for
-// them. Idempotent.
-func (m *Manager) Close() {
+// them. Idempotent; the error is always nil (io.Closer).
+func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return
+		return nil
 	}
 	m.closed = true
 	started := m.started
@@ -187,6 +190,24 @@ func (m *Manager) Close() {
 	}
 	m.wg.Wait()
 	m.http.CloseIdleConnections()
+	return nil
+}
+
+// Shutdown stops every relay like Close, but returns by the time ctx ends:
+// nil once they all ended, or ctx's cause while some are still ending (each
+// within Timeout, on its own goroutine).
+func (m *Manager) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		_ = m.Close() // never fails
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // Relays returns a snapshot of the running relays, oldest first.

@@ -93,7 +93,7 @@ func (st *status) set(state State, err error) { st.setLevel(state, err, 0) }
 // while not stopping).
 func (st *status) setLevel(state State, err error, fixed slog.Level) {
 	st.mu.Lock()
-	target := st.s.Target
+	target, started := st.s.Target, st.s.Started
 	changed := st.s.State != state || st.logged != target
 	if err != nil {
 		st.s.LastError = err.Error()
@@ -117,6 +117,10 @@ func (st *status) setLevel(state State, err error, fixed slog.Level) {
 	attrs := []any{"state", string(state), "target", target}
 	if err != nil {
 		attrs = append(attrs, "err", err)
+	}
+	if state == StateStopped {
+		// The relay's close line: the same keys as a connection's.
+		attrs = append(attrs, "duration", time.Since(started).Round(time.Millisecond))
 	}
 	st.log.Log(context.Background(), level, "relay state", attrs...)
 }

@@ -225,7 +225,7 @@ func (c *conn) run() {
 func (c *conn) logClosed(start time.Time) {
 	cause := c.closeCause()
 	level := closeLevel(cause)
-	attrs := []any{"err", cause, "dur", time.Since(start).Round(time.Millisecond)}
+	attrs := []any{"err", cause, "duration", time.Since(start).Round(time.Millisecond)}
 	if key := c.streamKey(); key != "" {
 		attrs = append(attrs, "stream", key)
 	}

@@ -139,7 +139,10 @@ func (c ServerConfig) withDefaults() ServerConfig {
 }
 
 // Server accepts RTMP connections: publishers write into the hub, players
-// read from it.
+// read from it. Its lifecycle is http.Server's: Serve accepts on a listener
+// until the server stops; Drain begins a graceful stop without waiting,
+// Shutdown drains and waits (bounded by its context), Close ends every
+// connection at once. The same names mean the same in every Ripple package.
 type Server struct {
 	cfg ServerConfig
 	hub *hub.Hub
@@ -147,12 +150,12 @@ type Server struct {
 
 	mu        sync.Mutex
 	closed    bool
-	draining  bool // Shutdown: no new connections, the open ones end on their own
+	draining  bool // Drain: no new connections, the open ones end on their own
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	nextID    uint64
 	wg        sync.WaitGroup
-	// stop is closed by Close and Shutdown: it cuts an accept backoff short.
+	// stop is closed by Close and Drain: it cuts an accept backoff short.
 	stop     chan struct{}
 	stopOnce sync.Once
 	// lim counts open connections in total and per client address.

@@ -9,18 +9,19 @@ import (
 // nor playing when the server began draining.
 var errDrained = errors.New("rtmp: server draining: connection idle")
 
-// Shutdown stops accepting connections and lets the open ones end on their
-// own, like http.Server.Shutdown: listeners close at once, and connections
-// that neither publish nor play (handshaking, connected, waiting for a
-// stream) end as soon as their writer sees the request. Publishers and
-// players end when the hub closes (hub.Hub.Close): a publisher gets
-// onStatus NetStream.Unpublish.Success "server shutting down", a player
-// StreamEOF and NetStream.Play.UnpublishNotify (docs/interop.md §4), both
-// before their connection closes. Shutdown returns nil once every
-// connection has ended, or, when ctx ends first, closes the rest (Close)
-// and returns ctx's cause. Close may follow at any time.
-func (s *Server) Shutdown(ctx context.Context) error {
+// Drain begins a graceful end without waiting: listeners close at once,
+// and connections that neither publish nor play (handshaking, connected,
+// waiting for a stream) end as soon as their writer sees the request.
+// Publishers and players end when the hub closes (hub.Hub.Close): a
+// publisher gets onStatus NetStream.Unpublish.Success "server shutting
+// down", a player StreamEOF and NetStream.Play.UnpublishNotify
+// (docs/interop.md §4), both before their connection closes. Idempotent.
+func (s *Server) Drain() {
 	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return // the connections were asked already
+	}
 	s.draining = true
 	s.stopAccepting()
 	conns := make([]*conn, 0, len(s.conns))
@@ -31,7 +32,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.shutdownIdle()
 	}
+}
 
+// Shutdown stops accepting connections and lets the open ones end on their
+// own, like http.Server.Shutdown: it drains (see Drain) and returns nil
+// once every connection has ended, or, when ctx ends first, closes the
+// rest (Close) and returns ctx's cause. Close may follow at any time.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.Drain()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

@@ -34,6 +34,9 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
 	}, s.hub)
+	// Its event streams end with the listeners: http.Server.Shutdown would
+	// wait for them.
+	s.add(part{name: "api", stage: stageListen, c: s.ops.api})
 	if !loopback && s.cfg.API.Token == "" {
 		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
 			"http", s.HTTPAddr().String())
@@ -42,7 +45,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 
 	sampler := s.ops.api.Sampler()
-	collector := metrics.NewCollector(s.hub, metrics.Config{
+	collector := metrics.NewCollector(metrics.Config{
 		Rate: func(key string) (float64, float64, bool) {
 			r, ok := sampler.Rate(key)
 			return r.Bitrate, r.FPS, ok
@@ -51,7 +54,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Relays:      s.metricsRelays(),
 		Panics:      s.panicCounts,
 		Refused:     s.refused,
-	})
+	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.
 	mux.Handle("GET /metrics", api.TokenHandler(s.cfg.API.MetricsToken, metrics.Handler(collector)))
@@ -109,11 +112,4 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	default:
 		_, _ = w.Write([]byte("ready\n")) // a failed write means the client left
 	}
-}
-
-// stopOps runs first in shutdown: not ready any more, and the API's event
-// streams end, since http.Server.Shutdown does not end long-lived responses.
-func (s *Server) stopOps() {
-	s.ops.serving.Store(false)
-	s.ops.api.Close()
 }

@@ -30,10 +30,11 @@ import (
 type authPart struct {
 	chk     *auth.Checker
 	log     *slog.Logger
+	hub     *hub.Hub // watched from Start on
 	trusted atomic.Pointer[auth.IPList]
 	httpIDs atomic.Uint64 // client ids of HTTP players ("http-N")
 	hls     hlsAuthCache
-	unwatch func()
+	unwatch func() // set by Start
 }
 
 // authRules maps the auth section and every app's auth settings.
@@ -63,30 +64,48 @@ func authRules(cfg config.Config) auth.Rules {
 	return rules
 }
 
-// initAuth builds the Checker and registers its reload and shutdown steps.
-// Call it before the RTMP and HTTP-FLV servers are built.
+// initAuth builds the Checker and registers it and its reload step. Call
+// it once the hub exists, before the RTMP and HTTP-FLV servers are built.
 func (s *Server) initAuth(cfg config.Config) error {
 	chk, err := auth.New(auth.Config{Logger: s.log, QueueSize: cfg.Auth.Hooks.QueueSize, Rules: authRules(cfg),
 		Panics: &s.panics})
 	if err != nil {
 		return err
 	}
-	s.auth.chk, s.auth.log = chk, s.log
+	s.auth.chk, s.auth.log, s.auth.hub = chk, s.log, s.hub
+	// After the hub closed: every on_unpublish/on_stop is queued by then;
+	// Shutdown delivers them within what is left of shutdown_timeout.
+	s.add(part{name: "auth hooks", stage: stageAfterHub, c: &s.auth})
 	if err := s.auth.setTrusted(cfg); err != nil {
-		chk.Close(context.Background())
 		return err
 	}
 	s.OnReload("auth", []string{"auth", "apps.*.auth", "http.trusted_proxies"}, s.auth.reload)
-	// After the hub closed: every on_unpublish/on_stop is queued by then;
-	// deliver them within what is left of shutdown_timeout.
-	s.onShutdown(stageAfterHub, "auth hooks", func(ctx context.Context) error {
-		if s.auth.unwatch != nil {
-			s.auth.unwatch()
-		}
-		chk.Close(ctx)
-		return nil
-	})
 	return nil
+}
+
+// Start turns hub events into on_unpublish and on_stop (see watch).
+func (a *authPart) Start() { a.watch(a.hub) }
+
+// Shutdown stops watching the hub and delivers the queued notifications
+// within ctx. Those still queued when ctx ends are counted as dropped, not
+// reported: the hooks are best effort.
+func (a *authPart) Shutdown(ctx context.Context) error {
+	a.stopWatching()
+	_ = a.chk.Shutdown(ctx)
+	return nil
+}
+
+// Close stops watching the hub and drops the queued notifications.
+func (a *authPart) Close() error {
+	a.stopWatching()
+	return a.chk.Close()
+}
+
+func (a *authPart) stopWatching() {
+	if a.unwatch != nil {
+		a.unwatch()
+		a.unwatch = nil
+	}
 }
 
 // reload takes the new auth rules and trusted proxies, all or nothing.
@@ -149,7 +168,7 @@ func proxyListener(cfg config.Config, log *slog.Logger, ln net.Listener, panics 
 	if !cfg.RTMP.ProxyProtocol {
 		return ln
 	}
-	return proxyproto.NewListener(ln, proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout, Panics: panics})
+	return proxyproto.NewListener(proxyproto.Config{Logger: log, Timeout: cfg.RTMP.HandshakeTimeout, Panics: panics}, ln)
 }
 
 // realIP sets r.RemoteAddr to the client's address from X-Forwarded-For

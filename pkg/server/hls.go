@@ -14,8 +14,10 @@ type hlsPart struct {
 	m *hls.Manager
 }
 
-// newHLS maps the hls.* keys; an empty hls.allow_origin inherits
-// http.allow_origin.
+// newHLS maps the hls.* keys (an empty hls.allow_origin inherits
+// http.allow_origin) and registers the manager. It stops after the hub
+// closed: its muxers end on the end of their stream and finish their last
+// segment; until then, blocked playlist requests keep waiting.
 func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 	if !cfg.HLS.Enabled {
 		return hlsPart{}
@@ -24,7 +26,9 @@ func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 	hc.Authorize = s.auth.admit // every HLS object, per hls.auth_scope
 	hc.Restricted = s.auth.chk.PlayRestricted
 	hc.Panics = &s.panics
-	return hlsPart{m: hls.New(hc, s.hub)}
+	m := hls.New(hc, s.hub)
+	s.add(part{name: "hls", stage: stageAfterHub, c: m})
+	return hlsPart{m: m}
 }
 
 func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
@@ -94,11 +98,4 @@ func isHLSPath(p string) bool {
 		}
 	}
 	return false
-}
-
-// close stops every muxer and wakes blocked playlist requests.
-func (h hlsPart) close() {
-	if h.m != nil {
-		h.m.Close()
-	}
 }

@@ -4,53 +4,168 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/api"
+	"github.com/ripplemedia/ripple/pkg/hls"
+	"github.com/ripplemedia/ripple/pkg/httpflv"
+	"github.com/ripplemedia/ripple/pkg/relay"
+	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
-// Shutdown stages: where a component's stop step runs in the drain (see
-// shutdown). Components wired in their own files (relays, HLS, hooks)
-// register steps with onShutdown instead of editing the sequence.
+// Every long-lived part of the server (the hub, the RTMP server, the
+// HTTP-FLV handler, HLS, the relays, the auth hook worker, the API, the
+// HTTP servers) has the lifecycle of net/http's Server, with the same
+// verbs meaning the same in every package:
+//
+//	New(cfg, deps...)   builds the part and checks its config; it does not
+//	                    act yet (a worker that only serves the part's own
+//	                    calls, like auth's hook queue, may already run, and
+//	                    a listener wrapper accepts at once, like net.Listen)
+//	Start()             begins acting on its own: hub watches, samplers
+//	Serve(ln) error     accepts clients on ln until the part stops
+//	Drain()             begins a graceful stop and returns at once: no new
+//	                    clients or work, the open ones are asked to end
+//	Shutdown(ctx) error stops gracefully and returns by the time ctx ends,
+//	                    with ctx's cause if it was cut short
+//	Close() error       ends everything at once and waits; idempotent
+//
+// A part has Close and whichever of the others it needs; the server finds
+// them by interface, so a part with a verb of another signature would be
+// missed: the guards below keep the packages' parts in line.
+type (
+	starter    interface{ Start() }
+	drainer    interface{ Drain() }
+	shutdowner interface {
+		Shutdown(ctx context.Context) error
+	}
+)
+
+var (
+	_ interface {
+		drainer
+		shutdowner
+		io.Closer
+	} = (*rtmp.Server)(nil)
+	_ interface {
+		drainer
+		shutdowner
+		io.Closer
+	} = (*httpflv.Handler)(nil)
+	_ interface {
+		shutdowner
+		io.Closer
+	} = (*http.Server)(nil)
+	_ interface {
+		starter
+		shutdowner
+		io.Closer
+	} = (*relay.Manager)(nil)
+	_ interface {
+		starter
+		shutdowner
+		io.Closer
+	} = (*authPart)(nil)
+	_ interface {
+		starter
+		io.Closer
+	} = (*hls.Manager)(nil)
+	_ interface {
+		starter
+		io.Closer
+	} = (*api.API)(nil)
+)
+
+// stage is where a part stops in the drain (see shutdown). The stages run
+// in this order, and the parts of a stage in reverse registration order.
+// After stageListen, each part stops with Shutdown(ctx) if it has one,
+// else Close, one after the other.
 type stage uint8
 
 const (
-	// stageBeforeHub runs once the listeners stopped accepting and the
-	// HTTP-FLV players were told, before the hub closes: sources that would
-	// otherwise republish or reconnect into a closing hub (relay pulls and
-	// pushes) stop here.
-	stageBeforeHub stage = iota
-	// stageAfterHub runs after the hub closed (every publisher and reader
-	// ended): HLS muxers finish their last segment, hook queues flush.
+	// stageListen: the parts that take clients (the HTTP and RTMP servers,
+	// the HTTP-FLV handler, the API's event streams, pprof) stop taking
+	// them and ask the open ones to end (Drain), then wait for them
+	// (Shutdown) in the background while the later stages run. A part with
+	// neither is closed.
+	stageListen stage = iota
+	// stageBeforeHub: sources that would otherwise republish or reconnect
+	// into a closing hub (relay pulls and pushes) stop.
+	stageBeforeHub
+	// stageHub: the hub closes, ending every publisher and reader.
+	stageHub
+	// stageAfterHub: parts that finish what the hub's close produced stop:
+	// HLS muxers their last segment, the hook queue its notifications.
 	stageAfterHub
 )
 
-// stopStep is one registered shutdown step. fn gets the shutdown_timeout
-// context and must return by the time it ends.
-type stopStep struct {
-	stage stage
+// part is one registered long-lived component.
+type part struct {
 	name  string
-	fn    func(ctx context.Context) error
+	stage stage
+	// c is the part itself: Close, and any of Start, Drain and Shutdown.
+	c io.Closer
+	// serve, if set, accepts clients until the part stops; Run runs it.
+	serve func() error
 }
 
-// lifecycle is the Server's shutdown bookkeeping.
+// lifecycle is the Server's registry of parts.
 type lifecycle struct {
 	mu    sync.Mutex
-	steps []stopStep
+	parts []part
 }
 
-// onShutdown registers fn to run at stage st of the drain, in registration
-// order within a stage. Call it from New (before Run).
-func (s *Server) onShutdown(st stage, name string, fn func(ctx context.Context) error) {
+// add registers a part once, as soon as it is built, so in dependency order:
+// a part only uses parts registered before it. Run starts the parts in this
+// order; the drain stops them stage by stage in reverse; closeAll closes
+// them all in reverse. Call it from New (before Run).
+func (s *Server) add(p part) {
 	s.lc.mu.Lock()
 	defer s.lc.mu.Unlock()
-	s.lc.steps = append(s.lc.steps, stopStep{stage: st, name: name, fn: fn})
+	s.lc.parts = append(s.lc.parts, p)
 }
 
-func (s *Server) stepsAt(st stage) []stopStep {
+func (s *Server) registered() []part {
 	s.lc.mu.Lock()
 	defer s.lc.mu.Unlock()
-	return slices.DeleteFunc(slices.Clone(s.lc.steps), func(x stopStep) bool { return x.stage != st })
+	return slices.Clone(s.lc.parts)
+}
+
+// start starts every part that has Start, in registration order.
+func (s *Server) start() {
+	for _, p := range s.registered() {
+		if st, ok := p.c.(starter); ok {
+			st.Start()
+		}
+	}
+}
+
+// closeAll closes every part, last registered first, then the listeners
+// no part serves yet: the cleanup of a New that fails half way.
+func (s *Server) closeAll() {
+	parts := s.registered()
+	slices.Reverse(parts)
+	for _, p := range parts {
+		_ = p.c.Close() // nothing was served yet: nothing to report
+	}
+	for _, ln := range []net.Listener{s.rtmpLn, s.httpLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// closeFunc makes a Close without a result (hub.Hub's) an io.Closer.
+type closeFunc func()
+
+func (f closeFunc) Close() error {
+	f()
+	return nil
 }
 
 // shutdown drains the server; parent is Run's context, already done, whose
@@ -59,15 +174,15 @@ func (s *Server) stepsAt(st stage) []stopStep {
 //
 //  1. Not ready: /readyz answers 503. With shutdown_delay, everything keeps
 //     serving that long so load balancers stop sending new clients first.
-//  2. Both listeners stop accepting at once (http.Server.Shutdown and
-//     rtmp.Server.Shutdown); idle RTMP connections end; HTTP-FLV players
-//     end their body with the last chunk, WebSocket players get 1001.
-//  3. Steps of stageBeforeHub (relays).
-//  4. The hub closes: each RTMP publisher gets onStatus "server shutting
-//     down", each RTMP player StreamEOF + Play.UnpublishNotify, then their
-//     connections close; other hub readers (HLS segmenters) end.
-//  5. Steps of stageAfterHub (HLS, hooks), while in-flight HTTP requests
-//     (HLS segments, API) finish under http.Server.Shutdown.
+//  2. stageListen: the listeners stop accepting at once; idle RTMP
+//     connections end; HTTP-FLV players end their body with the last
+//     chunk, WebSocket players get 1001; the API's event streams end.
+//  3. stageBeforeHub (relays).
+//  4. stageHub: the hub closes: each RTMP publisher gets onStatus "server
+//     shutting down", each RTMP player StreamEOF + Play.UnpublishNotify,
+//     then their connections close; other hub readers (HLS segmenters) end.
+//  5. stageAfterHub (HLS, hooks), while in-flight HTTP requests (HLS
+//     segments, API) finish under http.Server.Shutdown.
 //
 // All of 2–5 share one shutdown_timeout; whatever is left when it ends is
 // closed, and shutdown returns an error wrapping ErrShutdownTimeout.
@@ -83,38 +198,12 @@ func (s *Server) shutdown(parent context.Context) error {
 	}
 	timeout := s.cfg.ShutdownTimeout
 	s.log.Info("ripple stopping", "cause", cause, "timeout", timeout)
-	s.stopOps() // not serving; end the SSE streams Shutdown would wait for
-	s.pprof.close()
+	s.ops.serving.Store(false)
 	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), timeout,
 		fmt.Errorf("%w after %s", ErrShutdownTimeout, timeout))
 	defer cancel()
 
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- s.http.Shutdown(ctx) }()
-	rtmpDone := make(chan error, 1)
-	go func() { rtmpDone <- s.rtmp.Shutdown(ctx) }()
-	// Before the hub closes, so players see the server going away rather
-	// than their stream ending.
-	s.flv.Drain()
-	flvDone := make(chan error, 1)
-	go func() { flvDone <- s.flv.Shutdown(ctx) }()
-
-	errs := s.runSteps(ctx, stageBeforeHub)
-	s.hub.Close()
-	s.hls.close() // muxers stop; blocked playlist requests return
-	errs = append(errs, s.runSteps(ctx, stageAfterHub)...)
-
-	if err := <-rtmpDone; err != nil {
-		errs = append(errs, fmt.Errorf("rtmp: %w", err))
-	}
-	if err := <-flvDone; err != nil {
-		errs = append(errs, fmt.Errorf("http-flv: %w", err))
-	}
-	if err := <-httpDone; err != nil {
-		s.http.Close() // cut what is left
-		errs = append(errs, fmt.Errorf("http: %w", err))
-	}
-	if len(errs) > 0 {
+	if errs := s.stopParts(ctx); len(errs) > 0 {
 		if ctx.Err() != nil {
 			// One cause for everything that was cut: the grace ran out.
 			// What was still open is detail for the operator, not the error.
@@ -127,20 +216,57 @@ func (s *Server) shutdown(parent context.Context) error {
 	return nil
 }
 
-// runSteps runs the steps of stage st in order; a step still running when
-// ctx ends is abandoned (it must not hold the process: exit follows).
-func (s *Server) runSteps(ctx context.Context, st stage) []error {
+// stopParts runs the stages of the drain within ctx. A part whose Shutdown
+// fails (ctx ended first) is closed: what it left is cut.
+func (s *Server) stopParts(ctx context.Context) []error {
+	parts := s.registered()
+	slices.Reverse(parts)
+	type waiting struct {
+		p    part
+		done chan error
+	}
 	var errs []error
-	for _, step := range s.stepsAt(st) {
-		done := make(chan error, 1)
-		go func() { done <- step.fn(ctx) }()
-		select {
-		case err := <-done:
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", step.name, err))
+	fail := func(p part, err error) {
+		_ = p.c.Close() // idempotent; its error adds nothing to err
+		errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+	}
+	var listening []waiting
+	for _, p := range parts {
+		if p.stage != stageListen {
+			continue
+		}
+		// Drain before the hub closes, so clients see the server going away
+		// rather than their stream ending.
+		if d, ok := p.c.(drainer); ok {
+			d.Drain()
+		}
+		if sd, ok := p.c.(shutdowner); ok {
+			w := waiting{p: p, done: make(chan error, 1)}
+			go func() { w.done <- sd.Shutdown(ctx) }()
+			listening = append(listening, w)
+		} else if err := p.c.Close(); err != nil {
+			fail(p, err)
+		}
+	}
+	for st := stageBeforeHub; st <= stageAfterHub; st++ {
+		for _, p := range parts {
+			if p.stage != st {
+				continue
 			}
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("%s: %w", step.name, context.Cause(ctx)))
+			var err error
+			if sd, ok := p.c.(shutdowner); ok {
+				err = sd.Shutdown(ctx)
+			} else {
+				err = p.c.Close()
+			}
+			if err != nil {
+				fail(p, err)
+			}
+		}
+	}
+	for _, w := range listening {
+		if err := <-w.done; err != nil {
+			fail(w.p, err)
 		}
 	}
 	return errs

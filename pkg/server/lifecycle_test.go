@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -120,7 +121,13 @@ func TestDrainNoDelay(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestShutdownSteps checks that registered steps run in their stage: before
+// probe is a part that stops with a function.
+type probe func(ctx context.Context) error
+
+func (p probe) Shutdown(ctx context.Context) error { return p(ctx) }
+func (p probe) Close() error                       { return nil }
+
+// TestShutdownSteps checks that registered parts stop in their stage: before
 // the hub closes (a publisher is still live) and after (it is gone).
 func TestShutdownSteps(t *testing.T) {
 	cfg := testConfig(t)
@@ -129,15 +136,15 @@ func TestShutdownSteps(t *testing.T) {
 	liveAt := map[stage]bool{}
 	var order []string
 	for _, st := range []stage{stageAfterHub, stageBeforeHub} {
-		srv.onShutdown(st, "probe", func(context.Context) error {
+		srv.add(part{name: "probe", stage: st, c: probe(func(context.Context) error {
 			_, live := srv.hub.Stream("live/cam")
 			liveAt[st] = live
 			order = append(order, map[stage]string{stageBeforeHub: "before", stageAfterHub: "after"}[st])
 			return nil
-		})
+		})})
 	}
 	failing := errors.New("boom")
-	srv.onShutdown(stageAfterHub, "failing", func(context.Context) error { return failing })
+	srv.add(part{name: "failing", stage: stageAfterHub, c: probe(func(context.Context) error { return failing })})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -158,6 +165,52 @@ func TestShutdownSteps(t *testing.T) {
 	require.Equal(t, []string{"before", "after"}, order)
 	require.True(t, liveAt[stageBeforeHub], "before the hub closes the stream is live")
 	require.False(t, liveAt[stageAfterHub], "after the hub closed no stream is left")
+}
+
+// recorder is a part that records its Start and Close calls.
+type recorder struct {
+	name  string
+	calls *[]string
+}
+
+func (r recorder) Start()       { *r.calls = append(*r.calls, "start "+r.name) }
+func (r recorder) Close() error { *r.calls = append(*r.calls, "close "+r.name); return nil }
+
+// TestPartsOrder: parts start in registration order and closeAll closes
+// them in reverse.
+func TestPartsOrder(t *testing.T) {
+	var calls []string
+	s := &Server{}
+	for _, name := range []string{"a", "b", "c"} {
+		s.add(part{name: name, c: recorder{name: name, calls: &calls}})
+	}
+	s.start()
+	s.closeAll()
+	require.Equal(t, []string{"start a", "start b", "start c", "close c", "close b", "close a"}, calls)
+}
+
+// TestNewFailsClosed: when New fails after binding listeners (here the
+// profiler's address is taken), everything it bound is released.
+func TestNewFailsClosed(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	cfg := testConfig(t)
+	cfg.RTMP.Listen, cfg.HTTP.Listen = free(), free()
+	cfg.Debug.PprofListen = busy.Addr().String()
+	_, err = New(cfg, nil)
+	require.ErrorContains(t, err, fmt.Sprintf("server: debug.pprof_listen %q: ", busy.Addr().String()))
+	for _, addr := range []string{cfg.RTMP.Listen, cfg.HTTP.Listen} {
+		again, err := net.Listen("tcp", addr)
+		require.NoError(t, err, "New must close %s when it fails", addr)
+		require.NoError(t, again.Close())
+	}
 }
 
 // requireReadyz polls nothing: one GET, the status it must answer.

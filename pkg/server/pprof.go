@@ -44,13 +44,16 @@ func (p pprofPart) serve() error {
 	return nil
 }
 
-// close stops the profiler at once: a running CPU profile is cut short.
-func (p pprofPart) close() {
+// Close stops the profiler at once: a running CPU profile is cut short.
+// The listener is closed too, in case Serve never ran.
+func (p pprofPart) Close() error {
 	if p.srv != nil {
 		_ = p.srv.Close() // nothing to report: diagnostics only
-	} else if p.ln != nil {
-		_ = p.ln.Close()
 	}
+	if p.ln != nil {
+		_ = p.ln.Close() // already closed once served
+	}
+	return nil
 }
 
 // addr is the bound address, nil when pprof is off.

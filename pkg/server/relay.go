@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"slices"
 
@@ -18,10 +17,11 @@ type relayPart struct {
 	m *relay.Manager
 }
 
-// initRelay builds and starts the relay manager once the hub exists: it
-// watches publishes (forwards, edge push) and installs the hub's demand
-// handler (edge pulls). Relays stop before the hub closes, so pulls do not
-// republish into a closing hub.
+// initRelay builds and registers the relay manager once the hub exists:
+// from Start on it watches publishes (forwards, edge push) and answers the
+// hub's demand (edge pulls). Relays stop before the hub closes, so pulls do
+// not republish into a closing hub; their Shutdown returns at the deadline
+// even while a relay is still ending (each within relay.timeout).
 func (s *Server) initRelay(cfg config.Config) error {
 	rc := relayConfig(cfg, s.log)
 	rc.Panics = &s.panics
@@ -33,11 +33,7 @@ func (s *Server) initRelay(cfg config.Config) error {
 		return err
 	}
 	s.relay.m = m
-	m.Start()
-	s.onShutdown(stageBeforeHub, "relay", func(context.Context) error {
-		m.Close() // bounded by relay.timeout per connection; runSteps abandons it at the deadline
-		return nil
-	})
+	s.add(part{name: "relay", stage: stageBeforeHub, c: m})
 	if cfg.HLS.Enabled && !cfg.HLS.OnDemand {
 		for app, a := range cfg.Apps {
 			if len(a.Edge.Origins) > 0 {

@@ -67,7 +67,7 @@ type Server struct {
 	limits  limitsPart
 
 	running atomic.Bool
-	lc      lifecycle // shutdown steps (lifecycle.go)
+	lc      lifecycle // the parts, in start order (lifecycle.go)
 	reload  reloader  // SIGHUP (reload.go)
 	ops     ops       // API, readiness (api.go)
 	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
@@ -76,56 +76,59 @@ type Server struct {
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
-// RTMPAddr and HTTPAddr) and builds the components. log nil discards. On
-// error nothing is left open. Run must follow: it owns the listeners.
-func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+// RTMPAddr and HTTPAddr) and builds the components, registering each (add)
+// as it is built. log nil discards. On error nothing is left open. Run must
+// follow: it owns the listeners.
+func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rtmpLn, err := net.Listen("tcp", cfg.RTMP.Listen)
-	if err != nil {
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.closeAll() // the one cleanup: whatever was bound or built
+		}
+	}()
+	if s.rtmpLn, err = net.Listen("tcp", cfg.RTMP.Listen); err != nil {
 		return nil, fmt.Errorf("server: rtmp.listen %q: %w", cfg.RTMP.Listen, err)
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		rtmpLn.Close()
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("server: http.listen %q: %w", cfg.HTTP.Listen, err)
 	}
-
-	pp, err := listenPprof(cfg.Debug.PprofListen)
-	if err != nil {
-		rtmpLn.Close()
-		httpLn.Close()
+	if s.pprof, err = listenPprof(cfg.Debug.PprofListen); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rtmpLn: rtmpLn, httpLn: httpLn, pprof: pp}
-	s.initReload(cfg)
-	if err := s.initAuth(cfg); err != nil {
-		rtmpLn.Close()
-		httpLn.Close()
-		s.pprof.close()
-		return nil, fmt.Errorf("server: auth: %w", err)
+	if s.pprof.ln != nil {
+		s.add(part{name: "pprof", stage: stageListen, c: s.pprof, serve: s.pprof.serve})
 	}
-	s.httpLn = s.limitHTTP(cfg, httpLn)
-	s.rtmpLn = proxyListener(cfg, log, rtmpLn, &s.panics)
+	rtmpPort := portOf(s.rtmpLn.Addr())
+	s.initReload(cfg)
 	hc := hubConfig(cfg, log)
 	hc.Validator = func() hub.PacketValidator { return ingest.New() } // media validated once, at the door
 	hc.Policy = s.reload.publishPolicy                                // reloadable: reload.go
 	s.hub = hub.New(hc)
-	s.auth.watch(s.hub)
+	s.add(part{name: "hub", stage: stageHub, c: closeFunc(s.hub.Close)})
+	if err := s.initAuth(cfg); err != nil {
+		return nil, fmt.Errorf("server: auth: %w", err)
+	}
+	s.httpLn = s.limitHTTP(cfg, s.httpLn)
+	s.rtmpLn = proxyListener(cfg, log, s.rtmpLn, &s.panics)
 	if err := s.initRelay(cfg); err != nil {
-		rtmpLn.Close()
-		httpLn.Close()
-		s.pprof.close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	rc := rtmpConfig(cfg, log)
 	rc.Authorize = s.auth.admit
 	rc.Panics = &s.panics
 	s.rtmp = rtmp.NewServer(rc, s.hub)
+	s.add(part{name: "rtmp", stage: stageListen, c: s.rtmp, serve: func() error {
+		if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
+			return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
+		}
+		return nil
+	}})
 	s.flv = httpflv.NewHandler(httpflv.Config{
 		Logger:       log,
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
@@ -133,8 +136,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Authorize:    s.auth.admit,
 		Panics:       &s.panics,
 	}, s.hub)
+	s.add(part{name: "http-flv", stage: stageListen, c: s.flv})
 	s.hls = newHLS(cfg, log, s)
-	mux := newMux(s.flv, portOf(rtmpLn.Addr()))
+	mux := newMux(s.flv, rtmpPort)
 	s.mountOps(mux)
 	s.http = &http.Server{
 		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.hls.wrap(mux)))),
@@ -145,6 +149,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.With("proto", listenerHTTP).Handler(), slog.LevelWarn),
 	}
+	s.add(part{name: "http", stage: stageListen, c: s.http, serve: func() error {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: http on %s: %w", s.HTTPAddr(), err)
+		}
+		return nil
+	}})
 	return s, nil
 }
 
@@ -210,32 +220,25 @@ func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
 
-// Run serves RTMP and HTTP until ctx ends or a server fails, then shuts down:
-// the listeners stop, RTMP sessions end, hub streams end (HTTP players drain
-// their queues and see the end of stream), and open HTTP connections get
-// shutdown_timeout to finish. It returns nil after a clean shutdown, the
-// serve error if a server failed, or an error wrapping ErrShutdownTimeout.
-// Run may be called once.
+// Run starts the parts, serves RTMP and HTTP until ctx ends or a server
+// fails, then shuts down: the listeners stop, RTMP sessions end, hub
+// streams end (HTTP players drain their queues and see the end of stream),
+// and open HTTP connections get shutdown_timeout to finish. It returns nil
+// after a clean shutdown, the serve error if a server failed, or an error
+// wrapping ErrShutdownTimeout. Run may be called once.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("server: Run called twice")
 	}
+	s.start()
 	g, gctx := errgroup.WithContext(ctx)
 	s.ops.serving.Store(true) // the listeners are bound; Serve starts below
-	g.Go(func() error {
-		if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
-			return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
+	for _, p := range s.registered() {
+		if p.serve != nil {
+			g.Go(p.serve)
 		}
-		return nil
-	})
-	g.Go(func() error {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("server: http on %s: %w", s.HTTPAddr(), err)
-		}
-		return nil
-	})
+	}
 	if a := s.pprof.addr(); a != nil {
-		g.Go(s.pprof.serve)
 		s.log.Info("pprof listening", "addr", a.String())
 	}
 	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
