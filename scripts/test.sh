@@ -2,8 +2,8 @@
 # Ripple's full test run: what CI runs (via .ci/run) and what a developer runs
 # before pushing. On a fresh Debian machine it installs ffmpeg first.
 #
-#   ./scripts/test.sh            gofmt, vet, unit tests (-race), benchmarks once,
-#                                pipeline fuzzing (5 s a target), e2e suite (soak: 2 min)
+#   ./scripts/test.sh            gofmt, vet, golangci-lint, unit tests (-race), benchmarks
+#                                once, pipeline fuzzing (5 s a target), e2e suite (soak: 2 min)
 #   SKIP_E2E=1 ./scripts/test.sh everything but the end-to-end suite
 #
 # Missing tools stop the run at once. After that every check runs even if an
@@ -121,6 +121,24 @@ check_vet() {
 		echo "ok"
 }
 
+# golangci-lint is pinned: a release that adds checks then comes in with the
+# commit that fixes what they find, not as a surprise in an unrelated run.
+golangci_lint_version=2.15.0
+
+# check_lint runs golangci-lint with .golangci.yml (which adds the e2e build
+# tag), first installing the pinned version where `go install` puts it,
+# unless that version is there already.
+check_lint() {
+	local bin
+	bin=$(go env GOBIN)
+	bin="${bin:-$(go env GOPATH | cut -d: -f1)/bin}/golangci-lint"
+	if [[ "$("$bin" version --short 2>/dev/null)" != "$golangci_lint_version" ]]; then
+		echo "installing golangci-lint v$golangci_lint_version"
+		go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$golangci_lint_version" || return
+	fi
+	"$bin" run ./...
+}
+
 print_summary() {
 	printf '\n==== summary ====\n'
 	printf '%s\n' "${summary[@]}"
@@ -138,6 +156,7 @@ setup_tools
 
 step "gofmt" check_gofmt
 step "go vet" check_vet
+step "golangci-lint" check_lint
 # Before any build: the ripple binary embeds web/vendor/ (the player
 # libraries) only if it is filled when the binary is built.
 step "web libraries (scripts/web.sh)" ./scripts/web.sh
