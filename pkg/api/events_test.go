@@ -51,7 +51,7 @@ func (e *env) events(t *testing.T, query, lastID string) *sseClient {
 	t.Cleanup(func() {
 		cancel()
 		resp.Body.Close()
-		<-c.err
+		<-c.err //nolint:errcheck // waits for the loop to end, whatever its error
 	})
 	return c
 }

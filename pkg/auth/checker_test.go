@@ -131,7 +131,7 @@ func hookServer(t *testing.T, status int, delay time.Duration, body string) (*ht
 			}
 		}
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, got

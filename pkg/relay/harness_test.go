@@ -75,7 +75,7 @@ func newNodeWith(t *testing.T, hc hub.Config, sc rtmp.ServerConfig) *node {
 func (n *node) close() {
 	n.once.Do(func() {
 		n.rtmp.Close()
-		<-n.done
+		<-n.done //nolint:errcheck // waits for Serve to return; a killed node's error is expected
 		n.hub.Close()
 		n.flv.Close()
 		n.http.CloseClientConnections()
@@ -158,7 +158,7 @@ func feedWith(t *testing.T, h *hub.Hub, key string, cfg mediatest.Config) *feede
 			}
 		}
 	}()
-	t.Cleanup(func() { f.stop() })
+	t.Cleanup(func() { _ = f.stop() })
 	return f
 }
 

@@ -40,7 +40,7 @@ func silentOrigin(t *testing.T) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				io.Copy(io.Discard, c)
+				_, _ = io.Copy(io.Discard, c)
 			}()
 		}
 	}()

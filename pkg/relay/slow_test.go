@@ -40,7 +40,7 @@ func slowProxy(t *testing.T, target string, rate int) string {
 			}
 			// A small receive window, so the sender's socket cannot buffer
 			// seconds of media and its queue really fills.
-			c.(*net.TCPConn).SetReadBuffer(4096)
+			_ = c.(*net.TCPConn).SetReadBuffer(4096)
 			up, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
@@ -51,7 +51,7 @@ func slowProxy(t *testing.T, target string, rate int) string {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				io.Copy(c, up)
+				_, _ = io.Copy(c, up)
 				c.Close()
 			}()
 			go func() {

@@ -121,7 +121,7 @@ func TestPartialBudgetOnTheWire(t *testing.T) {
 				}, testTimeout, 5*time.Millisecond)
 				return
 			}
-			r.nc.Write(msg) // the server may close before it read it all
+			_, _ = r.nc.Write(msg) // the server may close before it read it all
 			r.requireClosed(t)
 			line := env.logs.waitClosed(t, fmt.Sprintf("exceeding the limit of %d", tc.limit))
 			require.Contains(t, line, "level=WARN")
@@ -147,7 +147,7 @@ func TestHostileClientOnTheWire(t *testing.T) {
 	env := startServer(t, ServerConfig{}, hub.Config{})
 	r := dialRaw(t, env.addr)
 	r.handshake(t)
-	r.nc.Write(hostilePartials(4)) // the server closes before it read it all
+	_, _ = r.nc.Write(hostilePartials(4)) // the server closes before it read it all
 	r.requireClosed(t)
 	line := env.logs.waitClosed(t, fmt.Sprintf("exceeding the limit of %d", PrePublishPartialBytes))
 	require.Contains(t, line, "level=WARN")

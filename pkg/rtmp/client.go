@@ -231,17 +231,17 @@ func (c *ClientConn) deadlineFrom(ctx context.Context) (stop func()) {
 	if t := time.Now().Add(c.cfg.Timeout); !ok || t.Before(d) {
 		d = t
 	}
-	c.nc.SetReadDeadline(d)
+	_ = c.nc.SetReadDeadline(d) // fails only once closed, which the read reports
 	fired := make(chan struct{})
 	stopAfter := context.AfterFunc(ctx, func() {
-		c.nc.SetReadDeadline(time.Now())
+		_ = c.nc.SetReadDeadline(time.Now())
 		close(fired)
 	})
 	return func() {
 		if !stopAfter() {
 			<-fired // it ran: wait so it cannot land after our reset
 		}
-		c.nc.SetReadDeadline(time.Time{})
+		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -410,9 +410,9 @@ func (c *ClientConn) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 			// Transaction id 0: no reply expected (RTMP 1.0 §7.2.2.3).
 			if mode != modeIdle {
-				c.sendCommand(ctx, 0, "deleteStream", 0, nil, float64(msid))
+				_ = c.sendCommand(ctx, 0, "deleteStream", 0, nil, float64(msid))
 			}
-			c.w.send(ctx, outItem{op: opClose, err: ErrClientClosed})
+			_ = c.w.send(ctx, outItem{op: opClose, err: ErrClientClosed}) // best effort: kill follows
 			select {
 			case <-c.w.done:
 			case <-ctx.Done():

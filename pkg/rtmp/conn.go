@@ -193,7 +193,7 @@ func (c *conn) kill(cause error) {
 func (c *conn) endGracefully(cause error) {
 	c.setCause(cause)
 	c.cancel(cause)
-	c.nc.SetReadDeadline(time.Now())
+	_ = c.nc.SetReadDeadline(time.Now())
 }
 
 // run is the connection goroutine: it owns cleanup and logs exactly one
@@ -310,10 +310,10 @@ func (c *conn) runInner() error {
 // message on the peer's side.
 func (c *conn) linger() error {
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+		_ = cw.CloseWrite()
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.Copy(io.Discard, io.LimitReader(c.br, maxLingerBytes))
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.br, maxLingerBytes))
 	return context.Cause(c.ctx)
 }
 

@@ -72,7 +72,7 @@ func (c *conn) endPublish() {
 		return
 	}
 	// Unwatch first: our own Close must not look like a takeover.
-	c.w.send(c.ctx, outItem{op: opUnwatch})
+	_ = c.w.send(c.ctx, outItem{op: opUnwatch})
 	c.pub.Close()
 	c.log.Debug("publish ended", "stream", c.pubKey)
 	c.pub = nil

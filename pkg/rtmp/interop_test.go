@@ -61,7 +61,7 @@ func run(t *testing.T, ctx context.Context, name string, args ...string) (wait f
 	}
 	t.Cleanup(func() {
 		cancel()
-		wait()
+		_, _ = wait()
 	})
 	return wait
 }

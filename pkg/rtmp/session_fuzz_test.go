@@ -79,7 +79,7 @@ func FuzzConnHandle(f *testing.F) {
 		local, remote := net.Pipe()
 		drained := make(chan struct{})
 		go func() {
-			io.Copy(io.Discard, remote)
+			_, _ = io.Copy(io.Discard, remote)
 			close(drained)
 		}()
 		c := newConn(srv, local, 1)

@@ -78,7 +78,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-r.done:
+		case <-r.done: //nolint:errcheck // only waits for Run to end; tests that care check its error with stop
 		case <-time.After(waitTimeout):
 			t.Error("Run did not return after cancel")
 		}
@@ -306,7 +306,7 @@ func TestPublishThenPlayHTTPFLV(t *testing.T) {
 	err, _ = r.stop(t)
 	require.NoError(t, err)
 	select {
-	case <-bodyDone: // EOF or a reset: either way the player was ended
+	case <-bodyDone: //nolint:errcheck // EOF or a reset: either way the player was ended
 	case <-time.After(waitTimeout):
 		t.Fatal("HTTP-FLV body still open after shutdown")
 	}

@@ -50,7 +50,8 @@ func TestUnits(t *testing.T) {
 func TestUnitsBreak(t *testing.T) {
 	au := []byte{0, 0, 0, 1, 1, 0, 0, 0, 1, 2}
 	n := 0
-	for range Units("t", au, 4) {
+	for _, err := range Units("t", au, 4) {
+		require.NoError(t, err)
 		n++
 		break
 	}
