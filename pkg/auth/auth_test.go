@@ -140,8 +140,11 @@ func TestIPList(t *testing.T) {
 }
 
 func TestErrorHTTPStatus(t *testing.T) {
-	require.Equal(t, 401, unauthorized("x").(*Error).HTTPStatus())
-	require.Equal(t, 403, forbidden("x").(*Error).HTTPStatus())
+	var e *Error
+	require.ErrorAs(t, unauthorized("x"), &e)
+	require.Equal(t, 401, e.HTTPStatus())
+	require.ErrorAs(t, forbidden("x"), &e)
+	require.Equal(t, 403, e.HTTPStatus())
 	require.Equal(t, "auth: forbidden: x", forbidden("x").Error())
 	require.Equal(t, "x", Reason(forbidden("x")))
 }

@@ -100,7 +100,11 @@ func post(ctx context.Context, client *http.Client, url string, timeout time.Dur
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errHookUnavailable, err)
+		// %v, not %w, here and below: the transport error is text for the
+		// log. Wrapped, a reset from the hook server would read as the
+		// player's own connection being reset (close lines pick their
+		// level with errors.Is).
+		return fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, see above
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ripple-hook")
@@ -109,7 +113,7 @@ func post(ctx context.Context, client *http.Client, url string, timeout time.Dur
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("%w: no answer within %s", errHookUnavailable, timeout)
 		}
-		return fmt.Errorf("%w: %v", errHookUnavailable, err)
+		return fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, as above
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // a short read only shortens the reason

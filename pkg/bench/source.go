@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,7 +47,7 @@ func (s *chunkedSource) next() error {
 	for s.left == 0 {
 		line, err := s.br.ReadSlice('\n')
 		if err != nil {
-			if err == bufio.ErrBufferFull {
+			if errors.Is(err, bufio.ErrBufferFull) {
 				return fmt.Errorf("http: chunk size line longer than %d bytes", s.br.Size())
 			}
 			return err
@@ -110,7 +111,7 @@ func (s *chunkedSource) discard(n int) error {
 
 // noEOF turns EOF inside a tag into ErrUnexpectedEOF.
 func noEOF(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err

@@ -133,7 +133,7 @@ func (r *Reader) ReadTag() (Tag, error) {
 func (r *Reader) SizeMismatches() int { return r.mismatches }
 
 func eofIsUnexpected(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -111,8 +112,11 @@ func readTrack(file, trak []byte) (mp4Track, error) {
 		return t, err
 	}
 	entries, err := boxes(stsd[8:]) // version/flags, entry_count
-	if err != nil || len(entries) == 0 {
-		return t, fmt.Errorf("stsd: %v", err)
+	if err != nil {
+		return t, fmt.Errorf("stsd: %w", err)
+	}
+	if len(entries) == 0 {
+		return t, errors.New("stsd: no sample entry")
 	}
 	e := entries[0]
 	t.format = e.typ

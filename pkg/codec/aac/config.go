@@ -62,7 +62,7 @@ func (c *Config) Unmarshal(b []byte) error {
 	*c = Config{}
 	r := bits.NewReader(b)
 	if err := c.parse(r); err != nil {
-		if err == bits.ErrShort {
+		if errors.Is(err, bits.ErrShort) {
 			return fmt.Errorf("aac: audio specific config truncated at bit %d of %d", r.Pos(), len(b)*8)
 		}
 		return err

@@ -1,6 +1,7 @@
 package h264
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ripplemedia/ripple/pkg/codec/internal/bits"
@@ -72,7 +73,7 @@ func (s *SPS) Unmarshal(nalu []byte) error {
 	}
 	r := bits.NewReader(bits.RBSP(nalu[1:]))
 	if err := s.parse(r); err != nil {
-		if err == bits.ErrShort {
+		if errors.Is(err, bits.ErrShort) {
 			return fmt.Errorf("h264: SPS truncated at bit %d", r.Pos())
 		}
 		return err

@@ -1,6 +1,7 @@
 package hevc
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ripplemedia/ripple/pkg/codec/internal/bits"
@@ -54,7 +55,7 @@ func (s *SPS) Unmarshal(nalu []byte) error {
 	}
 	r := bits.NewReader(bits.RBSP(nalu[2:]))
 	if err := s.parse(r); err != nil {
-		if err == bits.ErrShort {
+		if errors.Is(err, bits.ErrShort) {
 			return fmt.Errorf("hevc: SPS truncated at bit %d", r.Pos())
 		}
 		return err

@@ -341,7 +341,8 @@ func (p *tagPlayer) waitUntil(timeout time.Duration, what string, cond func() bo
 			if cond := func() bool { p.got.mu.Lock(); defer p.got.mu.Unlock(); return cond() }; cond() {
 				return nil
 			}
-			return fmt.Errorf("%s: ended (%v) before %s (has %d: %v)", p.name, p.err, what, len(p.got.media()), p.got.media())
+			// A clean end leaves p.err nil, which %w would print as %!w(<nil>).
+			return fmt.Errorf("%s: ended (%v) before %s (has %d: %v)", p.name, p.err, what, len(p.got.media()), p.got.media()) //nolint:errorlint // may be nil
 		case <-deadline.C:
 			return fmt.Errorf("%s: not %s within %s (has %d)", p.name, what, timeout, len(p.got.media()))
 		}

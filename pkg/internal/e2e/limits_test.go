@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -273,7 +274,7 @@ func TestConnectionCaps(t *testing.T) {
 			go func() {
 				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 				_, err := c.Read(make([]byte, 1))
-				eof <- err == io.EOF
+				eof <- errors.Is(err, io.EOF)
 			}()
 		}
 		for range open {

@@ -220,7 +220,8 @@ func (g *goPlayer) waitFrames(timeout time.Duration, n int) error {
 			if g.count() >= n {
 				return nil
 			}
-			return fmt.Errorf("player ended with %d of %d frames: %v", g.count(), n, g.err)
+			// A clean end leaves g.err nil, which %w would print as %!w(<nil>).
+			return fmt.Errorf("player ended with %d of %d frames: %v", g.count(), n, g.err) //nolint:errorlint // may be nil
 		case <-ch:
 		case <-deadline.C:
 			return fmt.Errorf("player has %d of %d frames after %s", g.count(), n, timeout)

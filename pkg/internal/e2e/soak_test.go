@@ -335,7 +335,8 @@ func startCalmPlayers(t *testing.T, origin, edge *server, key string) []*stallWa
 			err := f(ctx, w)
 			if ctx.Err() == nil {
 				w.mu.Lock()
-				w.err = fmt.Errorf("ended: %v", err)
+				// err is nil after a clean end, which %w would print as %!w(<nil>).
+				w.err = fmt.Errorf("ended: %v", err) //nolint:errorlint // may be nil
 				w.mu.Unlock()
 			}
 		}()

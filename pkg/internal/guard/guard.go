@@ -13,6 +13,7 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -83,15 +84,9 @@ func Log(log *slog.Logger, err error, attrs ...any) bool {
 
 // AsPanic returns err as a *PanicError if it is (or wraps) one.
 func AsPanic(err error) (*PanicError, bool) {
-	for err != nil {
-		if pe, ok := err.(*PanicError); ok {
-			return pe, true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return nil, false
-		}
-		err = u.Unwrap()
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe, true
 	}
 	return nil, false
 }
