@@ -92,6 +92,8 @@ func (m *Manager) onEvent(e hub.Event) {
 
 // ensure returns key's running muxer, starting one if needed; nil after
 // Close.
+//
+//nolint:contextcheck // a muxer outlives the request that starts it: it runs on a context of its own
 func (m *Manager) ensure(key string) *muxer {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -253,6 +253,7 @@ func (h *Handler) closeCause(p *player, err error) error {
 	return err
 }
 
+//nolint:contextcheck // slog wants a context only for handler values; the player's has ended
 func (h *Handler) logClose(p *player, cause error) {
 	level := slog.LevelInfo
 	var written uint64

@@ -133,6 +133,8 @@ func (p *player) run(info hub.StreamInfo) error {
 // subscription, not from the request: a player that waited for an
 // on-demand source (an edge pull dialing its origin) must not have spent
 // the time its tracks get to show up before the stream even existed.
+//
+//nolint:contextcheck // p.ctx derives from the request's context (Handler.play)
 func (p *player) hold(info hub.StreamInfo) error {
 	subscribed := time.Now()
 	g := newTrackGate(info, subscribed)

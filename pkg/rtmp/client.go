@@ -163,7 +163,7 @@ func (c *ClientConn) dial(ctx context.Context) error {
 	// packets: the shared header cache applies when parameters match.
 	c.w = newWriter(c.nc, c.cfg.Timeout, c.cfg.ChunkSize, func(error) {}, c.kill, c.endWriter)
 	c.w.panics, c.w.component = c.cfg.Panics, componentRelay
-	go c.w.run(c.ctx)
+	go c.w.run(c.ctx) //nolint:contextcheck // the writer lives as long as the conn, not the dial
 
 	if err := c.w.send(ctx, outItem{op: opChunkSize, n: uint32(c.cfg.ChunkSize)}); err != nil {
 		return err
@@ -214,7 +214,7 @@ func (c *ClientConn) ctxErr(ctx context.Context, err error) error {
 		return context.Cause(ctx)
 	}
 	if c.ctx.Err() != nil {
-		return context.Cause(c.ctx)
+		return context.Cause(c.ctx) //nolint:contextcheck // the conn's own end
 	}
 	// The read deadline taken from ctx can fire just before ctx itself.
 	var ne net.Error
@@ -258,11 +258,11 @@ func (c *ClientConn) send(ctx context.Context, it outItem) error {
 	if c.ctx.Err() != nil {
 		// Ended (a failed write, a panic, Close): say so at once rather
 		// than queueing into a writer that is gone while there is room.
-		return context.Cause(c.ctx)
+		return context.Cause(c.ctx) //nolint:contextcheck // the conn's own end
 	}
 	if err := c.w.send(ctx, it); err != nil {
 		if c.ctx.Err() != nil {
-			return context.Cause(c.ctx)
+			return context.Cause(c.ctx) //nolint:contextcheck // the conn's own end
 		}
 		return err
 	}
@@ -401,6 +401,8 @@ func (c *ClientConn) StreamID() uint32 { return c.streamID }
 // Close ends the connection. A publisher or player first sends
 // deleteStream (flushed within Timeout), so the server ends the stream
 // cleanly. Idempotent; safe from any goroutine.
+//
+//nolint:contextcheck // Close takes no context, like io.Closer: Timeout bounds the goodbye
 func (c *ClientConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()

@@ -67,11 +67,11 @@ func (c *ClientConn) ReadPacket() (*av.Packet, error) {
 			return nil, io.EOF
 		}
 		if err := c.nc.SetReadDeadline(time.Now().Add(c.cfg.Timeout)); err != nil {
-			return nil, c.ctxErr(context.Background(), err)
+			return nil, c.ctxErr(c.ctx, err)
 		}
 		m, err := c.readMessage()
 		if err != nil {
-			return nil, c.ctxErr(context.Background(), err)
+			return nil, c.ctxErr(c.ctx, err)
 		}
 		if m.TypeID == TypeUserControl {
 			if ev, _, err := ParseUserControl(m.Payload); err == nil && ev == EventStreamEOF {

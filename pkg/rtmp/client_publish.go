@@ -115,7 +115,7 @@ func (c *ClientConn) Forward(ctx context.Context, r *hub.Reader, count *atomic.U
 	case err := <-ended:
 		return err
 	case <-c.ctx.Done():
-		return context.Cause(c.ctx)
+		return context.Cause(c.ctx) //nolint:contextcheck // the conn's own end
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}

@@ -222,6 +222,8 @@ func (c *conn) run() {
 
 // logClosed logs the close line. It is kept out of run, whose frame is on
 // the stack of every parked connection (see readMessage).
+//
+//nolint:contextcheck // slog wants a context only for handler values; the conn's has ended
 func (c *conn) logClosed(start time.Time) {
 	cause := c.closeCause()
 	level := closeLevel(cause)

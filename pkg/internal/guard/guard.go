@@ -70,6 +70,8 @@ func (r *Recorder) Do(component string, log *slog.Logger, f func()) {
 
 // Log logs err at Error level with its stack if it is a *PanicError and
 // reports whether it was one. log nil discards.
+//
+//nolint:contextcheck // slog wants a context only for handler values; a recover has none to give
 func Log(log *slog.Logger, err error, attrs ...any) bool {
 	pe, ok := AsPanic(err)
 	if !ok {
