@@ -267,7 +267,7 @@ func TestPacketFromTag(t *testing.T) {
 			require.Equal(t, int64(0x01020304), p.DTS)
 			require.Equal(t, want.CTS, p.CTS, "cts")
 			require.Equal(t, want.Data, p.Data)
-			if !(p.Kind == av.KindVideo && c.body[0]&0x8F == 0x0C) && p.Kind != av.KindData {
+			if !(p.Kind == av.KindVideo && c.body[0]&0x8F == 0x0C) && p.Kind != av.KindData { //nolint:staticcheck // reads as "not legacy HEVC"
 				// Retained, not copied (only legacy HEVC is rewritten).
 				require.Same(t, &c.body[0], &p.Data[0])
 			}

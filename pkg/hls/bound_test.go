@@ -22,20 +22,6 @@ func (f *muxFixture) buffered() int {
 	return n
 }
 
-// sendChecked sends the generator's media up to wire DTS until, checking
-// after every packet that the buffered bytes stay within the limit.
-func (f *muxFixture) sendChecked(t *testing.T, g *mediatest.Generator, until time.Duration) {
-	t.Helper()
-	for {
-		p := g.Next()
-		if p.DTS >= until.Milliseconds() {
-			return
-		}
-		f.mx.handle(p)
-		require.LessOrEqual(t, int64(f.buffered()), f.cfg.SegmentMaxBytes, "at %d ms", p.DTS)
-	}
-}
-
 // TestKeyframelessStreamBounded: an encoder that sends one keyframe and
 // then none (intra refresh, or hostile) no longer grows the segment in
 // progress at the ingest rate: segments are cut at the byte and duration

@@ -197,7 +197,7 @@ func acceptWS(w http.ResponseWriter, r *http.Request, origins []string, timeout 
 	// read into the server's buffer; keep them, and drop the buffer.
 	var src io.Reader = conn
 	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
+		b, _ := brw.Reader.Peek(n) //nolint:staticcheck // the same buffer as Buffered above, which needs .Reader
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
 	}
 	ww := newWSWriter(conn, src, timeout)
