@@ -139,9 +139,9 @@ func parseVideoHeader(p *av.Packet, v *Video) {
 	}
 }
 
-// bounded returns v as an int if it is a whole number in [1, max], else 0.
-func bounded(v float64, max int) int {
-	if v >= 1 && v <= float64(max) && v == math.Trunc(v) {
+// bounded returns v as an int if it is a whole number in [1, limit], else 0.
+func bounded(v float64, limit int) int {
+	if v >= 1 && v <= float64(limit) && v == math.Trunc(v) {
 		return int(v)
 	}
 	return 0

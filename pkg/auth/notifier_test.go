@@ -63,7 +63,7 @@ func TestAsyncHookRetried(t *testing.T) {
 
 func TestAsyncHookGivesUp(t *testing.T) {
 	var attempts atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		attempts.Add(1)
 		w.WriteHeader(http.StatusBadGateway)
 	}))
@@ -80,7 +80,7 @@ func TestAsyncHookGivesUp(t *testing.T) {
 func TestAsyncHookNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case entered <- struct{}{}:
 		default:
@@ -117,7 +117,7 @@ func TestAsyncHookNeverBlocks(t *testing.T) {
 // TestAsyncHookFlushOnShutdown: Shutdown delivers what is queued.
 func TestAsyncHookFlushOnShutdown(t *testing.T) {
 	got := make(chan hookBody, 8)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var b hookBody
 		_ = json.NewDecoder(r.Body).Decode(&b)
 		got <- b

@@ -67,7 +67,7 @@ func FuzzRTMPChunks(f *testing.F) {
 	f.Add(wire)
 	f.Add([]byte{0x03, 0xff, 0xff, 0xff, 0, 0, 10, 20, 0, 0, 0, 0, 1, 2, 3, 4})
 	f.Add([]byte{0x01, 0x00, 0x40, 0xc2})
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		p := &rtmpPlayer{nc: discardConn{}, br: bufio.NewReader(bytes.NewReader(b)), st: &PlayerStats{},
 			w: &Window{}, chunkSize: rtmp.DefaultChunkSize, cw: rtmp.NewChunkWriter(), playing: true}
 		for range 10000 {

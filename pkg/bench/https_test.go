@@ -19,7 +19,7 @@ import (
 func TestPlayHTTPS(t *testing.T) {
 	data, want := flvBytes(t, 20)
 	for _, sized := range []bool{true, false} {
-		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			if sized {
 				w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 				_, _ = w.Write(data)

@@ -185,6 +185,6 @@ func TestScanRaw(t *testing.T) {
 		mdat = append(mdat, bytes.Repeat([]byte{0x21}, 300)...)
 	}
 	var got []Stamp
-	scanRaw(mdat, func(s Stamp, ok bool) { got = append(got, s) })
+	scanRaw(mdat, func(s Stamp, _ bool) { got = append(got, s) })
 	require.Equal(t, want, got)
 }

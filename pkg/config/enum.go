@@ -32,8 +32,12 @@ const (
 
 var logLevels = enum[LogLevel]{name: "LogLevel", words: []string{"", "debug", "info", "warn", "error"}}
 
-func (l LogLevel) String() string                { return logLevels.spell(l) }
-func (l LogLevel) MarshalText() ([]byte, error)  { return logLevels.marshal(l) }
+func (l LogLevel) String() string { return logLevels.spell(l) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (l LogLevel) MarshalText() ([]byte, error) { return logLevels.marshal(l) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (l *LogLevel) UnmarshalText(b []byte) error { return logLevels.unmarshal(b, l) }
 
 // Slog returns the slog level of l (slog.LevelInfo if l is not set).
@@ -60,8 +64,12 @@ const (
 
 var logFormats = enum[LogFormat]{name: "LogFormat", words: []string{"", "text", "json"}}
 
-func (f LogFormat) String() string                { return logFormats.spell(f) }
-func (f LogFormat) MarshalText() ([]byte, error)  { return logFormats.marshal(f) }
+func (f LogFormat) String() string { return logFormats.spell(f) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (f LogFormat) MarshalText() ([]byte, error) { return logFormats.marshal(f) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (f *LogFormat) UnmarshalText(b []byte) error { return logFormats.unmarshal(b, f) }
 
 // PublishPolicy is hub.publish_policy and apps.NAME.publish_policy: what a
@@ -76,8 +84,12 @@ const (
 
 var publishPolicies = enum[PublishPolicy]{name: "PublishPolicy", words: []string{"", "reject", "takeover"}}
 
-func (p PublishPolicy) String() string                { return publishPolicies.spell(p) }
-func (p PublishPolicy) MarshalText() ([]byte, error)  { return publishPolicies.marshal(p) }
+func (p PublishPolicy) String() string { return publishPolicies.spell(p) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (p PublishPolicy) MarshalText() ([]byte, error) { return publishPolicies.marshal(p) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (p *PublishPolicy) UnmarshalText(b []byte) error { return publishPolicies.unmarshal(b, p) }
 
 // HLSVariant is hls.variant.
@@ -96,8 +108,12 @@ var hlsVariants = enum[HLSVariant]{
 	alias: map[string]HLSVariant{"lowLatency": HLSVariantLowLatency}, // an earlier spelling, still accepted
 }
 
-func (v HLSVariant) String() string                { return hlsVariants.spell(v) }
-func (v HLSVariant) MarshalText() ([]byte, error)  { return hlsVariants.marshal(v) }
+func (v HLSVariant) String() string { return hlsVariants.spell(v) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (v HLSVariant) MarshalText() ([]byte, error) { return hlsVariants.marshal(v) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (v *HLSVariant) UnmarshalText(b []byte) error { return hlsVariants.unmarshal(b, v) }
 
 // HLSAuthScope is hls.auth_scope.
@@ -111,8 +127,12 @@ const (
 
 var hlsAuthScopes = enum[HLSAuthScope]{name: "HLSAuthScope", words: []string{"", "all", "entry"}}
 
-func (s HLSAuthScope) String() string                { return hlsAuthScopes.spell(s) }
-func (s HLSAuthScope) MarshalText() ([]byte, error)  { return hlsAuthScopes.marshal(s) }
+func (s HLSAuthScope) String() string { return hlsAuthScopes.spell(s) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s HLSAuthScope) MarshalText() ([]byte, error) { return hlsAuthScopes.marshal(s) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (s *HLSAuthScope) UnmarshalText(b []byte) error { return hlsAuthScopes.unmarshal(b, s) }
 
 // HookPolicy is auth.hooks.on_publish.policy and on_play.policy: what an
@@ -127,8 +147,12 @@ const (
 
 var hookPolicies = enum[HookPolicy]{name: "HookPolicy", words: []string{"", "fail_closed", "fail_open"}}
 
-func (p HookPolicy) String() string                { return hookPolicies.spell(p) }
-func (p HookPolicy) MarshalText() ([]byte, error)  { return hookPolicies.marshal(p) }
+func (p HookPolicy) String() string { return hookPolicies.spell(p) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (p HookPolicy) MarshalText() ([]byte, error) { return hookPolicies.marshal(p) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (p *HookPolicy) UnmarshalText(b []byte) error { return hookPolicies.unmarshal(b, p) }
 
 // EdgeSelection is apps.NAME.edge.selection; unset means SelectFailover.
@@ -142,8 +166,12 @@ const (
 
 var edgeSelections = enum[EdgeSelection]{name: "EdgeSelection", words: []string{"", "failover", "hash"}}
 
-func (s EdgeSelection) String() string                { return edgeSelections.spell(s) }
-func (s EdgeSelection) MarshalText() ([]byte, error)  { return edgeSelections.marshal(s) }
+func (s EdgeSelection) String() string { return edgeSelections.spell(s) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s EdgeSelection) MarshalText() ([]byte, error) { return edgeSelections.marshal(s) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
 func (s *EdgeSelection) UnmarshalText(b []byte) error { return edgeSelections.unmarshal(b, s) }
 
 // enum spells the values of one enumerated type: value v is words[v],

@@ -294,7 +294,7 @@ func (c *fmp4Container) size() int {
 	return c.done
 }
 
-func (c *fmp4Container) cost(n int, video, key bool) int {
+func (c *fmp4Container) cost(n int, video, _ bool) int {
 	if video && c.v != nil {
 		n = expandBound(n, c.v.lengthSize)
 	}

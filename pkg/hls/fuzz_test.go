@@ -100,7 +100,7 @@ func FuzzTrackConfig(f *testing.F) {
 	f.Add(byte(2), flv.AudioPayload(gen.AudioHeader()))
 	f.Add(byte(1), []byte{1, 1, 0x60, 0, 0, 0})
 	f.Add(byte(2), []byte{0x12, 0x10})
-	f.Fuzz(func(t *testing.T, which byte, b []byte) {
+	f.Fuzz(func(_ *testing.T, which byte, b []byte) {
 		switch which % 3 {
 		case 0:
 			_, _ = parseVideoConfig(av.CodecH264, b)
@@ -118,7 +118,7 @@ func FuzzParsePartName(f *testing.F) {
 	for _, s := range []string{"abc-1.2.m4s", "abc-1.m4s", "abc-init1.mp4", "abc-18446744073709551616.0.m4s", "abc-1.-1.m4s", "x-1.1.m4s"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, name string) {
+	f.Fuzz(func(_ *testing.T, name string) {
 		msn, idx, ok := m.parsePartName(name)
 		if ok && m.partName(msn, idx) != name && idx >= 0 {
 			// Leading zeros or a '+' sign parse to a different name; that

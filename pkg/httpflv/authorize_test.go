@@ -25,7 +25,7 @@ func (e statusErr) HTTPStatus() int { return e.status }
 // anything subscribes, over HTTP and WebSocket.
 func TestAuthorize(t *testing.T) {
 	reqs := make(chan access.Request, 8)
-	e := newEnv(t, Config{Authorize: func(ctx context.Context, r access.Request) error {
+	e := newEnv(t, Config{Authorize: func(_ context.Context, r access.Request) error {
 		reqs <- r
 		switch r.Query {
 		case "token=401":
@@ -88,7 +88,7 @@ func TestAuthorize(t *testing.T) {
 // through the same check as GET.
 func TestAuthorizeHead(t *testing.T) {
 	reqs := make(chan access.Request, 4)
-	e := newEnv(t, Config{Authorize: func(ctx context.Context, r access.Request) error {
+	e := newEnv(t, Config{Authorize: func(_ context.Context, r access.Request) error {
 		reqs <- r
 		if r.Query != "token=ok" {
 			return statusErr{http.StatusUnauthorized}

@@ -10,13 +10,13 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
-// publishUntil writes generator packets until cond holds (at most max);
+// publishUntil writes generator packets until cond holds (at most limit);
 // cond gets the packet just written (nil before the first).
-func publishUntil(t *testing.T, p *Publisher, g *mediatest.Generator, max int, cond func(last *av.Packet) bool) []*av.Packet {
+func publishUntil(t *testing.T, p *Publisher, g *mediatest.Generator, limit int, cond func(last *av.Packet) bool) []*av.Packet {
 	t.Helper()
 	var out []*av.Packet
 	var last *av.Packet
-	for range max {
+	for range limit {
 		if cond(last) {
 			return out
 		}
@@ -24,7 +24,7 @@ func publishUntil(t *testing.T, p *Publisher, g *mediatest.Generator, max int, c
 		write(t, p, last)
 		out = append(out, last)
 	}
-	require.True(t, cond(last), "condition not reached after %d packets", max)
+	require.True(t, cond(last), "condition not reached after %d packets", limit)
 	return out
 }
 

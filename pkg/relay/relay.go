@@ -34,7 +34,7 @@ import (
 // checks this); DefaultNotFoundCache has no key.
 const (
 	DefaultTimeout         = 5 * time.Second
-	DefaultBackoffMin      = 500 * time.Millisecond
+	DefaultBackoffMin      = 500 * time.Millisecond //nolint:revive // Min is the minimum, not minutes
 	DefaultBackoffMax      = 30 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
 	DefaultNotFoundTimeout = 10 * time.Second

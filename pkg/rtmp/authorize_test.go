@@ -22,7 +22,7 @@ import (
 func TestAuthorize(t *testing.T) {
 	reqs := make(chan access.Request, 16)
 	env := startServer(t, ServerConfig{
-		Authorize: func(ctx context.Context, r access.Request) error {
+		Authorize: func(_ context.Context, r access.Request) error {
 			reqs <- r
 			if _, stream := r.Split(); strings.HasPrefix(stream, "deny") {
 				return errors.New("auth: forbidden: not on the list")

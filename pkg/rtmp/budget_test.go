@@ -79,7 +79,7 @@ func TestPartialBudgetOnTheWire(t *testing.T) {
 	}{
 		{
 			name:  "before connect",
-			setup: func(t *testing.T, env *testEnv, r *rawConn) uint32 { return 1 },
+			setup: func(_ *testing.T, _ *testEnv, _ *rawConn) uint32 { return 1 },
 			limit: PrePublishPartialBytes,
 		},
 		{

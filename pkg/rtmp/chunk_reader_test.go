@@ -275,8 +275,8 @@ func readerCases() []readerCase {
 }
 
 // readAll reads messages until an error.
-func readAll(in []byte, max int) ([]*Message, *ChunkReader, error) {
-	r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), max)
+func readAll(in []byte, maxSize int) ([]*Message, *ChunkReader, error) {
+	r := NewChunkReader(bufio.NewReader(bytes.NewReader(in)), maxSize)
 	var msgs []*Message
 	for {
 		m, err := r.ReadMessage()

@@ -73,7 +73,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	for _, tt := range commandCases(f) {
 		f.Add(tt.payload)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		c, err := decodeCommand(b)
 		if err != nil {
 			return

@@ -122,10 +122,13 @@ func TestEventsEndOnShutdown(t *testing.T) {
 	defer resp.Body.Close()
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: stats") {
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "event: stats") {
+			break
+		}
 	}
 
-	err, took := r.stop(t)
+	took, err := r.stop(t)
 	require.NoError(t, err)
 	require.Less(t, took, cfg.ShutdownTimeout, "shutdown waited for the event stream")
 	for sc.Scan() {

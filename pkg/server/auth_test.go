@@ -75,7 +75,7 @@ func TestClientIP(t *testing.T) {
 // bounded cache keyed by a hash.
 func TestAdmit(t *testing.T) {
 	hooked := make(chan string, 64)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		hooked <- r.URL.Path
 	}))
 	defer hook.Close()

@@ -113,7 +113,7 @@ func TestDrainOrder(t *testing.T) {
 // at once.
 func TestDrainNoDelay(t *testing.T) {
 	r := start(t, testConfig(t))
-	err, took := r.stop(t)
+	took, err := r.stop(t)
 	require.NoError(t, err)
 	require.Less(t, took, testConfig(t).ShutdownTimeout)
 	require.NotContains(t, r.logs.String(), `msg="ripple draining"`)

@@ -29,7 +29,7 @@ func TestPprofOnItsOwnListener(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 
-	err, _ = r.stop(t)
+	_, err = r.stop(t)
 	require.NoError(t, err)
 	_, err = http.Get("http://" + addr.String() + "/debug/pprof/")
 	require.Error(t, err, "the profiler stops with the server")

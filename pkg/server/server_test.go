@@ -86,18 +86,18 @@ func start(t *testing.T, cfg config.Config) *running {
 	return r
 }
 
-// stop cancels Run and returns its error and how long it took.
-func (r *running) stop(t *testing.T) (error, time.Duration) {
+// stop cancels Run and returns how long it took and its error.
+func (r *running) stop(t *testing.T) (time.Duration, error) {
 	t.Helper()
 	began := time.Now()
 	r.cancel()
 	select {
 	case err := <-r.done:
 		r.done <- err // for Cleanup
-		return err, time.Since(began)
+		return time.Since(began), err
 	case <-time.After(waitTimeout):
 		t.Fatal("Run did not return after cancel")
-		return nil, 0
+		return 0, nil
 	}
 }
 
@@ -180,7 +180,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 
-	err, took := r.stop(t)
+	took, err := r.stop(t)
 	require.NoError(t, err)
 	require.Less(t, took, testConfig(t).ShutdownTimeout)
 
@@ -206,7 +206,7 @@ func TestShutdownTimeout(t *testing.T) {
 	require.NoError(t, err)
 	// White-box: a handler that holds its request until the conn is cut.
 	entered := make(chan struct{})
-	srv.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.http.Handler = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-r.Context().Done()
 	})
@@ -303,7 +303,7 @@ func TestPublishThenPlayHTTPFLV(t *testing.T) {
 		_, err := io.Copy(io.Discard, resp.Body)
 		bodyDone <- err
 	}()
-	err, _ = r.stop(t)
+	_, err = r.stop(t)
 	require.NoError(t, err)
 	select {
 	case <-bodyDone: //nolint:errcheck // EOF or a reset: either way the player was ended
@@ -340,7 +340,7 @@ func TestPublishThenPlayWSFLV(t *testing.T) {
 			}
 		}
 	}()
-	err, took := r.stop(t)
+	took, err := r.stop(t)
 	require.NoError(t, err)
 	require.Less(t, took, testConfig(t).ShutdownTimeout)
 	select {

@@ -86,13 +86,13 @@ func (s *SPS) Unmarshal(nalu []byte) error {
 }
 
 // ueMax reads ue(v) and checks it against an upper bound.
-func ueMax(r *bits.Reader, name string, max uint32) (uint32, error) {
+func ueMax(r *bits.Reader, name string, limit uint32) (uint32, error) {
 	v, err := r.UE()
 	if err != nil {
 		return 0, err
 	}
-	if v > max {
-		return 0, fmt.Errorf("h264: SPS %s %d out of range [0, %d]", name, v, max)
+	if v > limit {
+		return 0, fmt.Errorf("h264: SPS %s %d out of range [0, %d]", name, v, limit)
 	}
 	return v, nil
 }

@@ -98,7 +98,7 @@ func (o *Out) writeLocked(bufs net.Buffers) (int64, error) {
 		o.wbufs = nil
 		return n, err
 	}
-	var w io.Writer = o.w
+	w := o.w
 	if o.bw != nil {
 		w = o.bw
 	}
