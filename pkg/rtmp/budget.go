@@ -14,7 +14,7 @@ package rtmp
 //	partial messages (PrePublishPartialBytes), the message
 //	  being handled included                              ≤ 384 KiB
 //	writer: queue (connWriteQueueLen 16 × 64 B) and one
-//	  batch of ≤ batch.MaxBufs (64) framed replies         ≤ 40 KiB
+//	  batch of ≤ batch.MaxBufs (32) framed replies         ≤ 40 KiB
 //	two goroutine stacks                                   ~16 KiB
 //	worst case                                           ≈ 515 KiB  (typical: ~15 KiB)
 //

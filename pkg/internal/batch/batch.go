@@ -30,9 +30,11 @@ const (
 	// keeps per socket (16 bytes per slice) and a Batch's own slice (24
 	// bytes per slice) are sized by the largest write and kept for the
 	// session, so the GOP burst a player joins with must not size them.
-	// A steady-state batch (a video frame and the audio riding with it, or
-	// a 200 ms merge window) needs a few slices per packet at most.
-	MaxBufs = 64
+	// Every protocol adds one slice per packet (RTMP's chunked messages
+	// are shared whole, like FLV tags), and a steady-state batch (a video
+	// frame and the audio riding with it) is a few; 32 hold a 200 ms merge
+	// window of 30 fps video with AAC.
+	MaxBufs = 32
 	// KeepBufs: a larger slice list (a huge keyframe cut into small RTMP
 	// chunks, which cannot be split across writes) is dropped after its
 	// write rather than kept per player.
@@ -55,8 +57,11 @@ type Batch struct {
 
 // Add appends b to the batch.
 func (b *Batch) Add(p []byte) {
-	if b.Bufs == nil || len(b.Bufs) < b.Reserved {
+	if len(b.Bufs) < b.Reserved {
 		b.open()
+	}
+	if len(b.Bufs) == cap(b.Bufs) {
+		b.grow()
 	}
 	b.Bufs = append(b.Bufs, p)
 	b.Payload += len(p)
@@ -73,19 +78,34 @@ func (b *Batch) Counted(from int) {
 // Open makes sure the reserved slots are there and returns the index the
 // next slice will take.
 func (b *Batch) Open() int {
-	if b.Bufs == nil || len(b.Bufs) < b.Reserved {
+	if len(b.Bufs) < b.Reserved {
 		b.open()
 	}
 	return len(b.Bufs)
 }
 
 func (b *Batch) open() {
-	if b.Bufs == nil {
-		b.Bufs = make(net.Buffers, 0, MaxBufs+b.Reserved+1)
-	}
 	for len(b.Bufs) < b.Reserved {
+		if len(b.Bufs) == cap(b.Bufs) {
+			b.grow()
+		}
 		b.Bufs = append(b.Bufs, nil)
 	}
+}
+
+// grow doubles the slice list up to what a full batch needs (the reserved
+// slots, MaxBufs, and two trailing slices a framing may append): a player
+// whose batches are a frame and its audio keeps a few slots, not the
+// full-batch size, and a join-time burst does not grow it past that.
+func (b *Batch) grow() {
+	limit := b.Reserved + MaxBufs + 2
+	n := min(max(2*cap(b.Bufs), 8), limit)
+	if n <= cap(b.Bufs) {
+		n = 2 * cap(b.Bufs) // past it: slices appended without a Full check
+	}
+	bufs := make(net.Buffers, len(b.Bufs), n)
+	copy(bufs, b.Bufs)
+	b.Bufs = bufs
 }
 
 // Empty reports whether nothing was added since the last Reset.

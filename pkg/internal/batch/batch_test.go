@@ -341,3 +341,21 @@ func TestWriterNoAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// The slice list grows with the batches a player really writes: a few
+// slots for a frame and its audio, at most a full batch after a join.
+func TestBatchGrowsToNeed(t *testing.T) {
+	b := Batch{Reserved: 2}
+	for range 3 {
+		b.Add([]byte{1})
+	}
+	b.Reset()
+	require.Equal(t, 8, cap(b.Bufs), "a small batch keeps a small list")
+	for !b.Full() {
+		b.Add([]byte{1})
+	}
+	b.Bufs = append(b.Bufs, crlfForTest) // a framing's trailer
+	require.LessOrEqual(t, cap(b.Bufs), b.Reserved+MaxBufs+2, "a full batch never grows the list past what it needs")
+}
+
+var crlfForTest = []byte("\r\n")
