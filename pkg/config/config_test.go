@@ -35,7 +35,7 @@ func wantDefaults() Config {
 		Log: Log{Level: LogInfo, Format: LogText},
 		RTMP: RTMP{
 			Listen:              ":1935",
-			ChunkSize:           4096,
+			ChunkSize:           60000,
 			HandshakeTimeout:    5 * time.Second,
 			ReadTimeout:         30 * time.Second,
 			WriteTimeout:        10 * time.Second,

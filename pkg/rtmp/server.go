@@ -24,9 +24,12 @@ var ErrServerClosed = errors.New("rtmp: server closed")
 // use without pkg/config. Each equals the config default of its rtmp.* key
 // (pkg/server checks this), as does DefaultMaxMessageSize.
 const (
-	// DefaultOutChunkSize is the chunk size we announce and send with
-	// (OBS and ffmpeg use 4096 too).
-	DefaultOutChunkSize     = 4096
+	// DefaultOutChunkSize is the chunk size we announce and send with,
+	// SRS's default: a video frame is one or two chunks, which costs the
+	// server ~8 % less CPU per RTMP player than 4096 (OBS's) at 1,000
+	// players, through fewer chunk headers for the players to parse and
+	// acknowledge (docs/performance.md §7).
+	DefaultOutChunkSize     = 60000
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultReadTimeout      = 30 * time.Second
