@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,27 +12,10 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestGuardHTTP: a handler's panic is counted and logged once with its
 // stack, the connection is aborted, and the server answers the next request.
 func TestGuardHTTP(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncBuffer
 	s := &Server{}
 	s.limits.log = slog.New(slog.NewTextHandler(&logs, nil))
 	h := s.guardHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
