@@ -114,7 +114,7 @@ type writer struct {
 	flushes uint64 // batches written (one writev each on TCP)
 
 	// sharedChunkSize is the chunk size the shared chunk cache is built
-	// for; 0 disables the cache (see appendPacket).
+	// for; 0 disables the cache (see addPacket).
 	sharedChunkSize int
 	encStreamID     uint32
 	encFn           func(*av.Packet) []byte
@@ -245,10 +245,9 @@ func (w *writer) handle(it outItem) error {
 		w.appendMessage(csidControl, SetChunkSizeMessage(it.n))
 		w.cw.SetChunkSize(int(it.n))
 	case opPacket:
-		if err := w.makeRoom(it.pkt); err != nil {
+		if err := w.addPacket(it.pkt, it.streamID); err != nil {
 			return err
 		}
-		w.appendPacket(it.pkt, it.streamID)
 	case opPlay:
 		w.startPlay(it.reader, it.streamID, it.ended, it.count)
 	case opStopPlay:
@@ -275,17 +274,6 @@ func (w *writer) flushIfFull() error {
 		return w.flush()
 	}
 	return nil
-}
-
-// makeRoom writes the batch first if p would take it past the slice limit
-// (only without the shared chunk cache, where a message is a list of
-// slices: 2n+1 for n chunks, header and payload each, the last header may
-// be cut).
-func (w *writer) makeRoom(p *av.Packet) error {
-	if w.bw.Batch().Room(2*(len(p.Data)/w.cw.ChunkSize()+1) + 1) {
-		return nil
-	}
-	return w.flush()
 }
 
 // publisherEnded runs when the watched publisher's Done fires.
@@ -321,7 +309,7 @@ func mediaCSID(k av.Kind) (csid uint32, typeID uint8) {
 	return csidData, TypeDataAMF0
 }
 
-// appendPacket adds p as one RTMP message on stream msid.
+// addPacket adds p as one RTMP message on stream msid.
 //
 // The chunks of a message only depend on the chunk size, stream id, csid,
 // type, timestamp and payload, and every Ripple player uses the server's
@@ -333,7 +321,12 @@ func mediaCSID(k av.Kind) (csid uint32, typeID uint8) {
 // (a client publishing on another stream id, a test server with another
 // chunk size sharing the hub) frames its own: chunk headers in its arena
 // interleaved with sub-slices of the shared payload, never a copy of it.
-func (w *writer) appendPacket(p *av.Packet, msid uint32) {
+//
+// The cached message is one slice, for which a batch always has room (it
+// is written as soon as it is full); a message of its own is 2n+1 slices
+// for n chunks (header and payload each, the last header may be cut), and
+// the batch is written first if they would not fit.
+func (w *writer) addPacket(p *av.Packet, msid uint32) error {
 	cs := w.cw.ChunkSize()
 	b := w.bw.Batch()
 	if cs == w.sharedChunkSize && msid == 1 {
@@ -341,7 +334,12 @@ func (w *writer) appendPacket(p *av.Packet, msid uint32) {
 		enc := p.Encoded(av.SlotRTMP, w.encFn)
 		if int(binary.BigEndian.Uint32(enc)) == cs && binary.BigEndian.Uint32(enc[4:]) == msid {
 			b.Add(enc[chunkCachePrefix:])
-			return
+			return nil
+		}
+	}
+	if !b.Room(2*(len(p.Data)/cs+1) + 1) {
+		if err := w.flush(); err != nil {
+			return err
 		}
 	}
 	csid, typ := mediaCSID(p.Kind)
@@ -351,6 +349,7 @@ func (w *writer) appendPacket(p *av.Packet, msid uint32) {
 	from := b.Open()
 	b.Bufs = AppendChunked(b.Bufs, hdrs, p.Data, cs)
 	b.Counted(from)
+	return nil
 }
 
 // encodeShared builds the cached chunked message of p (called at most once

@@ -41,7 +41,9 @@ func BenchmarkWriterFanout(b *testing.B) {
 		// Fresh packets each round, as the hub hands out new ones.
 		p := &av.Packet{Kind: src[i%len(src)].Kind, DTS: int64(i), Data: src[i%len(src)].Data}
 		for _, w := range ws {
-			w.appendPacket(p, 1)
+			if err := w.addPacket(p, 1); err != nil {
+				b.Fatal(err)
+			}
 			if err := w.flush(); err != nil {
 				b.Fatal(err)
 			}

@@ -73,10 +73,9 @@ func isReaderEnd(err error) bool {
 
 // Frame adds one packet of the play to the batch (batch.Framer).
 func (w *writer) Frame(p *av.Packet) error {
-	if err := w.makeRoom(p); err != nil {
+	if err := w.addPacket(p, w.play.streamID); err != nil {
 		return err
 	}
-	w.appendPacket(p, w.play.streamID)
 	return w.flushIfFull()
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
@@ -382,4 +383,23 @@ func benchWriterDrain(b *testing.B, chunkSize int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*players), "ns/player-packet")
+}
+
+// A shared chunked message is one slice: a large keyframe joins the batch
+// in progress instead of having it written first for the 2n+1 slices a
+// message framed by this connection alone would take.
+func TestSharedMessageNeedsOneSlice(t *testing.T) {
+	w := newConnWriter(&recordConn{}, time.Second, DefaultChunkSize, func(error) {}, func(error) {}, func(error) {})
+	w.cw.SetChunkSize(DefaultChunkSize) // 128: a 100 KB frame is 800 chunks
+	for i := range batch.MaxBufs - 2 {
+		require.NoError(t, w.addPacket(&av.Packet{Kind: av.KindAudio, DTS: int64(i), Data: make([]byte, 10)}, 1))
+	}
+	key := &av.Packet{Kind: av.KindVideo, Keyframe: true, DTS: 40, Data: make([]byte, 100<<10)}
+	require.NoError(t, w.addPacket(key, 1))
+	require.Zero(t, w.flushes, "the keyframe joined the batch")
+	require.Len(t, w.bw.Batch().Bufs, batch.MaxBufs-1)
+
+	// Framed by this connection alone (another stream id), it does not fit.
+	require.NoError(t, w.addPacket(key, 2))
+	require.EqualValues(t, 1, w.flushes, "the batch was written first")
 }
