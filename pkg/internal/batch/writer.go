@@ -29,18 +29,12 @@ func NewWriter(out *Out, f Framing, reserved int) *Writer {
 	return &Writer{out: out, f: f, b: Batch{Reserved: reserved}}
 }
 
-// Out returns the output the writer writes to.
-func (w *Writer) Out() *Out { return w.out }
-
 // Batch returns the batch in progress, for framings that append slice
 // lists directly (Batch.Open, Batch.Counted).
 func (w *Writer) Batch() *Batch { return &w.b }
 
 // SetSource makes w account its writes to src's reader (nil: none).
 func (w *Writer) SetSource(src *Source) { w.src = src }
-
-// Source returns the source set with SetSource.
-func (w *Writer) Source() *Source { return w.src }
 
 // Add adds p to the batch and writes the batch once it is full.
 func (w *Writer) Add(p []byte) error {
