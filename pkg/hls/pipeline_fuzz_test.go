@@ -20,6 +20,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/ingest"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
+	"github.com/ripplemedia/ripple/pkg/internal/pipetest"
 )
 
 // The pipeline harness: a hub small enough that queues overflow and GOPs
@@ -125,15 +126,12 @@ func runPipeline(t *testing.T, tags []mediatest.Tag) {
 		Validator:      func() hub.PacketValidator { return ingest.New() },
 	})
 	defer h.Close()
-	pub, err := h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-	require.NoError(t, err)
-	defer func() { pub.Close() }()
+	src := pipetest.NewPublisher(t, h, pipeKey, pipeMaxMessage)
+	defer src.Close()
 
 	var (
 		panics   guard.Recorder
 		accepted uint64 // what the validator let into the stream
-		rejected uint64
-		shadow   = ingest.New() // the hub's validator sees the same packets
 		seed     = maphash.MakeSeed()
 		muxers   []*pipeMuxer
 	)
@@ -172,28 +170,15 @@ func runPipeline(t *testing.T, tags []mediatest.Tag) {
 		if tag.Event&2 != 0 {
 			stalled = !stalled
 		}
-		if tag.Event&4 != 0 {
-			// The publisher reconnects (an encoder after a network
-			// blip): the stream goes on within the reconnect grace,
-			// with a fresh validator.
-			pub.Close()
-			pub, err = h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-			require.NoError(t, err)
-			shadow = ingest.New()
-		}
-		if len(tag.Body) > pipeMaxMessage {
-			continue // the RTMP chunk reader refuses it
-		}
-		p, err := mediatest.IngestPacket(tag)
-		if err != nil || p == nil {
+		// A reconnect (Event bit 4), then the packet as RTMP ingest
+		// and the hub's validator take it.
+		p, ok := src.Publish(t, tag)
+		if p == nil {
 			continue // RTMP ingest drops (and counts) it
 		}
-		if shadow.Check(p) == nil {
+		if ok {
 			accepted++
-		} else {
-			rejected++
 		}
-		noErr(t, pub.WritePacket(p))
 		for _, pm := range muxers {
 			pm.checkQueue(t)
 			if !stalled {
@@ -205,7 +190,7 @@ func runPipeline(t *testing.T, tags []mediatest.Tag) {
 		start() // no tags
 	}
 	si := muxers[0].r.Stream()
-	require.Equal(t, rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
+	require.Equal(t, src.Rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
 	require.Equal(t, accepted, si.Packets, "the hub took every accepted packet")
 	h.Close() // the stream ends: readers drain, then io.EOF
 
@@ -523,12 +508,4 @@ func (pm *pipeMuxer) close() {
 func failf(t *testing.T, format string, args ...any) {
 	t.Helper()
 	require.FailNow(t, fmt.Sprintf(format, args...))
-}
-
-// noErr is require.NoError for the per-packet paths (see failf).
-func noErr(t *testing.T, err error) {
-	if err != nil {
-		t.Helper()
-		require.NoError(t, err)
-	}
 }

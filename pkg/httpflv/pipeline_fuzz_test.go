@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/ingest"
 	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
+	"github.com/ripplemedia/ripple/pkg/internal/pipetest"
 )
 
 // The pipeline harness: a hub small enough that queues overflow and GOPs
@@ -98,15 +97,12 @@ func runPipeline(t *testing.T, in []byte) {
 		Validator:      func() hub.PacketValidator { return ingest.New() },
 	})
 	defer h.Close()
-	pub, err := h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-	require.NoError(t, err)
-	defer func() { pub.Close() }()
+	src := pipetest.NewPublisher(t, h, pipeKey, pipeMaxMessage)
+	defer src.Close()
 
 	var (
 		accepted   []*av.Packet // what the validator let into the stream, in order
 		acceptedAt = map[*av.Packet]int{}
-		rejected   uint64
-		shadow     = ingest.New() // the hub's validator sees the same packets
 	)
 	early := subscribePlayer(t, h, "http early", false, nil)
 	defer early.p.reader.Close()
@@ -136,29 +132,16 @@ func runPipeline(t *testing.T, in []byte) {
 		if tag.Event&2 != 0 {
 			stalled = !stalled
 		}
-		if tag.Event&4 != 0 {
-			// The publisher reconnects (an encoder after a network
-			// blip): the stream goes on within the reconnect grace,
-			// with a fresh validator.
-			pub.Close()
-			pub, err = h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-			require.NoError(t, err)
-			shadow = ingest.New()
-		}
-		if len(tag.Body) > pipeMaxMessage {
-			continue // the RTMP chunk reader refuses it
-		}
-		p, err := mediatest.IngestPacket(tag)
-		if err != nil || p == nil {
+		// A reconnect (Event bit 4), then the packet as RTMP ingest
+		// and the hub's validator take it.
+		p, ok := src.Publish(t, tag)
+		if p == nil {
 			continue // RTMP ingest drops (and counts) it
 		}
-		if shadow.Check(p) == nil {
+		if ok {
 			acceptedAt[p] = len(accepted)
 			accepted = append(accepted, p)
-		} else {
-			rejected++
 		}
-		noErr(t, pub.WritePacket(p))
 
 		early.checkQueue(t)
 		for _, pp := range late {
@@ -173,7 +156,7 @@ func runPipeline(t *testing.T, in []byte) {
 		join()
 	}
 	si := early.p.reader.Stream()
-	require.Equal(t, rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
+	require.Equal(t, src.Rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
 	require.Equal(t, uint64(len(accepted)), si.Packets, "the hub took every accepted packet")
 	h.Close() // the stream ends: readers drain, then io.EOF
 
@@ -194,7 +177,7 @@ type pipePlayer struct {
 	name string
 	ws   bool
 	p    *player
-	conn *pipeConn
+	conn *pipetest.Conn
 	info hub.StreamInfo
 	end  func(error) // the output's end, as serve calls it
 
@@ -222,12 +205,12 @@ func subscribePlayer(t *testing.T, h *hub.Hub, name string, ws bool, accepted []
 	ctx, cancel := context.WithCancelCause(context.Background())
 	t.Cleanup(func() { cancel(nil) })
 	pp := &pipePlayer{
-		name: name, ws: ws, conn: &pipeConn{}, info: rd.Stream(), joinAt: len(accepted),
+		name: name, ws: ws, conn: &pipetest.Conn{}, info: rd.Stream(), joinAt: len(accepted),
 		p: &player{proto: proto, key: pipeKey, remote: name, start: time.Now(), reader: rd, ctx: ctx, cancel: cancel},
 	}
 	pp.p.setConn(pp.conn)
 	// The writers as newWSWriter and startHTTP make them, except that the
-	// output writes slice by slice (pipeConn has no writev) with no
+	// output writes slice by slice (pipetest.Conn has no writev) with no
 	// bufio.Writer (64 KiB per player and run).
 	out := batch.NewOut(pp.conn, time.Minute, 0)
 	if ws {
@@ -475,7 +458,7 @@ func tagIDOf(seed maphash.Seed, typ uint8, ts uint32, body []byte) tagID {
 // frame 1000; an evicted player's output just stops after a batch.
 func (pp *pipePlayer) output(t *testing.T, inLen, nTags int) []byte {
 	t.Helper()
-	out := pp.conn.bytes()
+	out := pp.conn.Bytes()
 	// Per tag at most its 15 bytes of FLV framing, 3 of the legacy HEVC
 	// rewrite and a chunk or frame header; plus the response head.
 	require.LessOrEqual(t, len(out), 1024+inLen+48*nTags, "%s: output out of proportion to the input", pp.name)
@@ -608,44 +591,3 @@ func keptTags(got []*av.Packet, hasAudio, hasVideo bool) []mediatest.Tag {
 	}
 	return out
 }
-
-// pipeConn is a connection that keeps what is written to it.
-type pipeConn struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	closed bool
-}
-
-func (c *pipeConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return 0, net.ErrClosed
-	}
-	return c.buf.Write(b)
-}
-
-func (c *pipeConn) bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Bytes()
-}
-
-func (c *pipeConn) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *pipeConn) Read([]byte) (int, error)         { return 0, io.EOF }
-func (c *pipeConn) LocalAddr() net.Addr              { return pipeAddr{} }
-func (c *pipeConn) RemoteAddr() net.Addr             { return pipeAddr{} }
-func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
-func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }

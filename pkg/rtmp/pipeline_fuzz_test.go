@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/ingest"
 	"github.com/ripplemedia/ripple/pkg/internal/batch"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
+	"github.com/ripplemedia/ripple/pkg/internal/pipetest"
 )
 
 // The pipeline harness: a hub small enough that queues overflow and GOPs
@@ -150,17 +150,12 @@ func runPipeline(t *testing.T, in []byte) {
 		Validator:      func() hub.PacketValidator { return ingest.New() },
 	})
 	defer h.Close()
-	pub, err := h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-	require.NoError(t, err)
-	defer func() { pub.Close() }()
+	src := pipetest.NewPublisher(t, h, pipeKey, pipeMaxMessage)
+	defer src.Close()
 
 	pc := &pipeCheck{seed: maphash.MakeSeed(), acceptedAt: map[*av.Packet]int{}, byContent: map[pipeTagID]*av.Packet{}}
-	var (
-		rejected uint64
-		shadow   = ingest.New() // the hub's validator sees the same packets
-	)
 	if len(in)%4 == 3 {
-		longRun(t, pub, shadow, pc)
+		longRun(t, src, pc)
 	}
 	push := subscribePush(t, h, pc, pushCS)
 	defer push.close()
@@ -191,28 +186,15 @@ func runPipeline(t *testing.T, in []byte) {
 		if tag.Event&2 != 0 {
 			stalled = !stalled
 		}
-		if tag.Event&4 != 0 {
-			// The publisher reconnects (an encoder after a network
-			// blip): the stream goes on within the reconnect grace,
-			// with a fresh validator.
-			pub.Close()
-			pub, err = h.Publish(pipeKey, hub.PublisherInfo{Protocol: "rtmp"})
-			require.NoError(t, err)
-			shadow = ingest.New()
-		}
-		if len(tag.Body) > pipeMaxMessage {
-			continue // the RTMP chunk reader refuses it
-		}
-		p, err := mediatest.IngestPacket(tag)
-		if err != nil || p == nil {
+		// A reconnect (Event bit 4), then the packet as RTMP ingest
+		// and the hub's validator take it.
+		p, ok := src.Publish(t, tag)
+		if p == nil {
 			continue // RTMP ingest drops (and counts) it
 		}
-		if shadow.Check(p) == nil {
+		if ok {
 			pc.accept(p)
-		} else {
-			rejected++
 		}
-		noErr(t, pub.WritePacket(p))
 
 		push.checkQueue(t)
 		early.checkQueue(t)
@@ -235,7 +217,7 @@ func runPipeline(t *testing.T, in []byte) {
 		join()
 	}
 	si := push.r.Stream()
-	require.Equal(t, rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
+	require.Equal(t, src.Rejected, si.InvalidPackets, "the hub rejected what the validator rejects")
 	require.Equal(t, uint64(len(pc.accepted)+pc.unrecorded), si.Packets, "the hub took every accepted packet")
 	h.Close() // the stream ends: readers drain, then io.EOF
 
@@ -267,20 +249,21 @@ func runPipeline(t *testing.T, in []byte) {
 // packets are MP3 frames (the validator does not look into them), 3 s
 // apart; the GOP cache keeps at most the last one (audio only: at most
 // 1 s), so only the last few are recorded as accepted, the others counted.
-func longRun(t *testing.T, pub *hub.Publisher, shadow *ingest.Validator, pc *pipeCheck) {
+func longRun(t *testing.T, src *pipetest.Publisher, pc *pipeCheck) {
 	const step, recorded = 3000, 4
 	mp3 := []byte{0x2F, 0xFF, 0xFB, 0x90, 0x64}
 	n := pipeLongRun/step + 1
 	for i := range n {
 		p, err := flv.PacketFromTag(flv.TagAudio, uint32(i*step), mp3)
 		noErr(t, err)
-		noErr(t, shadow.Check(p))
+		if !src.WritePacket(t, p) {
+			failf(t, "long run: the validator refused MP3 frame %d", i)
+		}
 		if i < n-recorded {
 			pc.unrecorded++
 		} else {
 			pc.accept(p)
 		}
-		noErr(t, pub.WritePacket(p))
 	}
 	require.Greater(t, pc.accepted[len(pc.accepted)-1].DTS, int64(pipeLongRun-step), "the stream's clock")
 }
@@ -336,7 +319,7 @@ func (pc *pipeCheck) id(typ uint8, ts uint32, body []byte) pipeTagID {
 type pipeWriter struct {
 	name   string
 	w      *writer
-	conn   *pipeConn
+	conn   *pipetest.Conn
 	r      *hub.Reader
 	cs     int // outgoing chunk size
 	joinAt int // accepted packets published before the subscription
@@ -355,7 +338,7 @@ type pipeWriter struct {
 }
 
 func newPipeWriter(name string, cs int, client bool) *pipeWriter {
-	pw := &pipeWriter{name: name, conn: &pipeConn{}, cs: cs, fails: &pipeFails{}, refCS: DefaultChunkSize}
+	pw := &pipeWriter{name: name, conn: &pipetest.Conn{}, cs: cs, fails: &pipeFails{}, refCS: DefaultChunkSize}
 	nop := func(error) {}
 	if client {
 		pw.w = newWriter(pw.conn, time.Minute, cs, nop, pw.fails.add, nop)
@@ -456,7 +439,7 @@ func (pw *pipeWriter) read(t *testing.T, each func(*Message)) {
 			failf(t, "%s: %d bytes held after message %d", pw.name, n, pw.msgs)
 		}
 		pw.refBuf = pipeFrame(pw.refBuf[:0], pw.refCS, pipeCSID(m.TypeID), m)
-		if raw := pw.conn.bytes()[start:pw.cr.BytesRead()]; !bytes.Equal(raw, pw.refBuf) {
+		if raw := pw.conn.Bytes()[start:pw.cr.BytesRead()]; !bytes.Equal(raw, pw.refBuf) {
 			failf(t, "%s: message %d (type %d, %d bytes at %d) framed as % x..., want % x...", pw.name, pw.msgs,
 				m.TypeID, len(m.Payload), m.Timestamp, raw[:min(len(raw), 24)], pw.refBuf[:min(len(pw.refBuf), 24)])
 		}
@@ -534,7 +517,7 @@ func (pw *pipeWriter) checkSize(t *testing.T, inLen, nTags int) {
 	t.Helper()
 	in := inLen + 8*nTags
 	bound := 2048 + in + 5*(in/pw.cs+nTags) + 16*nTags
-	require.LessOrEqual(t, len(pw.conn.bytes()), bound, "%s: output out of proportion to the input", pw.name)
+	require.LessOrEqual(t, len(pw.conn.Bytes()), bound, "%s: output out of proportion to the input", pw.name)
 }
 
 // pipePush is a relay push: a client connection's writer forwarding its
@@ -562,7 +545,7 @@ func subscribePush(t *testing.T, h *hub.Hub, pc *pipeCheck, cs int) *pipePush {
 			failf(t, "push: message type %d before the media", m.TypeID)
 		}
 	})
-	pp.base = len(pp.conn.bytes())
+	pp.base = len(pp.conn.Bytes())
 	pp.handle(t, outItem{op: opPlay, reader: pp.r, streamID: pipeStreamID, ended: pp.ended, count: &pp.count})
 	return pp
 }
@@ -608,7 +591,7 @@ func (pp *pipePush) drain(t *testing.T) {
 	if n, w := pp.r.Stats().Delivered-delivered, pp.media-written; n != uint64(w) {
 		failf(t, "push: the reader delivered %d packets in this wake-up, the writer wrote %d", n, w)
 	}
-	if got, want := pp.count.Load(), len(pp.conn.bytes())-pp.base; got != uint64(want) {
+	if got, want := pp.count.Load(), len(pp.conn.Bytes())-pp.base; got != uint64(want) {
 		failf(t, "push: %d bytes counted, %d written", got, want)
 	}
 }
@@ -769,13 +752,13 @@ func (pp *pipePlayer) check(t *testing.T, inLen, nTags int) {
 // (the end-of-stream messages, or the bytes ending between messages).
 func (pp *pipePlayer) checkClient(t *testing.T) {
 	t.Helper()
-	nc := &pipeConn{}
+	nc := &pipetest.Conn{}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	c := &ClientConn{
 		cfg:       ClientConfig{Timeout: time.Minute},
 		nc:        nc,
-		cr:        NewChunkReader(bufio.NewReaderSize(bytes.NewReader(pp.conn.bytes()), 4096), 0),
+		cr:        NewChunkReader(bufio.NewReaderSize(bytes.NewReader(pp.conn.Bytes()), 4096), 0),
 		ctx:       ctx,
 		cancel:    cancel,
 		ackWindow: DefaultAckWindow,
@@ -876,55 +859,14 @@ func (f *pipeFails) get() []error {
 	return append([]error(nil), f.errs...)
 }
 
-// pipeConn is a connection that keeps what is written to it.
-type pipeConn struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	closed bool
-}
-
-func (c *pipeConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return 0, net.ErrClosed
-	}
-	return c.buf.Write(b)
-}
-
-func (c *pipeConn) bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Bytes()
-}
-
-func (c *pipeConn) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *pipeConn) Read([]byte) (int, error)         { return 0, io.EOF }
-func (c *pipeConn) LocalAddr() net.Addr              { return pipeAddr{} }
-func (c *pipeConn) RemoteAddr() net.Addr             { return pipeAddr{} }
-func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
-func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
 // pipeTail reads what was written to c so far, then io.EOF until more is.
 type pipeTail struct {
-	c   *pipeConn
+	c   *pipetest.Conn
 	off int
 }
 
 func (r *pipeTail) Read(p []byte) (int, error) {
-	b := r.c.bytes()
+	b := r.c.Bytes()
 	if r.off >= len(b) {
 		return 0, io.EOF
 	}
@@ -932,5 +874,3 @@ func (r *pipeTail) Read(p []byte) (int, error) {
 	r.off += n
 	return n, nil
 }
-
-var _ net.Conn = (*pipeConn)(nil)
