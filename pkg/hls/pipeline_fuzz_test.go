@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"io"
 	"strconv"
@@ -257,7 +256,7 @@ func (pm *pipeMuxer) subscribe(t *testing.T) error {
 	require.LessOrEqual(t, primed, pipeGOPPackets+3, "%s: primed queue beyond the GOP cache bound", pm.name)
 	pm.limit = pipeQueue
 	if primed > pipeQueue/2 {
-		pm.limit = pow2(primed + pipeQueue/2)
+		pm.limit = pipetest.Pow2(primed + pipeQueue/2)
 	}
 	return nil
 }
@@ -280,17 +279,9 @@ func (pm *pipeMuxer) rejoin(t *testing.T) bool {
 	return true
 }
 
-func pow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
-}
-
 func (pm *pipeMuxer) checkQueue(t *testing.T) {
 	if q := pm.r.Stats().Queued; q > pm.limit {
-		failf(t, "%s: %d packets queued, bound %d", pm.name, q, pm.limit)
+		pipetest.Failf(t, "%s: %d packets queued, bound %d", pm.name, q, pm.limit)
 	}
 }
 
@@ -307,7 +298,7 @@ func (pm *pipeMuxer) drain(t *testing.T) {
 		mx.readErr = nil
 		err := mx.cfg.Panics.Run(componentHLS, func() error { return mx.pump(pm.done, pm.r, pm.buf) })
 		if pe, ok := guard.AsPanic(err); ok {
-			failf(t, "%s: muxer panic: %v\n%s", pm.name, pe.Value, pe.Stack)
+			pipetest.Failf(t, "%s: muxer panic: %v\n%s", pm.name, pe.Value, pe.Stack)
 		}
 		pm.checkState(t)
 		switch {
@@ -320,7 +311,7 @@ func (pm *pipeMuxer) drain(t *testing.T) {
 			return
 		}
 		if !errors.Is(err, io.EOF) {
-			failf(t, "%s: pump: %v", pm.name, err)
+			pipetest.Failf(t, "%s: pump: %v", pm.name, err)
 		}
 		pm.err = err
 		return
@@ -335,7 +326,7 @@ func (pm *pipeMuxer) checkState(t *testing.T) {
 		buffered += mx.seg.c.size()
 	}
 	if len(mx.pending) > maxPending || int64(buffered) > mx.cfg.SegmentMaxBytes {
-		failf(t, "%s: %d packets pending, %d bytes buffered; limits %d, %d",
+		pipetest.Failf(t, "%s: %d packets pending, %d bytes buffered; limits %d, %d",
 			pm.name, len(mx.pending), buffered, maxPending, mx.cfg.SegmentMaxBytes)
 	}
 	pm.checkMedia(t)
@@ -350,32 +341,32 @@ func (pm *pipeMuxer) checkMedia(t *testing.T) {
 	defer md.mu.Unlock()
 	name := pm.name
 	if md.target > ceilSeconds(cfg.SegmentMaxDuration) {
-		failf(t, "%s: target duration %d beyond %s", name, md.target, cfg.SegmentMaxDuration)
+		pipetest.Failf(t, "%s: target duration %d beyond %s", name, md.target, cfg.SegmentMaxDuration)
 	}
 	for _, s := range md.segments {
 		if int64(s.size) > cfg.SegmentMaxBytes || s.dur > cfg.SegmentMaxDuration {
-			failf(t, "%s: segment %s of %d bytes, %s", name, s.name, s.size, s.dur)
+			pipetest.Failf(t, "%s: segment %s of %d bytes, %s", name, s.name, s.size, s.dur)
 		}
 		if s.msn+1 > pm.maxMSN {
 			pm.maxMSN = s.msn + 1
 		} else if _, ok := pm.seen[s.name]; !ok {
-			failf(t, "%s: new segment %s has MSN %d, not after %d", name, s.name, s.msn, pm.maxMSN-1)
+			pipetest.Failf(t, "%s: new segment %s has MSN %d, not after %d", name, s.name, s.msn, pm.maxMSN-1)
 		}
 	}
 	for fn, f := range md.files {
 		hash := maphash.Bytes(pm.seed, f.data)
 		if old, ok := pm.seen[fn]; ok {
 			if old != hash {
-				failf(t, "%s: %s changed its bytes", name, fn)
+				pipetest.Failf(t, "%s: %s changed its bytes", name, fn)
 			}
 			continue
 		}
 		pm.seen[fn] = hash
 		if int64(len(f.data)) > cfg.SegmentMaxBytes {
-			failf(t, "%s: %s of %d bytes", name, fn, len(f.data))
+			pipetest.Failf(t, "%s: %s of %d bytes", name, fn, len(f.data))
 		}
 		if err := parseBack(fn, f.data); err != nil {
-			failf(t, "%s: %s does not parse back: %v", name, fn, err)
+			pipetest.Failf(t, "%s: %s does not parse back: %v", name, fn, err)
 		}
 	}
 	pm.checkKept(t, md)
@@ -391,30 +382,30 @@ func (pm *pipeMuxer) checkKept(t *testing.T, md *media) {
 	cfg := pm.mx.cfg
 	keep := cfg.SegmentCount + cfg.SegmentKeep
 	if len(md.segments) > keep {
-		failf(t, "%s: %d segments kept, bound %d", pm.name, len(md.segments), keep)
+		pipetest.Failf(t, "%s: %d segments kept, bound %d", pm.name, len(md.segments), keep)
 	}
 	maxParts := pm.mx.seg.maxParts
 	if len(md.parts) > maxParts {
-		failf(t, "%s: %d parts in progress, bound %d", pm.name, len(md.parts), maxParts)
+		pipetest.Failf(t, "%s: %d parts in progress, bound %d", pm.name, len(md.parts), maxParts)
 	}
 	n := len(md.parts) + len(md.inits)
 	for _, s := range md.segments {
 		n += 1 + len(s.parts)
 		if len(s.parts) > maxParts {
-			failf(t, "%s: segment %s has %d parts, bound %d", pm.name, s.name, len(s.parts), maxParts)
+			pipetest.Failf(t, "%s: segment %s has %d parts, bound %d", pm.name, s.name, len(s.parts), maxParts)
 		}
 		if _, ok := md.files[s.initName]; s.initName != "" && !ok {
-			failf(t, "%s: segment %s needs %s, which is not kept", pm.name, s.name, s.initName)
+			pipetest.Failf(t, "%s: segment %s needs %s, which is not kept", pm.name, s.name, s.initName)
 		}
 	}
 	if len(md.inits) > keep+1 {
-		failf(t, "%s: %d init sections kept for %d segments, bound %d", pm.name, len(md.inits), len(md.segments), keep+1)
+		pipetest.Failf(t, "%s: %d init sections kept for %d segments, bound %d", pm.name, len(md.inits), len(md.segments), keep+1)
 	}
 	if len(md.files) != n {
-		failf(t, "%s: %d files kept, the segments, parts and init sections are %d", pm.name, len(md.files), n)
+		pipetest.Failf(t, "%s: %d files kept, the segments, parts and init sections are %d", pm.name, len(md.files), n)
 	}
 	if bound := (keep+1)*(maxParts+1) + keep + 1; len(md.files) > bound {
-		failf(t, "%s: %d files kept, bound %d", pm.name, len(md.files), bound)
+		pipetest.Failf(t, "%s: %d files kept, bound %d", pm.name, len(md.files), bound)
 	}
 }
 
@@ -432,11 +423,11 @@ func (pm *pipeMuxer) checkPlaylist(t *testing.T, md *media) {
 		tag, val, _ := strings.Cut(line, ":")
 		switch {
 		case line == "":
-			failf(t, "%s: empty playlist line", name)
+			pipetest.Failf(t, "%s: empty playlist line", name)
 		case tag == "#EXT-X-TARGETDURATION":
 			target = atoi(t, name, val)
 			if target > ceilSeconds(pm.mx.cfg.SegmentMaxDuration) {
-				failf(t, "%s: EXT-X-TARGETDURATION %d beyond %s", name, target, pm.mx.cfg.SegmentMaxDuration)
+				pipetest.Failf(t, "%s: EXT-X-TARGETDURATION %d beyond %s", name, target, pm.mx.cfg.SegmentMaxDuration)
 			}
 		case tag == "#EXT-X-MEDIA-SEQUENCE":
 			mediaSq = uint64(atoi(t, name, val))
@@ -445,30 +436,30 @@ func (pm *pipeMuxer) checkPlaylist(t *testing.T, md *media) {
 		case tag == "#EXTINF":
 			sec, err := strconv.ParseFloat(strings.TrimSuffix(val, ","), 64)
 			if err != nil || int(sec+0.5) > target {
-				failf(t, "%s: EXTINF %q with target duration %d", name, val, target)
+				pipetest.Failf(t, "%s: EXTINF %q with target duration %d", name, val, target)
 			}
 		case tag == "#EXT-X-MAP", tag == "#EXT-X-PART":
 			pm.listed(t, md, attr(val, "URI"))
 		case tag == "#EXT-X-PRELOAD-HINT":
 			uri := attr(val, "URI")
 			if want := md.partName(md.nextMSN, len(md.parts)); uri != want {
-				failf(t, "%s: preload hint %s, the next part is %s", name, uri, want)
+				pipetest.Failf(t, "%s: preload hint %s, the next part is %s", name, uri, want)
 			}
 			if _, ok := md.files[uri]; ok {
-				failf(t, "%s: preload hint %s names a part that exists", name, uri)
+				pipetest.Failf(t, "%s: preload hint %s names a part that exists", name, uri)
 			}
 		case !strings.HasPrefix(line, "#"):
 			pm.listed(t, md, line)
 		}
 	}
 	if target < 0 {
-		failf(t, "%s: no EXT-X-TARGETDURATION", name)
+		pipetest.Failf(t, "%s: no EXT-X-TARGETDURATION", name)
 	}
 	if !md.readyLocked() {
 		return // not served before its first segment
 	}
 	if mediaSq < pm.mediaSq || discSq < pm.discSq {
-		failf(t, "%s: media sequence %d after %d, discontinuity sequence %d after %d",
+		pipetest.Failf(t, "%s: media sequence %d after %d, discontinuity sequence %d after %d",
 			name, mediaSq, pm.mediaSq, discSq, pm.discSq)
 	}
 	pm.mediaSq, pm.discSq = mediaSq, discSq
@@ -476,7 +467,7 @@ func (pm *pipeMuxer) checkPlaylist(t *testing.T, md *media) {
 
 func (pm *pipeMuxer) listed(t *testing.T, md *media, uri string) {
 	if _, ok := md.files[uri]; !ok {
-		failf(t, "%s: the playlist lists %q, which is not kept", pm.name, uri)
+		pipetest.Failf(t, "%s: the playlist lists %q, which is not kept", pm.name, uri)
 	}
 }
 
@@ -490,7 +481,7 @@ func attr(list, key string) string {
 func atoi(t *testing.T, name, s string) int {
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		failf(t, "%s: playlist number %q: %v", name, s, err)
+		pipetest.Failf(t, "%s: playlist number %q: %v", name, s, err)
 	}
 	return n
 }
@@ -500,12 +491,4 @@ func (pm *pipeMuxer) close() {
 	if pm.r != nil {
 		pm.r.Close()
 	}
-}
-
-// failf reports a broken invariant. The checks that run per packet compare
-// first and call testify only on failure: every require call walks the
-// stack (t.Helper), which would dominate an execution's time.
-func failf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	require.FailNow(t, fmt.Sprintf(format, args...))
 }

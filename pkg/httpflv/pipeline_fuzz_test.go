@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"io"
 	"net/http"
@@ -244,7 +243,7 @@ func subscribePlayer(t *testing.T, h *hub.Hub, name string, ws bool, accepted []
 	}
 	pp.limit, pp.byteLimit = pipeQueue, pipeQueueBytes
 	if n > pipeQueue/2 {
-		pp.limit = pow2(n + pipeQueue/2)
+		pp.limit = pipetest.Pow2(n + pipeQueue/2)
 	}
 	if b > pipeQueueBytes/2 {
 		pp.byteLimit = b + pipeQueueBytes/2
@@ -255,33 +254,9 @@ func subscribePlayer(t *testing.T, h *hub.Hub, name string, ws bool, accepted []
 	return pp
 }
 
-func pow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
-}
-
 func (pp *pipePlayer) checkQueue(t *testing.T) {
 	if q := pp.p.reader.Stats().Queued; q > pp.limit {
-		failf(t, "%s: %d packets queued, bound %d", pp.name, q, pp.limit)
-	}
-}
-
-// failf reports a broken invariant. The checks that run per packet compare
-// first and call testify only on failure: every require call walks the
-// stack (t.Helper), which dominated an execution's time.
-func failf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	require.FailNow(t, fmt.Sprintf(format, args...))
-}
-
-// noErr is require.NoError for the per-packet paths (see failf).
-func noErr(t *testing.T, err error) {
-	if err != nil {
-		t.Helper()
-		require.NoError(t, err)
+		pipetest.Failf(t, "%s: %d packets queued, bound %d", pp.name, q, pp.limit)
 	}
 }
 
@@ -296,16 +271,16 @@ func (pp *pipePlayer) drain(t *testing.T) {
 		pkts, err := p.reader.TryRead(p.pkts[:0])
 		if err != nil {
 			pp.err = err // only once nothing is queued
-			noErr(t, p.flush())
+			pipetest.NoErr(t, p.flush())
 			return
 		}
 		if len(pkts) == 0 {
-			noErr(t, p.flush()) // what a full batch left
+			pipetest.NoErr(t, p.flush()) // what a full batch left
 			return
 		}
 		pp.got = append(pp.got, pkts...)
 		for _, pk := range pkts {
-			queued += mediaBytes(pk)
+			queued += pipetest.MediaBytes(pk)
 		}
 		if !pp.opened {
 			for _, pk := range pkts {
@@ -319,7 +294,7 @@ func (pp *pipePlayer) drain(t *testing.T) {
 			continue
 		}
 		for _, pk := range pkts {
-			noErr(t, p.Frame(pk))
+			pipetest.NoErr(t, p.Frame(pk))
 		}
 		clear(pkts)
 	}
@@ -331,9 +306,9 @@ func (pp *pipePlayer) open(t *testing.T) {
 	p := pp.p
 	p.hasAudio, p.hasVideo = pp.gate.flags()
 	p.started = !p.hasVideo
-	noErr(t, p.add(flv.Header(p.hasAudio, p.hasVideo)))
-	noErr(t, p.flush())
-	noErr(t, p.writeBatch(pp.pending))
+	pipetest.NoErr(t, p.add(flv.Header(p.hasAudio, p.hasVideo)))
+	pipetest.NoErr(t, p.flush())
+	pipetest.NoErr(t, p.writeBatch(pp.pending))
 	pp.pending, pp.opened = nil, true
 }
 
@@ -349,35 +324,9 @@ func (pp *pipePlayer) finish(t *testing.T) {
 	pp.end(pp.err)
 }
 
-// checkDelivered checks what the hub gave a reader: accepted packets only,
-// each once; first packets published before the subscription (metadata,
-// headers and GOP primed at subscription), then live ones in publish
-// order; DTS per track never back.
-func checkDelivered(t *testing.T, name string, got []*av.Packet, joinAt int, acceptedAt map[*av.Packet]int) {
-	t.Helper()
-	seen := make(map[*av.Packet]bool, len(got))
-	last := joinAt - 1
-	for i, pk := range got {
-		idx, ok := acceptedAt[pk]
-		switch {
-		case !ok:
-			failf(t, "%s: packet %d (%s) was not accepted by the validator", name, i, pk.Kind)
-		case seen[pk]:
-			failf(t, "%s: packet %d delivered twice", name, i)
-		case idx < joinAt && last >= joinAt:
-			failf(t, "%s: packet %d, published before the subscription, came after live ones", name, i)
-		case idx >= joinAt && idx <= last:
-			failf(t, "%s: live packet %d out of publish order", name, i)
-		}
-		seen[pk] = true
-		last = max(last, idx)
-	}
-	require.NoError(t, mediatest.CheckTrackDTS(got), name)
-}
-
 func (pp *pipePlayer) check(t *testing.T, acceptedAt map[*av.Packet]int, inLen, nTags int) {
 	t.Helper()
-	checkDelivered(t, pp.name, pp.got, pp.joinAt, acceptedAt)
+	pipetest.CheckDelivered(t, pp.name, pp.got, pp.joinAt, acceptedAt)
 	require.LessOrEqual(t, pp.maxBytes, pp.byteLimit, "%s: media bytes queued", pp.name)
 	stream := pp.output(t, inLen, nTags)
 	if !pp.opened {
@@ -389,11 +338,11 @@ func (pp *pipePlayer) check(t *testing.T, acceptedAt map[*av.Packet]int, inLen, 
 	require.Equal(t, pp.p.hasVideo, fh.HasVideo, "%s: video flag", pp.name)
 	want := keptTags(pp.got, pp.p.hasAudio, pp.p.hasVideo)
 	if len(tags) != len(want) {
-		failf(t, "%s: %d tags written, want %d", pp.name, len(tags), len(want))
+		pipetest.Failf(t, "%s: %d tags written, want %d", pp.name, len(tags), len(want))
 	}
 	for i, w := range want {
 		if g := tags[i]; w.Type != g.Type || w.Timestamp != g.Timestamp || !bytes.Equal(w.Body, g.Body) {
-			failf(t, "%s: tag %d is type %d at %d (%d bytes), want type %d at %d (%d bytes)",
+			pipetest.Failf(t, "%s: tag %d is type %d at %d (%d bytes), want type %d at %d (%d bytes)",
 				pp.name, i, g.Type, g.Timestamp, len(g.Body), w.Type, w.Timestamp, len(w.Body))
 		}
 	}
@@ -422,23 +371,15 @@ func (pp *pipePlayer) checkReal(t *testing.T, accepted []*av.Packet, inLen, nTag
 		pk, ok := byContent[tagIDOf(seed, tg.Type, tg.Timestamp, tg.Body)]
 		switch {
 		case !ok:
-			failf(t, "%s: tag %d is no accepted packet", pp.name, i)
+			pipetest.Failf(t, "%s: tag %d is no accepted packet", pp.name, i)
 		case !pp.p.hasVideo && pk.Kind == av.KindVideo, !pp.p.hasAudio && pk.Kind == av.KindAudio:
-			failf(t, "%s: tag %d (%s) of a track the FLV header does not flag", pp.name, i, pk.Kind)
+			pipetest.Failf(t, "%s: tag %d (%s) of a track the FLV header does not flag", pp.name, i, pk.Kind)
 		}
 		pkts = append(pkts, pk)
 	}
 	require.NoError(t, mediatest.CheckTrackDTS(pkts), pp.name)
 	require.Equal(t, pp.p.reader.Stats().Delivered, uint64(len(tags))+pp.p.skipped,
 		"%s: delivered packets neither written nor skipped", pp.name)
-}
-
-// mediaBytes is what a packet counts against hub.Config.QueueMaxBytes.
-func mediaBytes(p *av.Packet) int {
-	if p.IsMedia() && !p.Header {
-		return len(p.Data)
-	}
-	return 0
 }
 
 // tagID identifies a tag by content.
@@ -495,41 +436,41 @@ func unframeWS(t *testing.T, name string, b []byte, complete bool) []byte {
 	closed := false
 	for n := 0; len(b) > 0; n++ {
 		if closed {
-			failf(t, "%s: frame %d after the close frame", name, n)
+			pipetest.Failf(t, "%s: frame %d after the close frame", name, n)
 		}
 		if len(b) < 2 || b[0]&0xF0 != 0x80 || b[1]&0x80 != 0 {
-			failf(t, "%s: frame %d header % x: want FIN, no RSV bits, unmasked", name, n, b[:min(len(b), 2)])
+			pipetest.Failf(t, "%s: frame %d header % x: want FIN, no RSV bits, unmasked", name, n, b[:min(len(b), 2)])
 		}
 		op, l := b[0]&0x0F, uint64(b[1]&0x7F)
 		b = b[2:]
 		switch l {
 		case 126:
 			if len(b) < 2 {
-				failf(t, "%s: frame %d length cut", name, n)
+				pipetest.Failf(t, "%s: frame %d length cut", name, n)
 			}
 			if l = uint64(binary.BigEndian.Uint16(b)); l < 126 {
-				failf(t, "%s: frame %d: non-minimal length %d", name, n, l)
+				pipetest.Failf(t, "%s: frame %d: non-minimal length %d", name, n, l)
 			}
 			b = b[2:]
 		case 127:
 			if len(b) < 8 {
-				failf(t, "%s: frame %d length cut", name, n)
+				pipetest.Failf(t, "%s: frame %d length cut", name, n)
 			}
 			if l = binary.BigEndian.Uint64(b); l <= 0xFFFF {
-				failf(t, "%s: frame %d: non-minimal length %d", name, n, l)
+				pipetest.Failf(t, "%s: frame %d: non-minimal length %d", name, n, l)
 			}
 			b = b[8:]
 		}
 		if l > uint64(len(b)) {
-			failf(t, "%s: frame %d payload cut (%d of %d bytes)", name, n, len(b), l)
+			pipetest.Failf(t, "%s: frame %d payload cut (%d of %d bytes)", name, n, len(b), l)
 		}
 		payload := b[:l]
 		b = b[l:]
 		switch {
 		case op == wsOpBinary && len(payload) == 0:
-			failf(t, "%s: frame %d: empty message", name, n)
+			pipetest.Failf(t, "%s: frame %d: empty message", name, n)
 		case op == wsOpBinary && n == 0 && len(payload) != flv.FileHeaderSize+flv.TrailerSize:
-			failf(t, "%s: the first message is %d bytes, not the FLV header alone", name, len(payload))
+			pipetest.Failf(t, "%s: the first message is %d bytes, not the FLV header alone", name, len(payload))
 		case op == wsOpBinary:
 			stream = append(stream, payload...)
 		case op == wsOpClose:
@@ -537,7 +478,7 @@ func unframeWS(t *testing.T, name string, b []byte, complete bool) []byte {
 			require.Equal(t, wsCloseNormal, int(binary.BigEndian.Uint16(payload)), name)
 			closed = true
 		default:
-			failf(t, "%s: frame %d opcode %#x", name, n, op)
+			pipetest.Failf(t, "%s: frame %d opcode %#x", name, n, op)
 		}
 	}
 	require.Equal(t, complete, closed, "%s: close frame iff the stream ended", name)
@@ -559,7 +500,7 @@ func parseFLV(t *testing.T, name string, b []byte) (flv.FileHeader, []flv.Tag) {
 			return fh, tags
 		}
 		if err != nil {
-			failf(t, "%s: tag %d: %v", name, len(tags), err)
+			pipetest.Failf(t, "%s: tag %d: %v", name, len(tags), err)
 		}
 		tags = append(tags, tag)
 	}

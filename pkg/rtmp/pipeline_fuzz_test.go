@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"io"
 	"sync"
@@ -223,7 +222,7 @@ func runPipeline(t *testing.T, in []byte) {
 
 	push.drain(t)
 	require.ErrorIs(t, push.err, io.EOF, "push: the reader ends with the stream")
-	checkDelivered(t, "push", push.got, push.joinAt, pc.acceptedAt)
+	pipetest.CheckDelivered(t, "push", push.got, push.joinAt, pc.acceptedAt)
 	require.Zero(t, push.r.Stats().Overflows, "push: a reader that keeps up never overflows")
 	push.check(t, len(in), len(tags))
 
@@ -234,11 +233,11 @@ func runPipeline(t *testing.T, in []byte) {
 	}
 	require.Zero(t, early.r.Stats().Overflows, "early: a reader that keeps up never overflows")
 	if len(early.media) != len(push.got) {
-		failf(t, "early player wrote %d packets, the push reader got %d", len(early.media), len(push.got))
+		pipetest.Failf(t, "early player wrote %d packets, the push reader got %d", len(early.media), len(push.got))
 	}
 	for i, w := range push.got {
 		if g := early.media[i]; g.Kind != w.Kind || g.DTS != w.DTS || !bytes.Equal(g.Data, w.Data) {
-			failf(t, "early player packet %d is %s at %d, the push reader got %s at %d", i, g.Kind, g.DTS, w.Kind, w.DTS)
+			pipetest.Failf(t, "early player packet %d is %s at %d, the push reader got %s at %d", i, g.Kind, g.DTS, w.Kind, w.DTS)
 		}
 	}
 }
@@ -255,9 +254,9 @@ func longRun(t *testing.T, src *pipetest.Publisher, pc *pipeCheck) {
 	n := pipeLongRun/step + 1
 	for i := range n {
 		p, err := flv.PacketFromTag(flv.TagAudio, uint32(i*step), mp3)
-		noErr(t, err)
+		pipetest.NoErr(t, err)
 		if !src.WritePacket(t, p) {
-			failf(t, "long run: the validator refused MP3 frame %d", i)
+			pipetest.Failf(t, "long run: the validator refused MP3 frame %d", i)
 		}
 		if i < n-recorded {
 			pc.unrecorded++
@@ -366,7 +365,7 @@ func (pw *pipeWriter) subscribe(t *testing.T, h *hub.Hub, pc *pipeCheck, proto s
 	require.LessOrEqual(t, primed, pipeGOPPackets+3, "%s: primed queue beyond the GOP cache bound", pw.name)
 	pw.limit, pw.byteLimit = pipeQueue, pipeQueueBytes
 	if primed > pipeQueue/2 {
-		pw.limit = pow2(primed + pipeQueue/2)
+		pw.limit = pipetest.Pow2(primed + pipeQueue/2)
 	}
 	// The cache holds at most the media since the last keyframe.
 	b := 0
@@ -383,24 +382,16 @@ func (pw *pipeWriter) subscribe(t *testing.T, h *hub.Hub, pc *pipeCheck, proto s
 	}
 }
 
-func pow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
-}
-
 func (pw *pipeWriter) checkQueue(t *testing.T) {
 	if q := pw.r.Stats().Queued; q > pw.limit {
-		failf(t, "%s: %d packets queued, bound %d", pw.name, q, pw.limit)
+		pipetest.Failf(t, "%s: %d packets queued, bound %d", pw.name, q, pw.limit)
 	}
 }
 
 // handle applies a queued item as the writer loop does.
 func (pw *pipeWriter) handle(t *testing.T, it outItem) {
 	t.Helper()
-	noErr(t, pw.w.handle(it))
+	pipetest.NoErr(t, pw.w.handle(it))
 }
 
 // flush writes the batch as the loop does after a wake-up and checks
@@ -414,11 +405,11 @@ func (pw *pipeWriter) flush(t *testing.T, ended bool) {
 	}
 	b := w.bw.Batch()
 	if b.Payload >= batch.MaxBytes+extra*256 || len(b.Bufs) >= batch.MaxBufs+extra {
-		failf(t, "%s: a batch of %d bytes in %d slices was not written on the way", pw.name, b.Payload, len(b.Bufs))
+		pipetest.Failf(t, "%s: a batch of %d bytes in %d slices was not written on the way", pw.name, b.Payload, len(b.Bufs))
 	}
-	noErr(t, w.flush())
+	pipetest.NoErr(t, w.flush())
 	if cap(b.Bufs) > batch.KeepBufs || cap(w.arena) > keepArenaBytes {
-		failf(t, "%s: the writer keeps %d slices and %d arena bytes after a flush", pw.name, cap(b.Bufs), cap(w.arena))
+		pipetest.Failf(t, "%s: the writer keeps %d slices and %d arena bytes after a flush", pw.name, cap(b.Bufs), cap(w.arena))
 	}
 }
 
@@ -433,26 +424,26 @@ func (pw *pipeWriter) read(t *testing.T, each func(*Message)) {
 			break
 		}
 		if err != nil {
-			failf(t, "%s: message %d: %v", pw.name, pw.msgs, err)
+			pipetest.Failf(t, "%s: message %d: %v", pw.name, pw.msgs, err)
 		}
 		if n := pw.cr.PartialBytes(); n != 0 {
-			failf(t, "%s: %d bytes held after message %d", pw.name, n, pw.msgs)
+			pipetest.Failf(t, "%s: %d bytes held after message %d", pw.name, n, pw.msgs)
 		}
 		pw.refBuf = pipeFrame(pw.refBuf[:0], pw.refCS, pipeCSID(m.TypeID), m)
 		if raw := pw.conn.Bytes()[start:pw.cr.BytesRead()]; !bytes.Equal(raw, pw.refBuf) {
-			failf(t, "%s: message %d (type %d, %d bytes at %d) framed as % x..., want % x...", pw.name, pw.msgs,
+			pipetest.Failf(t, "%s: message %d (type %d, %d bytes at %d) framed as % x..., want % x...", pw.name, pw.msgs,
 				m.TypeID, len(m.Payload), m.Timestamp, raw[:min(len(raw), 24)], pw.refBuf[:min(len(pw.refBuf), 24)])
 		}
 		if m.TypeID == TypeSetChunkSize {
 			n, err := ParseChunkSize(m.Payload)
-			noErr(t, err)
+			pipetest.NoErr(t, err)
 			pw.refCS = n
 		}
 		each(m)
 		pw.msgs++
 	}
 	if pw.parsed.Buffered() != 0 || pw.cr.PartialBytes() != 0 {
-		failf(t, "%s: a flush ended inside a message (%d bytes unread, %d held)",
+		pipetest.Failf(t, "%s: a flush ended inside a message (%d bytes unread, %d held)",
 			pw.name, pw.parsed.Buffered(), pw.cr.PartialBytes())
 	}
 	if cap(pw.refBuf) > 1<<20 {
@@ -542,7 +533,7 @@ func subscribePush(t *testing.T, h *hub.Hub, pc *pipeCheck, cs int) *pipePush {
 	pp.flush(t, false)
 	pp.read(t, func(m *Message) {
 		if m.TypeID != TypeSetChunkSize {
-			failf(t, "push: message type %d before the media", m.TypeID)
+			pipetest.Failf(t, "push: message type %d before the media", m.TypeID)
 		}
 	})
 	pp.base = len(pp.conn.Bytes())
@@ -561,13 +552,13 @@ func (pp *pipePush) drain(t *testing.T) {
 	// drainPlay, recording the packets the writer is handed.
 	if err := pp.w.play.src.Drain(pp); err != nil {
 		if err := pp.w.playEnded(err); err != nil {
-			failf(t, "push: drainPlay: %v", err)
+			pipetest.Failf(t, "push: drainPlay: %v", err)
 		}
 	}
 	select {
 	case pp.err = <-pp.ended:
 		if pp.w.play != nil {
-			failf(t, "push: the writer still forwards an ended reader")
+			pipetest.Failf(t, "push: the writer still forwards an ended reader")
 		}
 	default:
 	}
@@ -575,24 +566,24 @@ func (pp *pipePush) drain(t *testing.T) {
 	queued := 0
 	pp.read(t, func(m *Message) {
 		if m.TypeID != TypeAudio && m.TypeID != TypeVideo && m.TypeID != TypeDataAMF0 {
-			failf(t, "push: message %d of type %d among the media", pp.msgs, m.TypeID)
+			pipetest.Failf(t, "push: message %d of type %d among the media", pp.msgs, m.TypeID)
 		}
 		p := pp.pc.lookup(m)
 		if p == nil {
-			failf(t, "push: message %d (type %d at %d, %d bytes) is no accepted packet", pp.msgs, m.TypeID, m.Timestamp, len(m.Payload))
+			pipetest.Failf(t, "push: message %d (type %d at %d, %d bytes) is no accepted packet", pp.msgs, m.TypeID, m.Timestamp, len(m.Payload))
 		}
 		checkMedia(t, "push", p, m)
-		queued += mediaBytes(p)
+		queued += pipetest.MediaBytes(p)
 		pp.media++
 	})
 	if queued > pp.byteLimit {
-		failf(t, "push: %d media bytes were queued, bound %d", queued, pp.byteLimit)
+		pipetest.Failf(t, "push: %d media bytes were queued, bound %d", queued, pp.byteLimit)
 	}
 	if n, w := pp.r.Stats().Delivered-delivered, pp.media-written; n != uint64(w) {
-		failf(t, "push: the reader delivered %d packets in this wake-up, the writer wrote %d", n, w)
+		pipetest.Failf(t, "push: the reader delivered %d packets in this wake-up, the writer wrote %d", n, w)
 	}
 	if got, want := pp.count.Load(), len(pp.conn.Bytes())-pp.base; got != uint64(want) {
-		failf(t, "push: %d bytes counted, %d written", got, want)
+		pipetest.Failf(t, "push: %d bytes counted, %d written", got, want)
 	}
 }
 
@@ -614,7 +605,7 @@ func (pp *pipePush) check(t *testing.T, inLen, nTags int) {
 func checkMedia(t *testing.T, name string, p *av.Packet, m *Message) {
 	_, typ := mediaCSID(p.Kind)
 	if m.TypeID != typ || m.StreamID != pipeStreamID || m.Timestamp != uint32(p.DTS) || !bytes.Equal(m.Payload, p.Data) {
-		failf(t, "%s: message type %d on stream %d at %d (%d bytes), want type %d on stream %d at %d (%d bytes)",
+		pipetest.Failf(t, "%s: message type %d on stream %d at %d (%d bytes), want type %d on stream %d at %d (%d bytes)",
 			name, m.TypeID, m.StreamID, m.Timestamp, len(m.Payload), typ, pipeStreamID, uint32(p.DTS), len(p.Data))
 	}
 }
@@ -674,16 +665,16 @@ func (pp *pipePlayer) drain(t *testing.T) {
 		pp.err = err
 		return // the loop fails the connection: the batch is not written
 	default:
-		failf(t, "%s: drainPlay: %v", pp.name, err)
+		pipetest.Failf(t, "%s: drainPlay: %v", pp.name, err)
 	}
 	pp.flush(t, pp.err != nil)
 	queued := 0
 	pp.read(t, func(m *Message) { queued += pp.message(t, m) })
 	if queued > pp.byteLimit {
-		failf(t, "%s: %d media bytes were queued, bound %d", pp.name, queued, pp.byteLimit)
+		pipetest.Failf(t, "%s: %d media bytes were queued, bound %d", pp.name, queued, pp.byteLimit)
 	}
 	if n, w := pp.r.Stats().Delivered-delivered, len(pp.media)-written; n != uint64(w) {
-		failf(t, "%s: the reader delivered %d packets in this wake-up, the writer wrote %d", pp.name, n, w)
+		pipetest.Failf(t, "%s: the reader delivered %d packets in this wake-up, the writer wrote %d", pp.name, n, w)
 	}
 }
 
@@ -699,7 +690,7 @@ func (pp *pipePlayer) message(t *testing.T, m *Message) int {
 			want = SetChunkSizeMessage(it.n)
 		}
 		if m.TypeID != want.TypeID || m.StreamID != want.StreamID || m.Timestamp != want.Timestamp || !bytes.Equal(m.Payload, want.Payload) {
-			failf(t, "%s: reply %d is type %d on stream %d, want type %d on stream %d", pp.name, i, m.TypeID, m.StreamID, want.TypeID, want.StreamID)
+			pipetest.Failf(t, "%s: reply %d is type %d on stream %d, want type %d on stream %d", pp.name, i, m.TypeID, m.StreamID, want.TypeID, want.StreamID)
 		}
 		return 0
 	case pp.ended > 0 || m.TypeID == TypeUserControl:
@@ -709,20 +700,20 @@ func (pp *pipePlayer) message(t *testing.T, m *Message) int {
 			want = onStatusMessage(pipeStreamID, levelStatus, codePlayUnpublish, "stream is now unpublished")
 		}
 		if pp.ended > 1 || m.TypeID != want.TypeID || m.StreamID != want.StreamID || !bytes.Equal(m.Payload, want.Payload) {
-			failf(t, "%s: message %d (type %d) at the end of the stream", pp.name, i, m.TypeID)
+			pipetest.Failf(t, "%s: message %d (type %d) at the end of the stream", pp.name, i, m.TypeID)
 		}
 		pp.ended++
 		return 0
 	case m.TypeID != TypeAudio && m.TypeID != TypeVideo && m.TypeID != TypeDataAMF0:
-		failf(t, "%s: message %d of type %d among the media", pp.name, i, m.TypeID)
+		pipetest.Failf(t, "%s: message %d of type %d among the media", pp.name, i, m.TypeID)
 	}
 	p := pp.pc.lookup(m)
 	if p == nil {
-		failf(t, "%s: message %d (type %d at %d, %d bytes) is no accepted packet", pp.name, i, m.TypeID, m.Timestamp, len(m.Payload))
+		pipetest.Failf(t, "%s: message %d (type %d at %d, %d bytes) is no accepted packet", pp.name, i, m.TypeID, m.Timestamp, len(m.Payload))
 	}
 	checkMedia(t, pp.name, p, m)
 	pp.media = append(pp.media, p)
-	return mediaBytes(p)
+	return pipetest.MediaBytes(p)
 }
 
 // check checks the player's whole output: the end-of-stream messages iff
@@ -775,68 +766,18 @@ func (pp *pipePlayer) checkClient(t *testing.T) {
 			return
 		}
 		if err != nil {
-			failf(t, "%s: client packet %d: %v", pp.name, i, err)
+			pipetest.Failf(t, "%s: client packet %d: %v", pp.name, i, err)
 		}
 		if i >= len(pp.media) {
-			failf(t, "%s: client packet %d (%s) beyond the %d written", pp.name, i, got.Kind, len(pp.media))
+			pipetest.Failf(t, "%s: client packet %d (%s) beyond the %d written", pp.name, i, got.Kind, len(pp.media))
 		}
 		want := pp.media[i]
 		if got.Kind != want.Kind || got.Codec != want.Codec || got.Header != want.Header || got.Keyframe != want.Keyframe ||
 			got.CTS != want.CTS || got.DTS != int64(uint32(want.DTS)) || !bytes.Equal(got.Data, want.Data) {
-			failf(t, "%s: client packet %d is %s %s header %t key %t cts %d at %d (%d bytes), want %s %s header %t key %t cts %d at %d (%d bytes)",
+			pipetest.Failf(t, "%s: client packet %d is %s %s header %t key %t cts %d at %d (%d bytes), want %s %s header %t key %t cts %d at %d (%d bytes)",
 				pp.name, i, got.Kind, got.Codec, got.Header, got.Keyframe, got.CTS, got.DTS, len(got.Data),
 				want.Kind, want.Codec, want.Header, want.Keyframe, want.CTS, uint32(want.DTS), len(want.Data))
 		}
-	}
-}
-
-// checkDelivered checks what the hub gave a reader: accepted packets only,
-// each once; first packets published before the subscription (metadata,
-// headers and GOP primed at subscription), then live ones in publish
-// order; DTS per track never back.
-func checkDelivered(t *testing.T, name string, got []*av.Packet, joinAt int, acceptedAt map[*av.Packet]int) {
-	t.Helper()
-	seen := make(map[*av.Packet]bool, len(got))
-	last := joinAt - 1
-	for i, pk := range got {
-		idx, ok := acceptedAt[pk]
-		switch {
-		case !ok:
-			failf(t, "%s: packet %d (%s) was not accepted by the validator", name, i, pk.Kind)
-		case seen[pk]:
-			failf(t, "%s: packet %d delivered twice", name, i)
-		case idx < joinAt && last >= joinAt:
-			failf(t, "%s: packet %d, published before the subscription, came after live ones", name, i)
-		case idx >= joinAt && idx <= last:
-			failf(t, "%s: live packet %d out of publish order", name, i)
-		}
-		seen[pk] = true
-		last = max(last, idx)
-	}
-	require.NoError(t, mediatest.CheckTrackDTS(got), name)
-}
-
-// mediaBytes is what a packet counts against hub.Config.QueueMaxBytes.
-func mediaBytes(p *av.Packet) int {
-	if p.IsMedia() && !p.Header {
-		return len(p.Data)
-	}
-	return 0
-}
-
-// failf reports a broken invariant. The checks that run per packet compare
-// first and call testify only on failure: every require call walks the
-// stack (t.Helper), which would dominate an execution's time.
-func failf(t *testing.T, format string, args ...any) {
-	t.Helper()
-	require.FailNow(t, fmt.Sprintf(format, args...))
-}
-
-// noErr is require.NoError for the per-packet paths (see failf).
-func noErr(t *testing.T, err error) {
-	if err != nil {
-		t.Helper()
-		require.NoError(t, err)
 	}
 }
 

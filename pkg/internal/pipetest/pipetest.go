@@ -8,11 +8,14 @@ package pipetest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -144,3 +147,63 @@ type addr struct{}
 
 func (addr) Network() string { return "pipe" }
 func (addr) String() string  { return "pipe" }
+
+// CheckDelivered checks what the hub gave a reader: accepted packets only
+// (acceptedAt maps each to its publish index), each once; first packets
+// published before the subscription (metadata, headers and GOP primed at
+// subscription, joinAt being the first index after it), then live ones in
+// publish order; DTS per track never back.
+func CheckDelivered(tb testing.TB, name string, got []*av.Packet, joinAt int, acceptedAt map[*av.Packet]int) {
+	tb.Helper()
+	seen := make(map[*av.Packet]bool, len(got))
+	last := joinAt - 1
+	for i, pk := range got {
+		idx, ok := acceptedAt[pk]
+		switch {
+		case !ok:
+			Failf(tb, "%s: packet %d (%s) was not accepted by the validator", name, i, pk.Kind)
+		case seen[pk]:
+			Failf(tb, "%s: packet %d delivered twice", name, i)
+		case idx < joinAt && last >= joinAt:
+			Failf(tb, "%s: packet %d, published before the subscription, came after live ones", name, i)
+		case idx >= joinAt && idx <= last:
+			Failf(tb, "%s: live packet %d out of publish order", name, i)
+		}
+		seen[pk] = true
+		last = max(last, idx)
+	}
+	require.NoError(tb, mediatest.CheckTrackDTS(got), name)
+}
+
+// MediaBytes is what a packet counts against hub.Config.QueueMaxBytes.
+func MediaBytes(p *av.Packet) int {
+	if p.IsMedia() && !p.Header {
+		return len(p.Data)
+	}
+	return 0
+}
+
+// Pow2 is the hub's rounding of a queue size: the power of two >= n.
+func Pow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// Failf reports a broken invariant. The checks that run per packet compare
+// first and call testify only on failure: every require call walks the
+// stack (t.Helper), which would dominate an execution's time.
+func Failf(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	require.FailNow(tb, fmt.Sprintf(format, args...))
+}
+
+// NoErr is require.NoError for the per-packet paths (see Failf).
+func NoErr(tb testing.TB, err error) {
+	if err != nil {
+		tb.Helper()
+		require.NoError(tb, err)
+	}
+}
