@@ -46,6 +46,12 @@ const (
 	// ProtoRelay is an edge pull publishing into the hub or a forward
 	// reading from it; relays are internal and never pass a Func.
 	ProtoRelay = "relay"
+	// ProtoRecord is the recorder's hub reader (one per recorded stream)
+	// and ProtoThumbnail the short-lived reader a thumbnail decode takes
+	// its keyframe from. Like the HLS muxer's reader they are not viewers:
+	// the API and the page do not count them as players.
+	ProtoRecord    = "record"
+	ProtoThumbnail = "thumbnail"
 )
 
 // HLS objects (Request.Object), for logs and per-object decisions.
