@@ -46,6 +46,8 @@ type Config struct {
 	API             API            `mapstructure:"api"`
 	Auth            Auth           `mapstructure:"auth"`
 	Relay           Relay          `mapstructure:"relay"`
+	Record          Record         `mapstructure:"record"`
+	Thumbnail       Thumbnail      `mapstructure:"thumbnail"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
 	Debug           Debug          `mapstructure:"debug"`
@@ -129,6 +131,8 @@ type App struct {
 	Forward []string `mapstructure:"forward"`
 	// Edge puts the app in edge mode (relay.go).
 	Edge Edge `mapstructure:"edge"`
+	// Record overrides record for the app's streams (record.go).
+	Record AppRecord `mapstructure:"record"`
 }
 
 // PublishPolicyFor returns the publish policy of app: its override if it

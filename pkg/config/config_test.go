@@ -66,6 +66,8 @@ func wantDefaults() Config {
 		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
 		Auth:            wantAuthDefaults(),
 		Relay:           wantRelayDefaults(),
+		Record:          wantRecordDefaults(),
+		Thumbnail:       wantThumbnailDefaults(),
 		ShutdownTimeout: 10 * time.Second,
 	}
 }

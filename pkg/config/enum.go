@@ -174,6 +174,25 @@ func (s EdgeSelection) MarshalText() ([]byte, error) { return edgeSelections.mar
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *EdgeSelection) UnmarshalText(b []byte) error { return edgeSelections.unmarshal(b, s) }
 
+// RecordFormat is record.format and apps.NAME.record.format.
+type RecordFormat uint8
+
+// Recording formats.
+const (
+	RecordFMP4 RecordFormat = iota + 1
+	RecordFLV
+)
+
+var recordFormats = enum[RecordFormat]{name: "RecordFormat", words: []string{"", "fmp4", "flv"}}
+
+func (f RecordFormat) String() string { return recordFormats.spell(f) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (f RecordFormat) MarshalText() ([]byte, error) { return recordFormats.marshal(f) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (f *RecordFormat) UnmarshalText(b []byte) error { return recordFormats.unmarshal(b, f) }
+
 // enum spells the values of one enumerated type: value v is words[v],
 // words[0] is "" (not set); alias lists further accepted spellings.
 type enum[T ~uint8] struct {
