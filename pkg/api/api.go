@@ -68,6 +68,9 @@ type Config struct {
 	Connections func() map[string]int
 	// Relays returns the running relays; nil when relaying is off.
 	Relays func() []Relay
+	// Recorder starts, stops and lists recordings; nil: recording
+	// endpoints answer 501 and the list is empty.
+	Recorder Recorder
 }
 
 func (c Config) withDefaults() Config {
@@ -137,7 +140,9 @@ func (a *API) routes() []route {
 	return []route{
 		{"GET " + Prefix + "/streams", a.listStreams},
 		{"GET " + Prefix + "/streams/{path...}", a.getStream},
-		{"DELETE " + Prefix + "/streams/{path...}", a.kickPublisher},
+		{"POST " + Prefix + "/streams/{path...}", a.streamPost},
+		{"DELETE " + Prefix + "/streams/{path...}", a.streamDelete},
+		{"GET " + Prefix + "/recordings", a.listRecordings},
 		{"GET " + Prefix + "/clients", a.listClients},
 		{"DELETE " + Prefix + "/clients/{id}", a.kickClient},
 		{"GET " + Prefix + "/summary", a.summary},

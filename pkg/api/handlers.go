@@ -29,6 +29,7 @@ func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 		TimestampFixes:    st.TimestampFixes,
 		InvalidPackets:    st.InvalidPackets,
 		LastInvalid:       st.LastInvalid,
+		Recording:         a.recordingOf(st.Key),
 	}
 	if st.Publishing {
 		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}

@@ -51,6 +51,13 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		path = strings.TrimPrefix(path, Prefix)
 		// {path...} is app (which may hold "/") + "/" + stream.
 		path = strings.Replace(path, "{path...}", "{app}/{stream}", 1)
+		// A stream's sub-resources share its {path...} route.
+		for _, p := range subResources[method+" "+path] {
+			served[method+" "+p] = true
+		}
+		if method == "POST" && path == "/streams/{app}/{stream}" {
+			continue // only its sub-resources take POST
+		}
 		served[method+" "+path] = true
 	}
 	// Served by pkg/server next to the API, documented with server "/".
@@ -61,6 +68,32 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	require.Equal(t, served, documented)
 }
 
+// subResources lists the paths a {path...} route also serves by suffix.
+var subResources = map[string][]string{
+	"POST /streams/{app}/{stream}":   {"/streams/{app}/{stream}/record"},
+	"DELETE /streams/{app}/{stream}": {"/streams/{app}/{stream}/record"},
+}
+
+// jsonFields lists the JSON keys of struct type rt, those of embedded
+// structs inlined (as encoding/json does), and which are never omitted.
+func jsonFields(rt reflect.Type) (fields, required []string) {
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			fs, rs := jsonFields(f.Type)
+			fields, required = append(fields, fs...), append(required, rs...)
+			continue
+		}
+		key, opts, _ := strings.Cut(tag, ",")
+		fields = append(fields, key)
+		if !strings.Contains(opts, "omitempty") {
+			required = append(required, key)
+		}
+	}
+	return fields, required
+}
+
 // TestOpenAPIMatchesTypes checks that each schema lists exactly the JSON
 // fields of its Go type, and requires those that are never omitted.
 func TestOpenAPIMatchesTypes(t *testing.T) {
@@ -69,7 +102,8 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"Error": Error{}, "Stream": Stream{}, "Publisher": Publisher{}, "Video": Video{}, "Audio": Audio{},
 		"GOP": GOP{}, "Client": Client{}, "Summary": Summary{}, "StreamEvent": StreamEvent{},
 		"PlayerEvent": PlayerEvent{}, "StatsEvent": StatsEvent{}, "StreamStats": StreamStats{},
-		"ResyncEvent": ResyncEvent{}, "Relay": Relay{},
+		"ResyncEvent": ResyncEvent{}, "Relay": Relay{}, "Recording": Recording{},
+		"RecordingState": RecordingState{}, "RecordingEvent": RecordingEvent{},
 	}
 	var schemas []string
 	for name := range doc.Components.Schemas {
@@ -86,16 +120,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 	for name, v := range types {
 		t.Run(name, func(t *testing.T) {
 			sc := doc.Components.Schemas[name]
-			var fields, required []string
-			rt := reflect.TypeOf(v)
-			for i := range rt.NumField() {
-				tag := rt.Field(i).Tag.Get("json")
-				key, opts, _ := strings.Cut(tag, ",")
-				fields = append(fields, key)
-				if !strings.Contains(opts, "omitempty") {
-					required = append(required, key)
-				}
-			}
+			fields, required := jsonFields(reflect.TypeOf(v))
 			var props []string
 			for p := range sc.Properties {
 				props = append(props, p)
@@ -118,7 +143,8 @@ func TestEventNamesDocumented(t *testing.T) {
 	get, _ := doc.Paths["/events"]["get"].(map[string]any)
 	desc, _ := get["description"].(string)
 	for _, name := range []string{EventStreamPublished, EventStreamUnpublished, EventStreamEnded,
-		EventPlayerJoined, EventPlayerLeft, EventStats, EventResync} {
+		EventPlayerJoined, EventPlayerLeft, EventStats, EventResync,
+		EventRecordingStarted, EventRecordingDone, EventRecordingError} {
 		require.Contains(t, desc, "`"+name+"`")
 	}
 }

@@ -44,6 +44,26 @@ type Stream struct {
 	// Relays of this stream (forward pushes, edge pull/push); empty when
 	// relaying is not configured for it.
 	Relays []Relay `json:"relays"`
+
+	// Recording is true while the stream is being recorded.
+	Recording bool `json:"recording"`
+}
+
+// Recording is one recorded file (GET /recordings).
+type Recording struct {
+	Key    string `json:"key"`
+	App    string `json:"app"`
+	Stream string `json:"stream"`
+	// Name is the file's path under /recordings/; URL is where it plays.
+	Name            string    `json:"name"`
+	URL             string    `json:"url"`
+	Format          string    `json:"format"` // "fmp4", "flv"
+	Start           time.Time `json:"start"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	SizeBytes       int64     `json:"size_bytes"`
+	// InProgress is true for the file being written; it plays up to its
+	// last complete fragment.
+	InProgress bool `json:"in_progress"`
 }
 
 // Relay is one relay's state (GET /relays, and per stream).
