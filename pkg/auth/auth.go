@@ -15,10 +15,11 @@ import (
 
 // Actions, as sent in the hook body's "action" field.
 const (
-	ActionPublish   = "on_publish"
-	ActionPlay      = "on_play"
-	ActionUnpublish = "on_unpublish"
-	ActionStop      = "on_stop"
+	ActionPublish    = "on_publish"
+	ActionPlay       = "on_play"
+	ActionUnpublish  = "on_unpublish"
+	ActionStop       = "on_stop"
+	ActionRecordDone = "on_record_done"
 )
 
 // Request describes one publish or play attempt (or its end, for the

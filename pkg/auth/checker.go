@@ -204,6 +204,58 @@ func (c *Checker) notifyAsync(idx int, action string, req Request) {
 	})
 }
 
+// RecordDone describes a finished recording file for on_record_done.
+type RecordDone struct {
+	App, Stream string
+	// File is the file's path on this server (absolute), URL where the
+	// HTTP listener serves it (a path: /recordings/...).
+	File, URL string
+	Format    string // "fmp4", "flv"
+	Start     time.Time
+	Duration  time.Duration
+	Size      int64
+}
+
+// recordDoneBody is the JSON POSTed to on_record_done: the fields every
+// hook carries (action, app, stream, server_id) and the file's, like SRS's
+// on_dvr ("file") with what an uploader needs besides.
+type recordDoneBody struct {
+	Action          string    `json:"action"`
+	App             string    `json:"app"`
+	Stream          string    `json:"stream"`
+	ServerID        string    `json:"server_id,omitempty"`
+	File            string    `json:"file"`
+	URL             string    `json:"url"`
+	Format          string    `json:"format"`
+	Start           time.Time `json:"start"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	SizeBytes       int64     `json:"size_bytes"`
+}
+
+// NotifyRecordDone queues on_record_done for a finished file. It never
+// blocks.
+func (c *Checker) NotifyRecordDone(d RecordDone) {
+	comp := c.rules.Load()
+	h := comp.rules.OnRecordDone
+	if h.URL == "" {
+		return
+	}
+	body, err := json.Marshal(recordDoneBody{
+		Action: ActionRecordDone, App: d.App, Stream: d.Stream, ServerID: comp.rules.ServerID,
+		File: d.File, URL: d.URL, Format: d.Format, Start: d.Start.UTC(),
+		DurationSeconds: float64(d.Duration.Milliseconds()) / 1000, SizeBytes: d.Size,
+	})
+	if err != nil {
+		c.log.Error("encode hook body", "hook", ActionRecordDone, "err", err)
+		return
+	}
+	c.notify.enqueue(notification{
+		action: ActionRecordDone, url: h.URL, timeout: h.Timeout,
+		retries: comp.rules.Retries, backoff: comp.rules.RetryBackoff,
+		body: body, stream: d.App + "/" + d.Stream,
+	})
+}
+
 // Stats are counters of the asynchronous hooks.
 type Stats struct {
 	Delivered, Failed, Dropped uint64

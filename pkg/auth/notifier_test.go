@@ -143,3 +143,42 @@ func TestNoAsyncHookNoTracking(t *testing.T) {
 	c.NotifyStop(Request{App: "live", Stream: "x"}) // no hook: nothing queued
 	require.Zero(t, c.Stats().Queued)
 }
+
+// TestRecordDoneHook: a finished recording is posted with its file, retried
+// like the other notifications.
+func TestRecordDoneHook(t *testing.T) {
+	var attempts atomic.Int32
+	got := make(chan recordDoneBody, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b recordDoneBody
+		_ = json.NewDecoder(r.Body).Decode(&b) // a bad body shows up as a zero value below
+		got <- b
+		if attempts.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	c := newChecker(t, Rules{ServerID: "rec-1", OnRecordDone: AsyncHook{URL: srv.URL}, Retries: 2,
+		RetryBackoff: time.Millisecond}, time.Now())
+	start := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	c.NotifyRecordDone(RecordDone{App: "live", Stream: "cam", File: "/srv/rec/live/cam/20261207T153000Z.mp4",
+		URL: "/recordings/live/cam/20261207T153000Z.mp4", Format: "fmp4", Start: start,
+		Duration: 20500 * time.Millisecond, Size: 4096})
+	want := recordDoneBody{Action: ActionRecordDone, App: "live", Stream: "cam", ServerID: "rec-1",
+		File: "/srv/rec/live/cam/20261207T153000Z.mp4", URL: "/recordings/live/cam/20261207T153000Z.mp4",
+		Format: "fmp4", Start: start, DurationSeconds: 20.5, SizeBytes: 4096}
+	for range 2 {
+		select {
+		case b := <-got:
+			require.Equal(t, want, b)
+		case <-time.After(5 * time.Second):
+			t.Fatal("no on_record_done call")
+		}
+	}
+	require.Eventually(t, func() bool { return c.Stats().Delivered == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	// Without a URL nothing is queued.
+	c2 := newChecker(t, Rules{}, time.Now())
+	c2.NotifyRecordDone(RecordDone{App: "live", Stream: "cam"})
+	require.Zero(t, c2.Stats().Queued)
+}

@@ -36,6 +36,8 @@ type Rules struct {
 
 	OnPublish, OnPlay   Hook
 	OnUnpublish, OnStop AsyncHook
+	// OnRecordDone is told about each finished recording file.
+	OnRecordDone AsyncHook
 	// Retries is how many times an asynchronous hook is retried after the
 	// first attempt; RetryBackoff the first wait, doubled each time.
 	Retries      int

@@ -32,6 +32,7 @@ type Hooks struct {
 	OnPlay       SyncHook      `mapstructure:"on_play"`
 	OnUnpublish  AsyncHook     `mapstructure:"on_unpublish"`
 	OnStop       AsyncHook     `mapstructure:"on_stop"`
+	OnRecordDone AsyncHook     `mapstructure:"on_record_done"` // a recording file is complete
 	Retries      int           `mapstructure:"retries"`       // on_unpublish/on_stop
 	RetryBackoff time.Duration `mapstructure:"retry_backoff"` // first wait, doubled per retry
 	QueueSize    int           `mapstructure:"queue_size"`    // pending on_unpublish/on_stop
@@ -128,7 +129,8 @@ func (c *Config) validateAuth() error {
 	for _, ah := range []struct {
 		key  string
 		hook AsyncHook
-	}{{"auth.hooks.on_unpublish", h.OnUnpublish}, {"auth.hooks.on_stop", h.OnStop}} {
+	}{{"auth.hooks.on_unpublish", h.OnUnpublish}, {"auth.hooks.on_stop", h.OnStop},
+		{"auth.hooks.on_record_done", h.OnRecordDone}} {
 		if err := hookURL(ah.key+".url", ah.hook.URL); err != nil {
 			return err
 		}

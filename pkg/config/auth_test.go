@@ -15,6 +15,7 @@ func wantAuthDefaults() Auth {
 		OnPlay:       SyncHook{Timeout: 3 * time.Second, Policy: HookFailClosed},
 		OnUnpublish:  AsyncHook{Timeout: 5 * time.Second},
 		OnStop:       AsyncHook{Timeout: 5 * time.Second},
+		OnRecordDone: AsyncHook{Timeout: 5 * time.Second},
 		Retries:      3,
 		RetryBackoff: time.Second,
 		QueueSize:    1024,

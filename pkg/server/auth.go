@@ -51,6 +51,7 @@ func authRules(cfg config.Config) auth.Rules {
 			FailOpen: a.Hooks.OnPlay.Policy == config.HookFailOpen},
 		OnUnpublish:  auth.AsyncHook{URL: a.Hooks.OnUnpublish.URL, Timeout: a.Hooks.OnUnpublish.Timeout},
 		OnStop:       auth.AsyncHook{URL: a.Hooks.OnStop.URL, Timeout: a.Hooks.OnStop.Timeout},
+		OnRecordDone: auth.AsyncHook{URL: a.Hooks.OnRecordDone.URL, Timeout: a.Hooks.OnRecordDone.Timeout},
 		Retries:      a.Hooks.Retries,
 		RetryBackoff: a.Hooks.RetryBackoff,
 	}
