@@ -33,9 +33,9 @@ type Hooks struct {
 	OnUnpublish  AsyncHook     `mapstructure:"on_unpublish"`
 	OnStop       AsyncHook     `mapstructure:"on_stop"`
 	OnRecordDone AsyncHook     `mapstructure:"on_record_done"` // a recording file is complete
-	Retries      int           `mapstructure:"retries"`       // on_unpublish/on_stop
-	RetryBackoff time.Duration `mapstructure:"retry_backoff"` // first wait, doubled per retry
-	QueueSize    int           `mapstructure:"queue_size"`    // pending on_unpublish/on_stop
+	Retries      int           `mapstructure:"retries"`        // on_unpublish/on_stop
+	RetryBackoff time.Duration `mapstructure:"retry_backoff"`  // first wait, doubled per retry
+	QueueSize    int           `mapstructure:"queue_size"`     // pending on_unpublish/on_stop
 }
 
 // SyncHook can refuse: a non-2xx answer rejects; Policy decides when the
