@@ -32,8 +32,11 @@ type decoder struct {
 	width int    // scale down to at most this width; 0 keeps the size
 }
 
-// args returns ffmpeg's arguments for an input of format. One thread: a
-// thumbnail is one frame, and decodes share the machine with the streams.
+// args returns ffmpeg's arguments for an input of format. The demuxer is
+// forced and only the pipe protocol allowed, so nothing a publisher sends
+// can make ffmpeg probe another format or open a file or URL (as a
+// playlist demuxer would). One thread: a thumbnail is one frame, and
+// decodes share the machine with the streams.
 // The mjpeg encoder's output is a single JPEG (-frames:v 1) at quality 5
 // of the 2–31 scale, about 20–40 KiB for 720p. -xerror makes a decode
 // error fatal instead of concealed: a publisher's corrupt keyframe gives
@@ -41,7 +44,7 @@ type decoder struct {
 func (d decoder) args(format string) []string {
 	a := []string{
 		"-hide_banner", "-nostats", "-loglevel", "error", "-xerror",
-		"-threads", "1", "-f", format, "-i", "pipe:0",
+		"-threads", "1", "-protocol_whitelist", "pipe", "-f", format, "-i", "pipe:0",
 		"-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn",
 	}
 	if d.width > 0 {
@@ -86,11 +89,11 @@ func (d decoder) run(ctx context.Context, in input) ([]byte, error) {
 			}
 			return nil, cause
 		}
-		return nil, fmt.Errorf("%w: ffmpeg: %w%s", ErrDecode, err, stderr.tail())
+		return nil, fmt.Errorf("%w: ffmpeg: %w%s", ErrDecode, err, stderr.suffix())
 	}
 	b := out.bytes()
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: ffmpeg wrote no image%s", ErrDecode, stderr.tail())
+		return nil, fmt.Errorf("%w: ffmpeg wrote no image%s", ErrDecode, stderr.suffix())
 	}
 	return b, nil
 }
@@ -146,9 +149,9 @@ func (w *capWriter) bytes() []byte {
 	return w.buf
 }
 
-// tail renders the kept stderr as a suffix for an error message: one line,
-// trimmed, at most maxStderr bytes.
-func (w *capWriter) tail() string {
+// suffix renders the kept stderr (its first maxStderr bytes: ffmpeg's first
+// error says why) as a suffix for an error message, on one line.
+func (w *capWriter) suffix() string {
 	s := strings.TrimSpace(string(w.bytes()))
 	if s == "" {
 		return ""

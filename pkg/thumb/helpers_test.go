@@ -54,7 +54,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // newHub returns a hub that ends streams as soon as their publisher leaves.
-func newHub(t *testing.T) *hub.Hub {
+func newHub(t testing.TB) *hub.Hub {
 	h := hub.New(hub.Config{})
 	t.Cleanup(h.Close)
 	return h
@@ -86,7 +86,7 @@ func publish(t *testing.T, h *hub.Hub, key string, pkts []*av.Packet) *hub.Publi
 // fixturePackets returns the first n packets of the real clip (its headers
 // and first keyframe among them), fresh for each call: the hub rewrites
 // DTS, so packets are never published twice.
-func fixturePackets(t *testing.T, n int) []*av.Packet {
+func fixturePackets(t testing.TB, n int) []*av.Packet {
 	t.Helper()
 	pkts := mediatest.LoadFLV(t, mediatest.RepoPath(t, fixture))
 	require.Greater(t, len(pkts), n)
@@ -238,11 +238,13 @@ func encode(t *testing.T, width, height int, format string, codec ...string) []b
 	return out
 }
 
-// av1Packets encodes a clip with libaom and packs it as E-RTMP "av01": a
+// av1Stream encodes a clip with libaom and packs it as E-RTMP "av01": a
 // SequenceStart with the AV1CodecConfigurationRecord, then one coded frame
 // per temporal unit (its OBUs without the temporal delimiter, AV1-ISOBMFF
-// §2.4).
-func av1Packets(t *testing.T, width, height int) []*av.Packet {
+// §2.4). With bare, each temporal unit also leaves out the sequence header
+// (the decoder must take it from the configuration record) and its last
+// OBU has no size field, as AV1-ISOBMFF §2.4 allows.
+func av1Stream(t *testing.T, width, height int, bare bool) []*av.Packet {
 	obus := encode(t, width, height, "obu", "-c:v", "libaom-av1", "-cpu-used", "8", "-g", "10")
 	var (
 		tus    [][]byte
@@ -261,7 +263,15 @@ func av1Packets(t *testing.T, width, height int) []*av.Packet {
 			}
 		}
 		require.NotEmpty(t, tus, "the stream must start with a temporal delimiter")
+		if bare && o.Type == av1.OBUSequenceHeader {
+			continue
+		}
 		tus[len(tus)-1] = append(tus[len(tus)-1], b[:o.Len]...)
+	}
+	if bare {
+		for i, tu := range tus {
+			tus[i] = unsizeLast(t, tu)
+		}
 	}
 	require.NotNil(t, seqHdr)
 	rec, err := av1.DecoderConfig{ChromaSubsamplingX: true, ChromaSubsamplingY: true, ConfigOBUs: seqHdr}.Marshal()
@@ -311,4 +321,26 @@ func killStray(pids ...int) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// unsizeLast rewrites the last OBU of tu without obu_has_size_field.
+func unsizeLast(t *testing.T, tu []byte) []byte {
+	t.Helper()
+	var o av1.OBU
+	start := 0
+	for b := tu; ; {
+		require.NoError(t, o.Unmarshal(b))
+		if o.Len == len(b) {
+			break
+		}
+		start += o.Len
+		b = b[o.Len:]
+	}
+	require.True(t, o.HasSize)
+	out := append([]byte(nil), tu[:start]...)
+	out = append(out, tu[start]&^0x02)
+	if o.Extension {
+		out = append(out, tu[start+1])
+	}
+	return append(out, o.Payload...)
 }

@@ -18,7 +18,9 @@
 // group of its own that is killed after it exits, on timeout and on Close,
 // and is always waited for. The cache is bounded by entries
 // (Config.MaxStreams) and bytes (Config.MaxCacheBytes), and an entry is
-// dropped when its stream ends.
+// dropped when its stream ends. The design, the codecs and the HTTP
+// statuses are described in docs/thumbnails.md (§1 a decode, §2 bounds,
+// §3 cache and HTTP).
 package thumb
 
 import (

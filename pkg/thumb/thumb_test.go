@@ -316,7 +316,8 @@ func TestCodecs(t *testing.T) {
 	}{
 		{"avc1", avc1Packets, fixtureWidth, fixtureHeight},
 		{"hvc1", hevcFixture, 0, 0},
-		{"av01", func(t *testing.T) []*av.Packet { return av1Packets(t, 256, 144) }, 256, 144},
+		{"av01", func(t *testing.T) []*av.Packet { return av1Stream(t, 256, 144, false) }, 256, 144},
+		{"av01_bare", func(t *testing.T) []*av.Packet { return av1Stream(t, 256, 144, true) }, 256, 144},
 		{"vp09", func(t *testing.T) []*av.Packet { return vp9Packets(t, 176, 144) }, 176, 144},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
