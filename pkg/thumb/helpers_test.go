@@ -344,3 +344,21 @@ func unsizeLast(t *testing.T, tu []byte) []byte {
 	}
 	return append(out, o.Payload...)
 }
+
+// requireNoChildren checks that the test process has no child processes
+// left (running or unreaped): every ffmpeg was waited for. The tests of
+// this package do not run in parallel.
+func requireNoChildren(t *testing.T) {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	require.NoError(t, err)
+	require.NotEmpty(t, tasks, "/proc/self/task/*/children is missing")
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue // the thread exited meanwhile
+		}
+		require.NoError(t, err)
+		require.Empty(t, strings.TrimSpace(string(b)), "child processes left: %s", b)
+	}
+}

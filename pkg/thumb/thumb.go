@@ -154,7 +154,7 @@ func (c Config) withDefaults() Config {
 type Stats struct {
 	Decodes   uint64 // decodes started (one per stream per Interval at most)
 	Failures  uint64 // decodes that ended without an image
-	CacheHits uint64 // requests answered from the cache (stale images included)
+	CacheHits uint64 // requests answered from the cache (stale images and cached failures included)
 	Busy      uint64 // requests refused with ErrBusy
 	Cached    int    // cache entries now
 	CacheSize int    // JPEG bytes cached now

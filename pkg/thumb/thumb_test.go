@@ -421,6 +421,7 @@ func TestGarbageVideo(t *testing.T) {
 	require.Equal(t, uint64(1), st.Decodes, "the failure is cached for the interval")
 	require.Equal(t, uint64(1), st.Failures)
 	require.Equal(t, http.StatusOK, get(t, th, "/live/good.jpg").Code, "other streams are not affected")
+	requireNoChildren(t)
 }
 
 // TestTimeoutKillsProcessGroup runs a fake ffmpeg that never answers and
@@ -445,6 +446,7 @@ wait`)
 	require.Eventually(t, func() bool { return processGone(child) }, 5*time.Second, 10*time.Millisecond,
 		"the fake ffmpeg's child survived the group kill")
 	require.Equal(t, uint64(1), th.Stats().Failures)
+	requireNoChildren(t)
 }
 
 // TestCloseKillsDecodes: Close ends a running decode at once.
@@ -495,6 +497,7 @@ func TestFakeOutput(t *testing.T) {
 			if tc.name == "exit_status" {
 				require.ErrorContains(t, err, "Invalid data found")
 			}
+			requireNoChildren(t)
 		})
 	}
 }
