@@ -235,7 +235,9 @@ func (a *authPart) admit(ctx context.Context, r access.Request) error {
 	switch {
 	case r.Action == access.Publish:
 		return a.chk.CheckPublish(ctx, req)
-	case r.Protocol == access.ProtoHLS:
+	case r.Protocol == access.ProtoHLS, r.Protocol == access.ProtoThumbnail, r.Protocol == access.ProtoRecord:
+		// Requests that come again and again (a playlist per part, a
+		// thumbnail per refresh, a Range per seek) share HLS's cache.
 		return a.admitHLS(ctx, req)
 	}
 	if req.ClientID == "" {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ripplemedia/ripple/pkg/thumb"
 	"github.com/ripplemedia/ripple/web"
 )
 
@@ -11,28 +12,36 @@ import (
 //
 //	/healthz        200 "ok" (liveness)
 //	/{path...}.flv  HTTP-FLV and WebSocket-FLV (httpflv parses app/stream)
+//	/{path...}.jpg  the stream's thumbnail (404 when thumbnails are off)
 //	/               the player page and its assets
 //
 // Go 1.22 patterns cannot match a suffix, so "/" dispatches on it.
-func newMux(flv http.Handler, rtmpPort int) *http.ServeMux {
+func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort int) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok\n")) // a failed write means the client left: nothing to do
 	})
-	mux.Handle("/", suffixRouter{flv: flv, page: web.Handler(web.WithRTMPPort(rtmpPort))})
+	rt := suffixRouter{flv: flv, jpg: http.NotFoundHandler(), page: web.Handler(web.WithRTMPPort(rtmpPort))}
+	if thumbs != nil {
+		rt.jpg = thumbs
+	}
+	mux.Handle("/", rt)
 	return mux
 }
 
 type suffixRouter struct {
-	flv, page http.Handler
+	flv, jpg, page http.Handler
 }
 
 func (rt suffixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, ".flv") {
+	switch {
+	case strings.HasSuffix(r.URL.Path, ".flv"):
 		rt.flv.ServeHTTP(w, r)
-		return
+	case strings.HasSuffix(r.URL.Path, ".jpg") && strings.Count(r.URL.Path, "/") >= 2:
+		rt.jpg.ServeHTTP(w, r)
+	default:
+		rt.page.ServeHTTP(w, r)
 	}
-	rt.page.ServeHTTP(w, r)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
+	"github.com/ripplemedia/ripple/pkg/thumb"
 )
 
 // HTTP server limits. There is deliberately no WriteTimeout: it would cut
@@ -56,6 +57,9 @@ type Server struct {
 	rtmp *rtmp.Server
 	flv  *httpflv.Handler
 	hls  hlsPart // HLS egress (hls.go)
+	// thumbs serves /{app}/{stream}.jpg; nil when thumbnail.enabled is
+	// false (media.go).
+	thumbs *thumb.Thumbnailer
 	http *http.Server
 
 	// panics recovers and counts panics of every component that handles
@@ -138,7 +142,8 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	}, s.hub)
 	s.add(part{name: "http-flv", stage: stageListen, c: s.flv})
 	s.hls = newHLS(cfg, log, s)
-	mux := newMux(s.flv, rtmpPort)
+	s.thumbs = s.newThumbnails(cfg)
+	mux := newMux(s.flv, s.thumbs, rtmpPort)
 	s.mountOps(mux)
 	s.http = &http.Server{
 		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.hls.wrap(mux)))),
