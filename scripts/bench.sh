@@ -15,7 +15,10 @@
 # stream; httpflv-stalled-N adds N/10 viewers that never read; ingest-N is N
 # publishers (one player, to check they flow); httpflv-mw200-N is HTTP-FLV with
 # Ripple's hub.merge_window at 200ms (Ripple only: the others have no such
-# setting; compare with nginx-rtmp's rtmp-1000).
+# setting; compare with nginx-rtmp's rtmp-1000). PROTO-rec-N (httpflv-rec-100,
+# ingest-rec-20) is the same scenario with every stream recorded to fMP4
+# (Ripple only): compare it with PROTO-N of the same run for the recorder's
+# cost (CPU per recorded stream, players' added latency).
 #
 # Everything runs on 127.0.0.1, one server at a time, each run bounded in
 # players and time. Results go to $OUT (default: a temp dir): one JSON report
@@ -133,14 +136,15 @@ REPORTS=()     # JSON reports in run order
 SERVER_PIDS="" # what ripple-bench samples
 SERVER_MAIN="" # what we stop
 
-# start_ripple BINARY HLS [MERGE_WINDOW]: Ripple's defaults, except that HLS (on by
+# start_ripple BINARY HLS [MERGE_WINDOW [RECORD]]: Ripple's defaults, except that HLS (on by
 # default, one muxer per stream) runs only in the HLS scenario, as for the
 # other two, and that the per-address connection caps are lifted: every
 # player of the benchmark comes from 127.0.0.1 (nginx-rtmp and lal have none).
 start_ripple() {
 	RIPPLE_HTTP_MAX_CONNECTIONS_PER_IP=0 RIPPLE_RTMP_MAX_CONNECTIONS_PER_IP=0 \
 	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$2 \
-		RIPPLE_HUB_MERGE_WINDOW=${3:-0s} "$WORK/$1" >>"$OUT/$1.log" 2>&1 &
+		RIPPLE_HUB_MERGE_WINDOW=${3:-0s} RIPPLE_RECORD_ENABLED=${4:-false} \
+		RIPPLE_RECORD_PATH="$WORK/rec/{app}/{stream}/{time}.{ext}" "$WORK/$1" >>"$OUT/$1.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
 	PIDS+=("$!")
 	wait_port $RIPPLE_RTMP && wait_port $RIPPLE_HTTP
@@ -266,7 +270,15 @@ publish_url() {
 run_one() {
 	local sv=$1 sc=$2 proto=${2%-*} n=${2##*-}
 	local url pub players=$n publishers=1 warmup=$WARMUP stalled=0
-	local merge=0s
+	local merge=0s record=false
+	if [[ $proto == *-rec ]]; then
+		if [[ $sv != ripple* ]]; then
+			log "$sc on $sv: recording scenarios are Ripple's only, skipped"
+			return 0
+		fi
+		proto=${proto%-rec} record=true
+		rm -rf "$WORK/rec"
+	fi
 	if [[ $proto == httpflv-stalled ]]; then
 		proto=httpflv stalled=$((n / 10)) # 10 % extra viewers that never read
 	fi
@@ -292,7 +304,7 @@ run_one() {
 	local hls=false
 	[[ $proto == hls ]] && hls=true
 	case $sv in
-	ripple | ripple-base) start_ripple "$sv" $hls $merge ;;
+	ripple | ripple-base) start_ripple "$sv" $hls $merge $record ;;
 	nginx-rtmp) start_nginx ;;
 	lal) start_lal $hls ;;
 	esac
@@ -312,6 +324,9 @@ run_one() {
 	kill "$pubpid" 2>/dev/null || true
 	wait "$pubpid" 2>/dev/null || true
 	stop_server
+	if [[ $record == true ]]; then
+		log "$sc on $sv: recorded $(du -sh "$WORK/rec" 2>/dev/null | cut -f1) in $(find "$WORK/rec" -type f 2>/dev/null | wc -l) files"
+	fi
 }
 
 main() {
