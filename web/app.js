@@ -1,7 +1,9 @@
-// Ripple's web page: the live streams (from the HTTP API, kept current by its
-// Server-Sent Events), a player for HTTP-FLV and WebSocket-FLV (mpegts.js) and
-// HLS (hls.js, or the browser's own HLS where there is no Media Source
-// Extensions), the play URLs, and kick buttons when an API token is entered.
+// Ripple's web page: the live streams with their thumbnails (from the HTTP
+// API, kept current by its Server-Sent Events), a player for HTTP-FLV and
+// WebSocket-FLV (mpegts.js) and HLS (hls.js, or the browser's own HLS where
+// there is no Media Source Extensions), the recordings (played in the same
+// player, or downloaded), the play URLs, record buttons, and kick buttons when
+// an API token is entered.
 // No framework and no build step: the server embeds this file as it is.
 'use strict';
 
@@ -11,13 +13,39 @@ const rtmpPort = document.querySelector('meta[name="ripple-rtmp-port"]')?.conten
 const tokenKey = 'ripple.apiToken';
 
 // window.ripple is what the browser tests (pkg/internal/e2e) read: every
-// player or media element error lands in errors.
-const ripple = (window.ripple = { errors: [], protocol: '', url: '', engine: '' });
+// player or media element error lands in errors; protocol is ws, http, hls or
+// recording (then recording names the file played); thumbnails maps a stream
+// key to { loads, width, height, status } (successful loads, the last image's
+// natural size, the last HTTP status); thumbnailsOff says why the page gave up
+// on thumbnails ('' while it has not); recordings is the last list loaded from
+// the API and recordingsLoads counts those loads.
+const ripple = (window.ripple = {
+  errors: [], protocol: '', url: '', engine: '', recording: '',
+  thumbnails: {}, thumbnailsOff: '', recordings: [], recordingsLoads: 0,
+});
 
 // ---------------------------------------------------------------- helpers
 
 function streamPath(app, stream) {
   return app.split('/').map(encodeURIComponent).join('/') + '/' + encodeURIComponent(stream);
+}
+
+// keyPath is streamPath of a stream key ("live/cam"): the app is everything
+// before the last slash.
+function keyPath(key) {
+  const i = key.lastIndexOf('/');
+  return streamPath(key.slice(0, i), key.slice(i + 1));
+}
+
+// The page's own query string (http://host/?token=…#live/cam) is the play
+// query: every media URL the page plays or fetches (FLV, HLS, thumbnails,
+// recordings) carries it, for servers that check who plays (a hook given
+// the query, or a signed query for one stream).
+const playQuery = location.search.slice(1);
+
+function withPlayQuery(url) {
+  if (!playQuery) return url;
+  return url + (url.includes('?') ? '&' : '?') + playQuery;
 }
 
 // playURLs derives every URL from the page's own location, so the page works
@@ -30,9 +58,9 @@ function playURLs(app, stream) {
   return {
     rtmp: 'rtmp://' + rtmpHost + '/' + p,
     rtmpApp: 'rtmp://' + rtmpHost + '/' + app.split('/').map(encodeURIComponent).join('/'),
-    http: base + p + '.flv',
-    ws: ws + '//' + location.host + '/' + p + '.flv',
-    hls: base + p + '.m3u8',
+    http: withPlayQuery(base + p + '.flv'),
+    ws: withPlayQuery(ws + '//' + location.host + '/' + p + '.flv'),
+    hls: withPlayQuery(base + p + '.m3u8'),
   };
 }
 
@@ -57,6 +85,17 @@ function formatDuration(sec) {
   return (h ? h + ':' + String(m).padStart(2, '0') : String(m)) + ':' + String(s).padStart(2, '0');
 }
 
+function formatBytes(n) {
+  if (!(n >= 0)) return '–';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + ' ' + units[i];
+}
+
 function sinceSeconds(iso) {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? NaN : (Date.now() - t) / 1000;
@@ -67,9 +106,10 @@ function sinceSeconds(iso) {
 let token = sessionStorage.getItem(tokenKey) || '';
 
 class APIError extends Error {
-  constructor(status, message) {
+  constructor(status, message, explained) {
     super(message);
     this.status = status;
+    this.explained = !!explained; // message is the server's own words
   }
 }
 
@@ -80,21 +120,36 @@ function authHeaders() {
 async function api(method, path) {
   const res = await fetch('/api/v1' + path, { method, headers: authHeaders(), cache: 'no-store' });
   if (!res.ok) {
-    let msg = res.status + ' ' + res.statusText;
+    let msg = res.status + ' ' + res.statusText, explained = false;
     try {
       const body = await res.json();
-      if (body && body.error) msg = body.error;
+      if (body && body.error) {
+        msg = body.error;
+        explained = true;
+      }
     } catch { /* not JSON: keep the status line */ }
-    throw new APIError(res.status, msg);
+    throw new APIError(res.status, msg, explained);
   }
   return res.status === 204 ? null : res.json();
 }
 
+// apiProblem explains a failed read. Without a token the server answers
+// reads from this machine only (loopback), so a 403 means the page is
+// opened from elsewhere.
 function apiProblem(e) {
   if (e.status === 401) return token ? 'The API token was refused.' : 'The API needs a token: enter it above.';
-  if (e.status === 403) return 'The API is closed on this address (set api.token in the server config).';
+  if (e.status === 403) return 'The API answers only local requests without a token: set api.token in the server config and enter it above.';
   if (e.status === 404) return 'This server has no HTTP API.';
+  if (e instanceof APIError) return 'API error: ' + e.message;
   return 'API unreachable: ' + e.message;
+}
+
+// writeProblem explains a failed change (kick, record): those always need
+// the token when the server has one.
+function writeProblem(e) {
+  if (e.status === 401 && token) return 'The API token was refused: enter the right one above.';
+  if (e.status === 401 || e.status === 403) return 'This needs the API token: enter it above.';
+  return apiProblem(e);
 }
 
 // ---------------------------------------------------------------- streams
@@ -141,34 +196,49 @@ function viewerTitle(s) {
   return parts.join(', ');
 }
 
+function selectStream(key) {
+  const i = key.lastIndexOf('/');
+  $('app').value = key.slice(0, i);
+  $('stream').value = key.slice(i + 1);
+  updateURLs();
+}
+
+function watch(key) {
+  selectStream(key);
+  startFromForm();
+}
+
 function renderStream(s) {
   const key = streamKey(s);
   let row = rows.get(key);
   if (!row) {
     row = el('tr');
     row.dataset.stream = key;
-    const watch = el('button', { type: 'button', textContent: 'Watch' });
-    watch.setAttribute('aria-label', 'Watch ' + key);
-    watch.addEventListener('click', () => {
-      const i = key.lastIndexOf('/');
-      $('app').value = key.slice(0, i);
-      $('stream').value = key.slice(i + 1);
-      startFromForm();
-    });
+    // Watch stays the row's first button (the browser tests press it so).
+    const watchBtn = el('button', { type: 'button', textContent: 'Watch' });
+    watchBtn.setAttribute('aria-label', 'Watch ' + key);
+    watchBtn.addEventListener('click', () => watch(key));
+    const record = el('button', { type: 'button', textContent: 'Record', className: 'record' });
+    record.setAttribute('aria-label', 'Record ' + key);
+    record.addEventListener('click', () => toggleRecord(key));
     const kick = el('button', { type: 'button', textContent: 'Kick', className: 'danger kick' });
     kick.setAttribute('aria-label', 'Kick the publisher of ' + key);
     kick.addEventListener('click', () => kickStream(key));
+    const rec = el('span', { className: 'rec-badge', textContent: 'REC', title: 'recording', hidden: true });
     // data-label names a cell where phones show rows as cards (style.css).
     const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
+    const name = el('th', { scope: 'row', className: 'name' }, key, ' ', rec);
+    if (thumbs.shown) name.prepend(thumbBox(key));
     row.append(
-      el('th', { scope: 'row', className: 'name' }, key),
+      name,
       cell('video', 'Video'), cell('audio', 'Audio'), cell('num bitrate', 'Bitrate'),
       cell('num viewers', 'Viewers'), cell('num uptime', 'Uptime'),
-      el('td', { className: 'actions' }, watch, ' ', kick));
+      el('td', { className: 'actions' }, watchBtn, ' ', record, ' ', kick));
     rows.set(key, row);
     // Keep the table sorted by key.
     const after = [...rows.keys()].sort().find((k) => k > key);
     $('streams').tBodies[0].insertBefore(row, after ? rows.get(after) : null);
+    if (thumbs.shown) thumbs.observe(row);
   }
   const set = (cls, text) => {
     const c = row.querySelector('.' + cls);
@@ -183,14 +253,27 @@ function renderStream(s) {
   row.classList.toggle('playing', key === playingKey);
   // Inside its reconnect grace a stream has no publisher for a while.
   row.classList.toggle('waiting', s.publishing === false);
-  row.title = s.publishing === false ? 'publisher gone: waiting for it to reconnect' : '';
+  const title = s.publishing === false ? 'publisher gone: waiting for it to reconnect' : '';
+  if (row.title !== title) row.title = title;
+  const recording = !!s.recording;
+  row.classList.toggle('recording', recording);
+  row.querySelector('.rec-badge').hidden = !recording;
+  const record = row.querySelector('button.record');
+  const label = recording ? 'Stop recording' : 'Record';
+  if (record.textContent !== label) {
+    record.textContent = label;
+    record.setAttribute('aria-label', label + ' ' + key);
+  }
 }
 
 function removeStream(key) {
   streamsGen++;
   streams.delete(key);
   const row = rows.get(key);
-  if (row) row.remove();
+  if (row) {
+    row.remove();
+    thumbs.forget(key, row);
+  }
   rows.delete(key);
   updateEmpty();
 }
@@ -239,6 +322,167 @@ setInterval(() => {
   for (const s of streams.values()) renderStream(s);
 }, 1000);
 
+// ---------------------------------------------------------------- thumbnails
+
+// Each live row shows GET /{app}/{stream}.jpg, fetched again every
+// thumbnail_interval_seconds (the page config) while the row is on screen
+// and the page is visible. A new image is fetched and decoded off-screen and
+// only then swapped in, so the old one stays until the new one is ready: no
+// flicker, and no broken image while a stream has no picture yet (404). A
+// 501 means the server has no ffmpeg: the page stops asking. fetch (not an
+// <img> URL) is what tells those statuses apart.
+const thumbs = {
+  shown: config.thumbnails !== false, // rows have a thumbnail box
+  on: config.thumbnails !== false, // and the page fetches images for them (until a 501)
+  intervalMS: Math.max(0.5, Number(config.thumbnail_interval_seconds) || 5) * 1000,
+  state: new Map(), // key -> { busy, stopped, visible, objectURL }
+  timer: 0,
+  io: null,
+
+  get(key) {
+    let st = this.state.get(key);
+    if (!st) {
+      st = { busy: false, stopped: false, visible: !this.io, objectURL: '' };
+      this.state.set(key, st);
+    }
+    return st;
+  },
+
+  start() {
+    if (!this.shown) return;
+    if ('IntersectionObserver' in window) {
+      this.io = new IntersectionObserver((entries) => {
+        for (const e of entries) {
+          const key = e.target.dataset.stream;
+          const st = this.get(key);
+          st.visible = e.isIntersecting;
+          if (st.visible && !st.objectURL) this.load(key);
+        }
+      });
+    }
+    this.timer = setInterval(() => this.refresh(), this.intervalMS);
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) this.refresh();
+    });
+  },
+
+  observe(row) {
+    if (this.io) this.io.observe(row);
+    else this.load(row.dataset.stream);
+  },
+
+  forget(key, row) {
+    if (this.io) this.io.unobserve(row);
+    const st = this.state.get(key);
+    if (st && st.objectURL) URL.revokeObjectURL(st.objectURL);
+    this.state.delete(key);
+  },
+
+  refresh() {
+    if (!this.on || document.hidden) return;
+    for (const key of rows.keys()) {
+      if (this.get(key).visible) this.load(key);
+    }
+  },
+
+  // stop gives up on every thumbnail: the placeholders stay.
+  stop(reason) {
+    this.on = false;
+    ripple.thumbnailsOff = reason;
+    clearInterval(this.timer);
+    for (const row of rows.values()) {
+      const box = row.querySelector('.thumb-box');
+      if (box) box.title = reason;
+    }
+  },
+
+  async load(key) {
+    const st = this.get(key);
+    const s = streams.get(key);
+    if (!this.on || st.busy || st.stopped || !s || s.publishing === false) return;
+    st.busy = true;
+    const info = (ripple.thumbnails[key] ||= { loads: 0, width: 0, height: 0, status: 0 });
+    let objectURL = '';
+    try {
+      const res = await fetch(withPlayQuery('/' + keyPath(key) + '.jpg'), { cache: 'no-store' });
+      info.status = res.status;
+      if (res.status === 501) {
+        this.stop('No thumbnails: the server cannot make them (no ffmpeg).');
+        return;
+      }
+      if (res.status === 401 || res.status === 403) {
+        st.stopped = true; // playing this stream needs a query the page does not have
+        return;
+      }
+      if (!res.ok) return; // 404: not live, or no picture yet; try again next time
+      objectURL = URL.createObjectURL(await res.blob());
+      const img = new Image();
+      img.src = objectURL;
+      await img.decode();
+      const row = rows.get(key);
+      if (this.state.get(key) !== st || !row) return; // the stream went meanwhile
+      row.querySelector('img.thumb').src = objectURL;
+      if (st.objectURL) URL.revokeObjectURL(st.objectURL);
+      st.objectURL = objectURL;
+      objectURL = '';
+      info.loads++;
+      info.width = img.naturalWidth;
+      info.height = img.naturalHeight;
+    } catch {
+      // Offline, or not an image: keep what is shown, try again next time.
+    } finally {
+      if (objectURL) URL.revokeObjectURL(objectURL);
+      st.busy = false;
+    }
+  },
+};
+
+// thumbBox is the row's thumbnail, above the stream's name: an empty 16:9
+// box until the first image arrives. Clicking it is Watch; for keyboards and
+// screen readers the Watch button does the same, so the image itself is
+// decorative.
+function thumbBox(key) {
+  const img = el('img', { className: 'thumb', alt: '', loading: 'lazy', decoding: 'async', width: 160, height: 90 });
+  const box = el('span', { className: 'thumb-box', title: ripple.thumbnailsOff }, img);
+  box.addEventListener('click', () => watch(key));
+  return box;
+}
+
+// ---------------------------------------------------------------- recording
+
+// recordPath is the API path that starts (POST) and stops (DELETE) recording
+// a live stream.
+function recordPath(key) {
+  return '/streams/' + keyPath(key) + '/record';
+}
+
+async function toggleRecord(key) {
+  const row = rows.get(key);
+  const btn = row && row.querySelector('button.record');
+  const start = !(streams.get(key) || {}).recording;
+  if (btn) btn.disabled = true;
+  try {
+    await api(start ? 'POST' : 'DELETE', recordPath(key));
+    if (streams.has(key)) mergeStream(key, { recording: start });
+    status(start ? 'Recording ' + key + '.' : 'Stopped recording ' + key + '.');
+  } catch (e) {
+    if (e.status === 409 && start) {
+      if (streams.has(key)) mergeStream(key, { recording: true });
+      status(key + ' is already being recorded.');
+    } else if (e.status === 404) {
+      if (!start && streams.has(key)) mergeStream(key, { recording: false });
+      const why = start ? key + ' is not live' : key + ' is not being recorded';
+      status((start ? 'Record failed: ' : 'Stop recording failed: ') + why + (e.explained ? ' (' + e.message + ').' : '.'), true);
+    } else {
+      status((start ? 'Record failed: ' : 'Stop recording failed: ') + writeProblem(e), true);
+    }
+  } finally {
+    if (btn) btn.disabled = false;
+  }
+  refreshStreams();
+  scheduleRecordings();
+}
+
 // ---------------------------------------------------------------- clients
 
 let clientsGen = 0;
@@ -280,7 +524,7 @@ async function kickClient(id) {
     await api('DELETE', '/clients/' + encodeURIComponent(id));
     status('Kicked client ' + id + '.');
   } catch (e) {
-    status('Kick failed: ' + apiProblem(e), true);
+    status('Kick failed: ' + writeProblem(e), true);
   }
   refreshClients();
 }
@@ -288,13 +532,160 @@ async function kickClient(id) {
 async function kickStream(key) {
   if (!confirm('Disconnect the publisher of ' + key + '?')) return;
   try {
-    await api('DELETE', '/streams/' + key.split('/').map(encodeURIComponent).join('/'));
+    await api('DELETE', '/streams/' + keyPath(key));
     status('Kicked the publisher of ' + key + '.');
   } catch (e) {
-    status('Kick failed: ' + apiProblem(e), true);
+    status('Kick failed: ' + writeProblem(e), true);
   }
   refreshStreams();
 }
+
+// ---------------------------------------------------------------- recordings
+
+// The recordings list (GET /api/v1/recordings, newest first) is loaded again
+// when a recording starts or ends (events), every recordingsInterval, and
+// when the filter changes. "Only" narrows it to the stream in the player
+// form (the API's ?app=&stream=); rows of that stream are highlighted
+// either way. Rows are kept per file name and updated in place.
+const recordingsInterval = 30000;
+const maxRecordingRows = 500;
+const recordingRows = new Map();
+let recordingsGen = 0;
+let recordingsTimer = 0;
+let recordingsFilter = ''; // the stream key of the last list asked for, '' for all
+
+// selectionChanged follows the stream in the player form (typed, or set by
+// Watch or by playing a recording).
+function selectionChanged() {
+  highlightRecordings();
+  const key = $('recordings-only').checked ? selectedKey() : '';
+  if (key !== recordingsFilter) {
+    clearTimeout(recordingsTimer);
+    recordingsTimer = setTimeout(refreshRecordings, 400);
+  }
+}
+
+function selectedKey() {
+  const app = $('app').value.trim(), stream = $('stream').value.trim();
+  return app && stream ? app + '/' + stream : '';
+}
+
+// scheduleRecordings coalesces bursts (a file ending and the next starting).
+function scheduleRecordings() {
+  clearTimeout(recordingsTimer);
+  recordingsTimer = setTimeout(refreshRecordings, 300);
+}
+
+async function refreshRecordings() {
+  clearTimeout(recordingsTimer);
+  const gen = ++recordingsGen;
+  const key = selectedKey();
+  const only = $('recordings-only').checked && key;
+  recordingsFilter = only || '';
+  let path = '/recordings';
+  if (only) {
+    const i = key.lastIndexOf('/');
+    path += '?app=' + encodeURIComponent(key.slice(0, i)) + '&stream=' + encodeURIComponent(key.slice(i + 1));
+  }
+  let list;
+  try {
+    list = await api('GET', path);
+  } catch (e) {
+    if (gen !== recordingsGen) return;
+    recordingsState(e.status === 404 ? 'This server lists no recordings.' : apiProblem(e), e.status !== 404);
+    return;
+  }
+  if (gen !== recordingsGen) return; // a newer fetch is on its way
+  list = Array.isArray(list) ? list : [];
+  ripple.recordings = list;
+  ripple.recordingsLoads++;
+  renderRecordings(list);
+}
+
+function recordingsState(text, isError) {
+  $('recordings-state').textContent = text;
+  $('recordings-state').classList.toggle('error', !!isError);
+}
+
+function renderRecordings(list) {
+  const tbody = $('recordings').tBodies[0];
+  const shown = list.slice(0, maxRecordingRows);
+  const seen = new Set();
+  shown.forEach((r, i) => {
+    seen.add(r.name);
+    let row = recordingRows.get(r.name);
+    if (!row) {
+      row = recordingRow(r);
+      recordingRows.set(r.name, row);
+    }
+    updateRecordingRow(row, r);
+    // Move a row only when it is out of place: a moved row loses focus.
+    if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
+  });
+  for (const [name, row] of recordingRows) {
+    if (!seen.has(name)) {
+      row.remove();
+      recordingRows.delete(name);
+    }
+  }
+  highlightRecordings();
+  $('recordings-empty').hidden = list.length > 0;
+  const only = $('recordings-only').checked && selectedKey();
+  let text = list.length + (list.length === 1 ? ' recording' : ' recordings') + (only ? ' of ' + only : '');
+  if (list.length > shown.length) text += ', the newest ' + shown.length + ' shown';
+  recordingsState(list.length ? text + '.' : '');
+}
+
+function recordingRow(r) {
+  const row = el('tr');
+  row.dataset.recording = r.name;
+  const play = el('button', { type: 'button', textContent: 'Play', className: 'play-recording' });
+  play.setAttribute('aria-label', 'Play the recording ' + r.name);
+  play.addEventListener('click', () => playRecording(row.rec));
+  const dl = el('a', { className: 'button download', textContent: 'Download' });
+  dl.setAttribute('aria-label', 'Download the recording ' + r.name);
+  const badge = el('span', { className: 'badge in-progress', textContent: 'recording…', hidden: true });
+  const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
+  row.append(
+    el('th', { scope: 'row', className: 'name' }, el('span', { className: 'key' }), ' ', badge),
+    cell('start', 'Start'), cell('num duration', 'Duration'), cell('num size', 'Size'), cell('format', 'Format'),
+    el('td', { className: 'actions' }, play, ' ', dl));
+  return row;
+}
+
+function updateRecordingRow(row, r) {
+  row.rec = r;
+  const set = (sel, text) => {
+    const c = row.querySelector(sel);
+    if (c.textContent !== text) c.textContent = text;
+  };
+  set('.key', r.key || '');
+  const start = new Date(r.start);
+  set('.start', Number.isNaN(start.getTime()) ? '–' : start.toLocaleString());
+  row.querySelector('.start').title = r.start || '';
+  set('.duration', formatDuration(r.duration_seconds));
+  set('.size', formatBytes(r.size_bytes));
+  set('.format', r.format === 'flv' ? 'FLV' : r.format === 'fmp4' ? 'MP4' : r.format || '–');
+  row.querySelector('.in-progress').hidden = !r.in_progress;
+  row.classList.toggle('in-progress', !!r.in_progress);
+  const dl = row.querySelector('a.download');
+  const href = withPlayQuery(r.url || '');
+  if (dl.getAttribute('href') !== href) dl.setAttribute('href', href);
+  dl.download = (r.name || '').split('/').pop();
+}
+
+// highlightRecordings marks the recording playing and those of the stream
+// in the player form.
+function highlightRecordings() {
+  const key = selectedKey();
+  for (const [name, row] of recordingRows) {
+    row.classList.toggle('selected', !!key && row.rec && row.rec.key === key);
+    row.classList.toggle('playing', name === ripple.recording);
+  }
+  $('recordings-only-key').textContent = key || 'the selected stream';
+}
+
+setInterval(refreshRecordings, recordingsInterval);
 
 // ---------------------------------------------------------------- live updates
 
@@ -327,6 +718,7 @@ async function connectEvents() {
   if (events) events.abort();
   const ctl = (events = new AbortController());
   let backoff = 1000;
+  let first = true;
   while (!ctl.signal.aborted) {
     let opened = false;
     try {
@@ -342,6 +734,7 @@ async function connectEvents() {
         liveState('Live updates on.');
       }
       refreshClients();
+      refreshRecordings();
       await readEvents(res.body, handleEvent);
       if (!ctl.signal.aborted) liveState('Live updates ended; reconnecting…');
     } catch (e) {
@@ -350,7 +743,11 @@ async function connectEvents() {
       // A server without events (404) or a refused token will not change by
       // retrying soon: poll and retry slowly.
       if (e instanceof APIError && !opened) backoff = 30000;
+      // Without events the recordings still load once now (then on their
+      // own timer), whatever the events endpoint said.
+      if (first) refreshRecordings();
     }
+    first = false;
     startPolling();
     await new Promise((r) => setTimeout(r, backoff));
     backoff = Math.min(backoff * 2, 30000);
@@ -432,9 +829,25 @@ function handleEvent(type, data) {
       if (incomplete) refreshStreams();
       break;
     }
+    case 'recording_started':
+      if (streams.has(d.key)) mergeStream(d.key, { recording: true });
+      scheduleRecordings();
+      break;
+    case 'recording_done':
+      // A file also ends when the next one starts (segments): the list says
+      // whether the stream is still being recorded.
+      refreshStreams();
+      scheduleRecordings();
+      break;
+    case 'recording_error':
+      status('Recording ' + (d.key || '') + ' failed: ' + (d.error || 'unknown error'), true);
+      refreshStreams();
+      scheduleRecordings();
+      break;
     case 'resync':
       refreshStreams();
       refreshClients();
+      scheduleRecordings();
       break;
   }
 }
@@ -494,6 +907,7 @@ video.addEventListener('error', () => {
 
 function updateURLs() {
   const app = $('app').value.trim(), stream = $('stream').value.trim();
+  selectionChanged();
   const u = playURLs(app, stream);
   $('url-rtmp').value = u.rtmp;
   $('url-http').value = u.http;
@@ -508,6 +922,7 @@ function updateURLs() {
 function stop() {
   ripple.url = '';
   ripple.engine = '';
+  ripple.recording = '';
   if (player) {
     player.destroy();
     player = null;
@@ -515,6 +930,7 @@ function stop() {
   video.removeAttribute('src');
   video.load();
   setPlaying('');
+  highlightRecordings();
   $('stop').disabled = true;
 }
 
@@ -536,32 +952,68 @@ async function play(protocol, url, key) {
   status('Loading ' + url + '…');
   try {
     if (protocol === 'hls') await playHLS(url);
-    else await playFLV(url);
+    else await playFLV(url, true);
   } catch (e) {
     reportError('page', e.message, true);
     return;
   }
+  startVideo('Playing ' + url);
+}
+
+function startVideo(playing) {
   const started = video.play();
   if (started && started.catch) {
     started.catch((e) => {
       if (e.name === 'NotAllowedError') status('Autoplay blocked: press play.', true);
     });
   }
-  status('Playing ' + url);
+  status(playing);
 }
 
-async function playFLV(url) {
+// playRecording plays a recorded file in the player: an fMP4 file as the
+// video element's own source (seekable through HTTP ranges), an FLV file
+// with mpegts.js as a whole file rather than a live stream.
+async function playRecording(r) {
+  stop();
+  const url = new URL(withPlayQuery(r.url), location.href).href;
+  ripple.protocol = 'recording';
+  ripple.url = url;
+  ripple.recording = r.name;
+  if (r.key) selectStream(r.key);
+  highlightRecordings();
+  $('stop').disabled = false;
+  status('Loading the recording ' + r.name + '…');
+  try {
+    if (r.format === 'flv' || (!r.format && /\.flv$/i.test(r.name))) {
+      await playFLV(url, false);
+    } else {
+      video.src = url;
+      ripple.engine = 'native';
+    }
+  } catch (e) {
+    reportError('page', e.message, true);
+    return;
+  }
+  startVideo('Playing the recording ' + r.name + (r.in_progress ? ' (still being recorded: up to now)' : ''));
+}
+
+async function playFLV(url, live) {
   await loadLib('mpegts');
   const mpegts = window.mpegts;
-  if (!mpegts.getFeatureList().mseLivePlayback) {
+  const features = mpegts.getFeatureList();
+  if (live && !features.mseLivePlayback) {
     throw new Error('this browser cannot play live FLV (no Media Source Extensions); try HLS');
   }
-  const p = mpegts.createPlayer({ type: 'flv', isLive: true, url },
-    { enableStashBuffer: false, liveBufferLatencyChasing: true });
+  if (!live && !features.msePlayback) {
+    throw new Error('this browser cannot play FLV files (no Media Source Extensions): download the file instead');
+  }
+  const p = live
+    ? mpegts.createPlayer({ type: 'flv', isLive: true, url }, { enableStashBuffer: false, liveBufferLatencyChasing: true })
+    : mpegts.createPlayer({ type: 'flv', isLive: false, url });
   p.on(mpegts.Events.ERROR, (type, detail, info) => {
     reportError('mpegts', type + ' ' + detail + (info && info.msg ? ': ' + info.msg : ''), true);
   });
-  p.on(mpegts.Events.LOADING_COMPLETE, () => status('Stream ended.'));
+  if (live) p.on(mpegts.Events.LOADING_COMPLETE, () => status('Stream ended.'));
   p.attachMediaElement(video);
   p.load();
   player = p;
@@ -611,7 +1063,11 @@ $('stop').addEventListener('click', () => {
   stop();
   status('Stopped.');
 });
+video.addEventListener('ended', () => {
+  if (ripple.protocol === 'recording' && ripple.url) status('End of the recording ' + ripple.recording + '.');
+});
 for (const id of ['app', 'stream']) $(id).addEventListener('input', updateURLs);
+$('recordings-only').addEventListener('change', refreshRecordings);
 for (const btn of document.querySelectorAll('[data-copy]')) {
   btn.addEventListener('click', async () => {
     const input = $(btn.dataset.copy);
@@ -632,7 +1088,7 @@ function setToken(t) {
   document.body.classList.toggle('has-token', !!t);
   $('token-forget').hidden = !t;
   $('token').value = '';
-  $('token').placeholder = t ? 'token set' : 'for kick buttons';
+  $('token').placeholder = t ? 'token set' : 'for kick and record';
   connectEvents();
 }
 
@@ -651,4 +1107,5 @@ if (hashPath.includes('/')) {
 if (['ws', 'http', 'hls'].includes(hashProto)) $('proto').value = hashProto;
 updateURLs();
 updateEmpty();
+thumbs.start();
 setToken(token);

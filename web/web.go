@@ -1,7 +1,8 @@
-// Package web serves Ripple's web page: the live streams and their viewers
-// (from the HTTP API and its events), a player for HTTP-FLV, WebSocket-FLV
-// and HLS, and the play URLs. index.html, app.js and style.css are embedded
-// as they are, with no build step.
+// Package web serves Ripple's web page: the live streams with their viewers,
+// thumbnails and record buttons, and the recordings (from the HTTP API and
+// its events), a player for HTTP-FLV, WebSocket-FLV, HLS and recorded files,
+// and the play URLs. index.html, app.js and style.css are embedded as they
+// are, with no build step.
 //
 // The player libraries (mpegts.js, hls.js) are pinned in package.json and
 // never committed. scripts/web.sh installs them with npm and copies the files
@@ -41,8 +42,14 @@ const configMarker = `<script id="ripple-config" type="application/json">{}</scr
 // portMeta carries the RTMP port, which the browser cannot know.
 const portMeta = `<meta name="ripple-rtmp-port" content=`
 
+// DefaultThumbnailInterval is how often the page refreshes a stream's
+// thumbnail when WithThumbnails does not say.
+const DefaultThumbnailInterval = 5 * time.Second
+
 type options struct {
-	rtmpPort int
+	rtmpPort          int
+	thumbnails        bool
+	thumbnailInterval time.Duration
 }
 
 // Option configures Handler.
@@ -53,9 +60,25 @@ func WithRTMPPort(port int) Option {
 	return func(o *options) { o.rtmpPort = port }
 }
 
+// WithThumbnails says whether the server answers GET /{app}/{stream}.jpg
+// and how often the page fetches each live stream's thumbnail again
+// (DefaultThumbnailInterval when interval is not positive). Without this
+// option the page shows thumbnails every DefaultThumbnailInterval.
+func WithThumbnails(enabled bool, interval time.Duration) Option {
+	return func(o *options) {
+		o.thumbnails = enabled
+		o.thumbnailInterval = interval
+	}
+}
+
 // pageConfig is the JSON app.js reads from the #ripple-config element.
 type pageConfig struct {
 	Libs map[string]libLoad `json:"libs"`
+	// Thumbnails is false when the server has no thumbnails: the page then
+	// shows none and never asks for one.
+	Thumbnails bool `json:"thumbnails"`
+	// ThumbnailInterval is the refresh period of a thumbnail, in seconds.
+	ThumbnailInterval float64 `json:"thumbnail_interval_seconds"`
 }
 
 type libLoad struct {
@@ -73,11 +96,14 @@ func Handler(opts ...Option) http.Handler {
 }
 
 func newHandler(vendor fs.FS, opts ...Option) *handler {
-	o := options{rtmpPort: DefaultRTMPPort}
+	o := options{rtmpPort: DefaultRTMPPort, thumbnails: true, thumbnailInterval: DefaultThumbnailInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg := pageConfig{Libs: map[string]libLoad{}}
+	if o.thumbnailInterval <= 0 {
+		o.thumbnailInterval = DefaultThumbnailInterval
+	}
+	cfg := pageConfig{Libs: map[string]libLoad{}, Thumbnails: o.thumbnails, ThumbnailInterval: o.thumbnailInterval.Seconds()}
 	h := &handler{vendor: http.FileServerFS(vendor)}
 	if libs, err := pinnedLibs(); err == nil {
 		for name, l := range libs {

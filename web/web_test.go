@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -80,8 +81,8 @@ func TestHandler(t *testing.T) {
 
 var configRE = regexp.MustCompile(`<script id="ripple-config" type="application/json">(.*)</script>`)
 
-// pageLibs returns the libraries section of the config the page was given.
-func pageLibs(t *testing.T, h http.Handler) map[string]libLoad {
+// pageConfigOf returns the config the page was given.
+func pageConfigOf(t *testing.T, h http.Handler) pageConfig {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -89,7 +90,13 @@ func pageLibs(t *testing.T, h http.Handler) map[string]libLoad {
 	require.NotNil(t, m, "config element missing from the page")
 	var cfg pageConfig
 	require.NoError(t, json.Unmarshal([]byte(m[1]), &cfg))
-	return cfg.Libs
+	return cfg
+}
+
+// pageLibs returns the libraries section of the config the page was given.
+func pageLibs(t *testing.T, h http.Handler) map[string]libLoad {
+	t.Helper()
+	return pageConfigOf(t, h).Libs
 }
 
 // TestLibrarySource checks the local-or-CDN decision: an embedded file wins,
@@ -130,6 +137,29 @@ func TestLibrarySource(t *testing.T) {
 			require.Regexp(t, `^(vendor/|`+regexp.QuoteMeta(CDNBase)+`)`, l.URL, name)
 		}
 	})
+}
+
+// TestThumbnailConfig checks what the page is told about thumbnails:
+// whether to show them and how often to fetch them again.
+func TestThumbnailConfig(t *testing.T) {
+	cases := []struct {
+		name     string
+		opts     []Option
+		enabled  bool
+		interval float64
+	}{
+		{name: "default", enabled: true, interval: 5},
+		{name: "disabled", opts: []Option{WithThumbnails(false, 10*time.Second)}, enabled: false, interval: 10},
+		{name: "interval", opts: []Option{WithThumbnails(true, 2500*time.Millisecond)}, enabled: true, interval: 2.5},
+		{name: "zero interval", opts: []Option{WithThumbnails(true, 0)}, enabled: true, interval: 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := pageConfigOf(t, newHandler(fstest.MapFS{}, tc.opts...))
+			require.Equal(t, tc.enabled, cfg.Thumbnails)
+			require.InDelta(t, tc.interval, cfg.ThumbnailInterval, 1e-9)
+		})
+	}
 }
 
 func TestPinnedLibs(t *testing.T) {
