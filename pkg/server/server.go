@@ -143,7 +143,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	s.add(part{name: "http-flv", stage: stageListen, c: s.flv})
 	s.hls = newHLS(cfg, log, s)
 	s.thumbs = s.newThumbnails(cfg)
-	mux := newMux(s.flv, s.thumbs, rtmpPort)
+	mux := newMux(s.flv, s.thumbs, rtmpPort, cfg.Thumbnail.Interval)
 	s.mountOps(mux)
 	s.http = &http.Server{
 		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.hls.wrap(mux)))),
