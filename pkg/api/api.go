@@ -72,6 +72,10 @@ type Config struct {
 	Connections func() map[string]int
 	// Relays returns the running relays; nil when relaying is off.
 	Relays func() []Relay
+	// HLSViewers returns the HLS viewers of a stream, counted from their
+	// requests (pkg/hls Manager.Viewers): the players reported for "hls".
+	// nil reports none (HLS off).
+	HLSViewers func(key string) int
 }
 
 func (c Config) withDefaults() Config {
@@ -110,6 +114,9 @@ type API struct {
 
 	sampler *Sampler
 	broker  *broker
+
+	hlsMu   sync.Mutex
+	hlsLast map[string]int // HLS viewers per stream at the last stats tick (eventPlayers)
 
 	closeOnce sync.Once
 	mu        sync.Mutex

@@ -34,6 +34,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		WriteTimeout:  s.cfg.HTTP.WriteTimeout,
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
+		HLSViewers:    s.hls.viewers(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would
 	// wait for them.
@@ -55,6 +56,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Relays:      s.metricsRelays(),
 		Panics:      s.panicCounts,
 		Refused:     s.refused,
+		Players:     s.ops.api.Players, // HLS viewers, not the muxer's reader
 	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.
