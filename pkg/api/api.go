@@ -14,7 +14,9 @@ import (
 	_ "embed"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -48,11 +50,13 @@ func OpenAPI() []byte { return openAPI }
 type Config struct {
 	Logger *slog.Logger // nil: discard
 
-	// Token is the bearer token every /api/v1 request must carry when
-	// RequireToken is set or Token is not empty.
+	// Token, when not empty, is the bearer token every /api/v1 request
+	// must carry.
 	Token string
 	// RequireToken is set when the HTTP listener is reachable beyond
-	// loopback: with no Token configured, the API then answers 403.
+	// loopback. With no Token configured, the API then answers only reads
+	// (GET, HEAD) from a loopback client that did not come through a proxy,
+	// and 403 to everything else (authorize).
 	RequireToken bool
 
 	StatsInterval time.Duration // sampler and SSE stats period; default 2s
@@ -71,6 +75,10 @@ type Config struct {
 	// Recorder starts, stops and lists recordings; nil: recording
 	// endpoints answer 501 and the list is empty.
 	Recorder Recorder
+	// HLSViewers returns the HLS viewers of a stream, counted from their
+	// requests (pkg/hls Manager.Viewers): the players reported for "hls".
+	// nil reports none (HLS off).
+	HLSViewers func(key string) int
 }
 
 func (c Config) withDefaults() Config {
@@ -109,6 +117,9 @@ type API struct {
 
 	sampler *Sampler
 	broker  *broker
+
+	hlsMu   sync.Mutex
+	hlsLast map[string]int // HLS viewers per stream at the last stats tick (eventPlayers)
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -219,17 +230,23 @@ func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(code int)        { p.code = code }
 
-// authorize applies the token rule: with a token configured every request
-// must present it; without one, a non-loopback bind refuses the API.
-// EventSource cannot set headers, so /events also accepts ?token=.
+// authorize applies the token rule (docs/architecture.md §5). With a
+// token configured every request must present it. Without one, a loopback
+// bind leaves the API open; any other bind (":8080" included) leaves it open
+// only to reads (GET, HEAD) from a client on this machine (localRead), so
+// the player page works after a plain start, and refuses the rest with 403
+// and what to set. EventSource cannot set headers, so /events also accepts
+// ?token=.
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) bool {
 	if a.cfg.Token == "" {
-		if a.cfg.RequireToken {
-			writeError(w, http.StatusForbidden,
-				"api disabled: http.listen is not a loopback address and api.token is not set")
-			return false
+		if !a.cfg.RequireToken {
+			return true
 		}
-		return true
+		ok, why := localRead(r)
+		if !ok {
+			writeError(w, http.StatusForbidden, why)
+		}
+		return ok
 	}
 	got, ok := bearer(r)
 	if !ok && r.URL.Path == Prefix+"/events" {
@@ -246,6 +263,48 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// Refusals of a tokenless API on a non-loopback bind; each says what to do.
+const (
+	msgNeedTokenChange = "api.token is not set and http.listen is not a loopback address: " +
+		"changes (kicks, recordings) need a token; set api.token and send Authorization: Bearer TOKEN"
+	msgNeedTokenRemote = "api.token is not set and http.listen is not a loopback address: " +
+		"without a token the API answers only reads from this machine; set api.token and send Authorization: Bearer TOKEN"
+	msgNeedTokenProxy = "api.token is not set and the request came through a proxy: " +
+		"without a token the API answers only direct reads from this machine; set api.token and send Authorization: Bearer TOKEN"
+)
+
+// proxyHeaders mark a request relayed by a proxy: its peer address is the
+// proxy's, possibly on this machine, not the client's.
+var proxyHeaders = []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"}
+
+// localRead reports whether a tokenless API on a non-loopback bind answers
+// r: a read (GET, HEAD: every read-only route, /clients included, whose
+// addresses are no secret to someone on the machine) from a loopback peer
+// that is not a proxy. r.RemoteAddr is the TCP peer, or the client that a
+// trusted proxy's X-Forwarded-For names (pkg/server rewrites it); either
+// way a proxy header refuses the request, since a local reverse proxy makes
+// every remote client look local. A proxy that adds none of these headers
+// cannot be told apart: set api.token behind one. why is the refusal.
+func localRead(r *http.Request) (ok bool, why string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false, msgNeedTokenChange
+	}
+	for _, h := range proxyHeaders {
+		if len(r.Header.Values(h)) > 0 {
+			return false, msgNeedTokenProxy
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr // pkg/server's realIP stores a bare address
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().IsLoopback() {
+		return false, msgNeedTokenRemote
+	}
+	return true, ""
 }
 
 // bearer extracts the token of an "Authorization: Bearer TOKEN" header

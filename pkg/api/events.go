@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -39,7 +40,7 @@ type PlayerEvent struct {
 	ClientID   uint64    `json:"client_id"`
 	Protocol   string    `json:"protocol"`
 	RemoteAddr string    `json:"remote_addr"`
-	Players    int       `json:"players"` // readers attached after the change
+	Players    int       `json:"players"` // the stream's players after the change (HLS viewers of the last stats)
 }
 
 // StatsEvent is the data of the periodic stats event.
@@ -82,32 +83,54 @@ func (a *API) onHubEvent(e hub.Event) {
 	case hub.EventStreamEnd:
 		a.broker.publish(EventStreamEnded, StreamEvent{Time: e.Time.UTC(), Key: e.Key, App: app, Name: name})
 	case hub.EventReaderJoin, hub.EventReaderLeave:
+		if serviceReader(e.Reader.Protocol) {
+			return // an HLS muxer, a recorder, a thumbnail: not a player
+		}
 		kind := EventPlayerJoined
 		if e.Type == hub.EventReaderLeave {
 			kind = EventPlayerLeft
 		}
 		a.broker.publish(kind, PlayerEvent{Time: e.Time.UTC(), Key: e.Key, ClientID: e.ReaderID,
-			Protocol: e.Reader.Protocol, RemoteAddr: e.Reader.RemoteAddr, Players: e.Readers})
+			Protocol: e.Reader.Protocol, RemoteAddr: e.Reader.RemoteAddr, Players: a.eventPlayers(e.Key)})
 	}
+}
+
+// eventPlayers is key's player count for a player event: its player
+// readers now, plus its HLS viewers as of the last stats tick (the hub
+// callback does not call into other packages).
+func (a *API) eventPlayers(key string) int {
+	st, ok := a.hub.Stream(key)
+	if !ok {
+		return 0
+	}
+	a.hlsMu.Lock()
+	hls := a.hlsLast[key]
+	a.hlsMu.Unlock()
+	n, _ := players(&st, hls)
+	return n
 }
 
 // publishStats is the sampler's tick callback.
 func (a *API) publishStats(streams []hub.StreamInfo, rates map[string]Rate) {
 	ev := StatsEvent{Time: time.Now().UTC(), Streams: make([]StreamStats, 0, len(streams))}
+	hlsLast := make(map[string]int)
 	for _, st := range streams {
 		ss := StreamStats{
-			Key: st.Key, IngestBitrate: rates[st.Key].Bitrate, FPS: rates[st.Key].FPS,
-			Players: st.Readers, PlayersByProtocol: make(map[string]int, len(st.Protocols)), BytesIn: st.BytesIn,
+			Key: st.Key, IngestBitrate: rates[st.Key].Bitrate, FPS: rates[st.Key].FPS, BytesIn: st.BytesIn,
+		}
+		ss.Players, ss.PlayersByProtocol = a.Players(&st)
+		if n := ss.PlayersByProtocol[access.ProtoHLS]; n > 0 {
+			hlsLast[st.Key] = n
 		}
 		for _, p := range st.Protocols {
 			ss.BytesOut += p.BytesOut
-			if p.Readers > 0 {
-				ss.PlayersByProtocol[p.Protocol] = p.Readers
-			}
 		}
-		ev.Players += st.Readers
+		ev.Players += ss.Players
 		ev.Streams = append(ev.Streams, ss)
 	}
+	a.hlsMu.Lock()
+	a.hlsLast = hlsLast
+	a.hlsMu.Unlock()
 	a.broker.setStats(ev)
 }
 

@@ -15,30 +15,26 @@ import (
 func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 	app, name := splitKey(st.Key)
 	out := Stream{
-		Key:               st.Key,
-		App:               app,
-		Name:              name,
-		Publishing:        st.Publishing,
-		Since:             st.Since.UTC(),
-		UptimeSeconds:     seconds(now.Sub(st.Since)),
-		BytesIn:           st.BytesIn,
-		Players:           st.Readers,
-		PlayersByProtocol: make(map[string]int, len(st.Protocols)),
-		DroppedPackets:    st.Dropped,
-		Evictions:         st.Evicted,
-		TimestampFixes:    st.TimestampFixes,
-		InvalidPackets:    st.InvalidPackets,
-		LastInvalid:       st.LastInvalid,
-		Recording:         a.recordingOf(st.Key),
+		Key:            st.Key,
+		App:            app,
+		Name:           name,
+		Publishing:     st.Publishing,
+		Since:          st.Since.UTC(),
+		UptimeSeconds:  seconds(now.Sub(st.Since)),
+		BytesIn:        st.BytesIn,
+		DroppedPackets: st.Dropped,
+		Evictions:      st.Evicted,
+		TimestampFixes: st.TimestampFixes,
+		InvalidPackets: st.InvalidPackets,
+		LastInvalid:    st.LastInvalid,
+		Recording:      a.recordingOf(st.Key),
 	}
 	if st.Publishing {
 		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}
 	}
+	out.Players, out.PlayersByProtocol = a.Players(st)
 	for _, p := range st.Protocols {
 		out.BytesOut += p.BytesOut
-		if p.Readers > 0 {
-			out.PlayersByProtocol[p.Protocol] = p.Readers
-		}
 	}
 	out.Video, out.Audio = a.sampler.media.describe(st)
 	rate, _ := a.sampler.Rate(st.Key)
@@ -186,7 +182,8 @@ func (a *API) summary(w http.ResponseWriter, _ *http.Request) {
 	}
 	for _, st := range a.hub.Streams() {
 		s.Streams++
-		s.Players += st.Readers
+		n, _ := a.Players(&st)
+		s.Players += n
 		if st.Publishing {
 			s.Publishers++
 		}

@@ -28,7 +28,10 @@ type Stream struct {
 	BytesIn       uint64  `json:"bytes_in"`
 	BytesOut      uint64  `json:"bytes_out"`
 
-	Players           int            `json:"players"`             // all readers
+	// Players are the stream's player readers (RTMP, HTTP-FLV, WS-FLV,
+	// relays) and HLS viewers (Config.HLSViewers); the HLS muxer,
+	// recorder and thumbnailer readers are not players (API.Players).
+	Players           int            `json:"players"`
 	PlayersByProtocol map[string]int `json:"players_by_protocol"` // "rtmp", "http-flv", "ws-flv", "hls", "relay"
 
 	DroppedPackets uint64 `json:"dropped_packets"` // across all readers
@@ -115,7 +118,8 @@ type GOP struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// Client is one reader (player, segmenter, relay) attached to a stream.
+// Client is one reader (player, HLS segmenter, recorder, thumbnailer,
+// relay) attached to a stream.
 type Client struct {
 	ID         uint64    `json:"id"`
 	Protocol   string    `json:"protocol"`
@@ -138,7 +142,7 @@ type Summary struct {
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	Streams       int            `json:"streams"`
 	Publishers    int            `json:"publishers"` // streams with a publisher attached
-	Players       int            `json:"players"`
+	Players       int            `json:"players"`    // as Stream.Players, over all streams
 	BytesIn       uint64         `json:"bytes_in"`
 	BytesOut      uint64         `json:"bytes_out"`
 	Goroutines    int            `json:"goroutines"`

@@ -11,8 +11,9 @@ import (
 type API struct {
 	// Token is the bearer token the API requires (Authorization: Bearer,
 	// or ?token= on /api/v1/events, since EventSource cannot send headers).
-	// Empty: the API is open on a loopback http.listen and refused (403)
-	// on any other bind.
+	// Empty: the API is open on a loopback http.listen; on any other bind
+	// it answers only reads (GET) from a loopback client not behind a proxy
+	// and refuses (403) the rest.
 	Token string `mapstructure:"token"`
 	// MetricsToken, when set, protects /metrics with the same bearer rule;
 	// empty leaves /metrics open so Prometheus can scrape without secrets.

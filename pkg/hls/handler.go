@@ -79,7 +79,7 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
 			return
 		}
-		mx.lastReq.Store(time.Now().UnixNano())
+		m.touch(mx, key, r)
 		m.serveTop(w, r, mx, key[strings.LastIndexByte(key, '/')+1:])
 	case access.ObjectMedia:
 		mx := m.get(key)
@@ -97,7 +97,7 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
 			return
 		}
-		mx.lastReq.Store(time.Now().UnixNano())
+		m.touch(mx, key, r)
 		m.serveMedia(w, r, mx)
 	default:
 		mx := m.get(key)
@@ -105,9 +105,16 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, "not found", ccNotFound)
 			return
 		}
-		mx.lastReq.Store(time.Now().UnixNano())
+		m.touch(mx, key, r)
 		m.serveFile(w, r, mx, r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:])
 	}
+}
+
+// touch notes an admitted request for mx: it keeps an on-demand muxer
+// alive and counts the client as one of key's viewers.
+func (m *Manager) touch(mx *muxer, key string, r *http.Request) {
+	mx.lastReq.Store(time.Now().UnixNano())
+	m.viewers.seen(key, r.RemoteAddr, r.Header.Get("User-Agent"), m.now())
 }
 
 // route maps a request path to the stream key and the object asked:

@@ -50,6 +50,10 @@
 // segments cacheable by a CDN, which must then enforce tokens itself, since
 // anyone holding a segment or media playlist URL can fetch it.
 //
+// Viewers. The muxer's hub reader is not a viewer: Manager.Viewers counts
+// the distinct clients (address and User-Agent) whose requests it admitted
+// within three target durations (viewers.go), for the API and metrics.
+//
 // Containers come from github.com/bluenviron/mediacommon/v2 (MPEG-TS and fMP4
 // writers); the segmenting, playlists and HTTP layer are Ripple's own, so that
 // discontinuities, Cache-Control, bounded blocking reloads and names are under

@@ -30,6 +30,8 @@ type Manager struct {
 	epochs  epochs        // media epochs, unique across this Manager's muxers
 
 	refusedLog netx.LogLimiter
+	viewers    *viewers         // HLS clients per stream, from their requests (viewers.go)
+	now        func() time.Time // the viewers' clock; tests replace it
 
 	mu      sync.Mutex
 	muxers  map[string]*muxer
@@ -46,6 +48,9 @@ func New(cfg Config, h *hub.Hub) *Manager {
 		hub:    h,
 		done:   make(chan struct{}),
 		muxers: make(map[string]*muxer),
+		// No window is longer than three of the longest target duration.
+		viewers: newViewers(viewerWindows * time.Duration(ceilSeconds(cfg.SegmentMaxDuration)) * time.Second),
+		now:     time.Now,
 	}
 	m.cors = cors.New(cfg.AllowOrigin)
 	return m

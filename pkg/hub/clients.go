@@ -83,7 +83,7 @@ func (h *Hub) KickPublisher(key string) error {
 	h.mu.Unlock()
 	// p may stop on its own before stop takes the locks again: then it is
 	// gone anyway and the kick reports so.
-	if p == nil || !p.stop(ErrKicked, true) {
+	if p == nil || !p.stop(ErrKicked, true, false) {
 		return fmt.Errorf("kick %q: %w", key, ErrStreamNotFound)
 	}
 	return nil

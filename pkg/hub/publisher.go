@@ -76,12 +76,22 @@ func (p *Publisher) WritePacket(pkt *av.Packet) error {
 // Close ends publishing. Readers stay attached for ReconnectGrace; if no
 // publisher resumes the key in time they drain their queues and get io.EOF.
 // Idempotent.
-func (p *Publisher) Close() { p.stop(ErrPublisherClosed, false) }
+func (p *Publisher) Close() { p.stop(ErrPublisherClosed, false, false) }
+
+// End ends publishing and the stream at once, skipping the reconnect
+// grace: for a publisher that said it stops (RTMP FCUnpublish,
+// deleteStream, closeStream), whose players should not wait for a return
+// that will not come. EventUnpublish then EventStreamEnd are emitted; the
+// readers drain their queues and get io.EOF. After End, WritePacket returns
+// ErrPublisherClosed. End does nothing once p is no longer the stream's
+// publisher (after Close, End, a takeover or a kick), so a stream inside its
+// grace keeps it. Idempotent.
+func (p *Publisher) End() { p.stop(ErrPublisherClosed, false, true) }
 
 // stop detaches p with cause (external: Done closes, as for a kick) and
-// starts the reconnect grace or ends the stream. It reports whether p was
-// still the stream's publisher.
-func (p *Publisher) stop(cause error, external bool) bool {
+// starts the reconnect grace or ends the stream (always with now). It
+// reports whether p was still the stream's publisher.
+func (p *Publisher) stop(cause error, external, now bool) bool {
 	s := p.s
 	h := s.h
 	h.mu.Lock()
@@ -95,6 +105,9 @@ func (p *Publisher) stop(cause error, external bool) bool {
 	s.pub = nil
 	invalid := s.takeSuppressedLocked()
 	grace := h.cfg.ReconnectGrace
+	if now {
+		grace = 0
+	}
 	if grace > 0 {
 		s.startGraceLocked(grace)
 	} else {
@@ -107,9 +120,13 @@ func (p *Publisher) stop(cause error, external bool) bool {
 	h.mu.Unlock()
 	invalid.log(h.log, s.key)
 	h.emit(Event{Type: EventUnpublish, Key: s.key, Publisher: p.info})
-	if grace > 0 {
+	switch {
+	case grace > 0:
 		h.log.Info("publish stopped", "stream", s.key, "grace", grace, "cause", cause)
-	} else {
+	case now:
+		h.log.Info("stream ended", "stream", s.key, "cause", "the publisher stopped it")
+		h.emit(Event{Type: EventStreamEnd, Key: s.key})
+	default:
 		h.log.Info("stream ended", "stream", s.key, "cause", cause)
 		h.emit(Event{Type: EventStreamEnd, Key: s.key})
 	}

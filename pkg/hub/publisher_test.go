@@ -119,3 +119,71 @@ func TestWritePacketRejectsBadPackets(t *testing.T) {
 	info, _ := h.Stream("live/a")
 	require.Equal(t, uint64(0), info.Packets)
 }
+
+// TestEndSkipsGrace: a publisher that stops on purpose ends the stream at
+// once, whatever the reconnect grace; the readers drain and get io.EOF.
+func TestEndSkipsGrace(t *testing.T) {
+	h, _, ft := testHub(t, Config{ReconnectGrace: 10 * time.Minute})
+	var rc recorder
+	cancel := h.Watch(rc.add)
+	defer cancel()
+	g := mediatest.New(mediatest.Config{})
+	p := publish(t, h, "live/a")
+	r := subscribe(t, h, "live/a")
+	write(t, p, g.Headers()...)
+	write(t, p, g.Packets(10)...)
+
+	p.End()
+	require.Empty(t, ft.pending(), "no grace timer")
+	got, err := readToEnd(t, r)
+	require.ErrorIs(t, err, io.EOF)
+	require.Len(t, got, 13, "the queue is drained before EOF")
+	_, ok := h.Stream("live/a")
+	require.False(t, ok, "the stream is gone")
+	require.Equal(t, []EventType{EventPublish, EventReaderJoin, EventUnpublish, EventStreamEnd}, rc.types())
+	require.ErrorIs(t, p.WritePacket(g.Next()), ErrPublisherClosed)
+	select {
+	case <-p.Done():
+		t.Fatal("End is the publisher's own choice, not an end from outside")
+	default:
+	}
+
+	p.End() // idempotent
+	p.Close()
+	require.Len(t, rc.types(), 4, "no second unpublish")
+	p2 := publish(t, h, "live/a") // a new stream, not a resume
+	require.Equal(t, EventPublish, rc.events[len(rc.events)-1].Type)
+	require.False(t, rc.events[len(rc.events)-1].Resumed)
+	p2.End()
+}
+
+// TestEndAfterClose: once Close started the grace, a late End does not cut
+// it (the publisher is no longer the stream's), and a resume still works.
+func TestEndAfterClose(t *testing.T) {
+	h, _, ft := testHub(t, Config{ReconnectGrace: time.Minute})
+	p := publish(t, h, "live/a")
+	r := subscribe(t, h, "live/a")
+	p.Close()
+	p.End()
+	require.Equal(t, []time.Duration{time.Minute}, ft.pending())
+	_, ok := h.Stream("live/a")
+	require.True(t, ok)
+	p2 := publish(t, h, "live/a")
+	require.NoError(t, p2.WritePacket(mediatest.New(mediatest.Config{}).Next()))
+	require.Len(t, queued(t, r), 1)
+}
+
+// TestEndAfterTakeover: the replaced publisher's End leaves the new
+// publisher's stream alone.
+func TestEndAfterTakeover(t *testing.T) {
+	h, _, _ := testHub(t, Config{Policy: func(string) PublishPolicy { return PolicyTakeover }})
+	p1 := publish(t, h, "live/a")
+	p2 := publish(t, h, "live/a")
+	p1.End()
+	info, ok := h.Stream("live/a")
+	require.True(t, ok)
+	require.True(t, info.Publishing)
+	p2.End()
+	_, ok = h.Stream("live/a")
+	require.False(t, ok)
+}

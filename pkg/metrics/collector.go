@@ -38,7 +38,7 @@ func NewCollector(cfg Config, h *hub.Hub) *Collector {
 		hub: h, cfg: cfg, now: time.Now,
 
 		streams:  d("streams", "Live streams, including those inside their reconnect grace.", nil),
-		players:  d("players", "Readers attached to all streams.", nil),
+		players:  d("players", "Players of all streams (HLS viewers counted from their requests).", nil),
 		bytesIn:  d("received_bytes_total", "Media bytes received from publishers since start.", nil),
 		bytesOut: d("sent_bytes_total", "Bytes written to players since start.", nil),
 		conns:    d("connections", "Open connections per listener.", []string{"protocol"}),
@@ -56,7 +56,9 @@ func NewCollector(cfg Config, h *hub.Hub) *Collector {
 		invalid: d("stream_invalid_packets_total", "Packets dropped at ingest because their media was malformed "+
 			"(decoder configuration records, NALU framing).", stream),
 
-		streamPlayers:  d("stream_players", "Readers attached to the stream, per protocol.", proto),
+		streamPlayers: d("stream_players", "Players of the stream, per protocol: attached readers, except for hls "+
+			"(viewers with a request within three target durations; the muxer's reader is none); "+
+			"record and thumbnail readers are no players (0).", proto),
 		streamBytesOut: d("stream_sent_bytes_total", "Bytes written to the stream's readers, per protocol.", proto),
 
 		relays:          d("relays", "Relays of the stream, per kind (forward, pull, push).", proto),
@@ -97,7 +99,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	players := 0
 	for _, st := range streams {
 		app, name := splitKey(st.Key)
-		players += st.Readers
+		total, byProto := c.playersOf(&st)
+		players += total
 		pub := 0.0
 		if st.Publishing {
 			pub = 1
@@ -120,8 +123,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.tsFixes, st.TimestampFixes, app, name)
 		counter(c.invalid, st.InvalidPackets, app, name)
 		for _, p := range st.Protocols {
-			gauge(c.streamPlayers, float64(p.Readers), app, name, p.Protocol)
+			gauge(c.streamPlayers, float64(byProto[p.Protocol]), app, name, p.Protocol)
 			counter(c.streamBytesOut, p.BytesOut, app, name, p.Protocol)
+			delete(byProto, p.Protocol)
+		}
+		for proto, n := range byProto { // players without a reader: HLS viewers
+			gauge(c.streamPlayers, float64(n), app, name, proto)
 		}
 	}
 	gauge(c.streams, float64(len(streams)))
@@ -147,6 +154,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.refused, r.Count, r.Protocol, r.Reason)
 		}
 	}
+}
+
+// playersOf is Config.Players, or every reader when it is nil. byProto
+// is the caller's to modify.
+func (c *Collector) playersOf(st *hub.StreamInfo) (int, map[string]int) {
+	if c.cfg.Players != nil {
+		return c.cfg.Players(st)
+	}
+	by := make(map[string]int, len(st.Protocols))
+	for _, p := range st.Protocols {
+		by[p.Protocol] = p.Readers
+	}
+	return st.Readers, by
 }
 
 // collectRelays sums relays per (stream, kind): a stream may forward to

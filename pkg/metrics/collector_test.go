@@ -177,3 +177,39 @@ func TestScrapeEmptyHub(t *testing.T) {
 	require.Equal(t, 0.0, value(t, fams, "ripple_streams", nil))
 	require.NotContains(t, fams, "ripple_stream_players", "no per-stream series without streams")
 }
+
+// TestScrapePlayers: with Config.Players, the player gauges are its counts
+// (HLS viewers from requests), not the hub's readers; a reader protocol with
+// no players reports 0.
+func TestScrapePlayers(t *testing.T) {
+	h := hub.New(hub.Config{})
+	defer h.Close()
+	p, err := h.Publish("live/cam", hub.PublisherInfo{Protocol: "rtmp"})
+	require.NoError(t, err)
+	defer p.Close()
+	for _, proto := range []string{"rtmp", "hls", "record"} {
+		r, err := h.Subscribe("live/cam", hub.ReaderInfo{Protocol: proto})
+		require.NoError(t, err)
+		defer r.Close()
+	}
+	c := NewCollector(Config{Players: func(*hub.StreamInfo) (int, map[string]int) {
+		return 6, map[string]int{"rtmp": 1, "hls": 5}
+	}}, h)
+	fams := scrape(t, Handler(c))
+	proto := func(p string) map[string]string {
+		return map[string]string{"app": "live", "stream": "cam", "protocol": p}
+	}
+	require.Equal(t, 6.0, value(t, fams, "ripple_players", nil))
+	require.Equal(t, 1.0, value(t, fams, "ripple_stream_players", proto("rtmp")))
+	require.Equal(t, 5.0, value(t, fams, "ripple_stream_players", proto("hls")))
+	require.Equal(t, 0.0, value(t, fams, "ripple_stream_players", proto("record")))
+
+	// Players of a protocol the stream has no reader of (HLS viewers
+	// inside their window after an on-demand muxer idled out) are reported
+	// too.
+	c = NewCollector(Config{Players: func(*hub.StreamInfo) (int, map[string]int) {
+		return 2, map[string]int{"ws-flv": 2}
+	}}, h)
+	fams = scrape(t, Handler(c))
+	require.Equal(t, 2.0, value(t, fams, "ripple_stream_players", proto("ws-flv")))
+}

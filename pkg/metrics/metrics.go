@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
 // Namespace prefixes every Ripple metric.
@@ -44,6 +46,10 @@ type Config struct {
 	// listener protocol and reason ("max_connections",
 	// "max_connections_per_ip").
 	Refused func() []Refusal
+	// Players returns a stream's players, in total and per protocol (the
+	// API's count: HLS viewers from their requests, no HLS muxer, recorder
+	// or thumbnailer reader). nil counts every hub reader as a player.
+	Players func(st *hub.StreamInfo) (total int, byProtocol map[string]int)
 }
 
 // Count is a counter of one named component.

@@ -66,14 +66,17 @@ func (c *conn) onPublish(cmd *command, msid uint32) error {
 }
 
 // endPublish ends publishing (FCUnpublish, deleteStream, closeStream); the
-// connection stays open, as the client may close it or publish again.
+// connection stays open, as the client may close it or publish again. The
+// client said it stops, so the stream ends at once (hub.Publisher.End): its
+// players get the end of the stream instead of waiting out the reconnect
+// grace, which is for publishers whose connection dropped (docs/interop.md §3).
 func (c *conn) endPublish() {
 	if c.pub == nil {
 		return
 	}
-	// Unwatch first: our own Close must not look like a takeover.
+	// Unwatch first: our own End must not look like a takeover.
 	_ = c.w.send(c.ctx, outItem{op: opUnwatch})
-	c.pub.Close()
+	c.pub.End()
 	c.log.Debug("publish ended", "stream", c.pubKey)
 	c.pub = nil
 	// Media is no longer expected: back to the budget of a connection

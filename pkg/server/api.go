@@ -20,8 +20,9 @@ type ops struct {
 }
 
 // mountOps builds the API and routes /api/v1/, /readyz and /metrics (/healthz
-// is in newMux). A non-loopback HTTP bind without api.token disables the
-// API (403) and says so once here.
+// is in newMux). A non-loopback HTTP bind without api.token leaves the API
+// to reads from this machine (api.Config.RequireToken) and says so once
+// here.
 func (s *Server) mountOps(mux *http.ServeMux) {
 	loopback := isLoopback(s.httpLn.Addr())
 	s.ops.api = api.New(api.Config{
@@ -33,13 +34,14 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		WriteTimeout:  s.cfg.HTTP.WriteTimeout,
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
+		HLSViewers:    s.hls.viewers(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would
 	// wait for them.
 	s.add(part{name: "api", stage: stageListen, c: s.ops.api})
 	if !loopback && s.cfg.API.Token == "" {
-		s.log.Warn("api disabled: http.listen is not a loopback address and api.token is not set",
-			"http", s.HTTPAddr().String())
+		s.log.Warn("api answers only reads from this machine: api.token is not set", "http", s.HTTPAddr().String(),
+			"hint", "set api.token to use the api from elsewhere or to kick")
 	}
 	mux.Handle(api.Prefix+"/", s.ops.api)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -54,6 +56,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Relays:      s.metricsRelays(),
 		Panics:      s.panicCounts,
 		Refused:     s.refused,
+		Players:     s.ops.api.Players, // HLS viewers, not the muxer's reader
 	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.

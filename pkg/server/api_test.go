@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,13 @@ import (
 // get returns status and body of a GET with optional bearer token.
 func get(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return do(t, http.MethodGet, url, token)
+}
+
+// do returns status and body of a request with optional bearer token.
+func do(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -83,13 +90,19 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestAPIBindRule(t *testing.T) {
 	cases := []struct {
 		name, listen, token, send string
-		status                    int
+		status                    int // GET /api/v1/streams from 127.0.0.1
+		kick                      int // DELETE /api/v1/clients/1 from 127.0.0.1
 		warn                      bool
 	}{
-		{name: "loopback, no token", listen: "127.0.0.1:0", status: http.StatusOK},
-		{name: "loopback, token set", listen: "127.0.0.1:0", token: "t", status: http.StatusUnauthorized},
-		{name: "all interfaces, no token", listen: "0.0.0.0:0", status: http.StatusForbidden, warn: true},
-		{name: "all interfaces, token", listen: "0.0.0.0:0", token: "t", send: "t", status: http.StatusOK},
+		{name: "loopback, no token", listen: "127.0.0.1:0", status: http.StatusOK, kick: http.StatusNotFound},
+		{name: "loopback, token set", listen: "127.0.0.1:0", token: "t", status: http.StatusUnauthorized,
+			kick: http.StatusUnauthorized},
+		// The first run: go run ./cmd/ripple listens on ":8080".
+		{name: "all interfaces, no token", listen: ":0", status: http.StatusOK, kick: http.StatusForbidden, warn: true},
+		{name: "all interfaces v4, no token", listen: "0.0.0.0:0", status: http.StatusOK, kick: http.StatusForbidden,
+			warn: true},
+		{name: "all interfaces, token", listen: ":0", token: "t", send: "t", status: http.StatusOK,
+			kick: http.StatusNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,14 +110,40 @@ func TestAPIBindRule(t *testing.T) {
 			cfg.HTTP.Listen = tc.listen
 			cfg.API.Token = tc.token
 			r := start(t, cfg)
-			port := r.HTTPAddr().String()[strings.LastIndexByte(r.HTTPAddr().String(), ':'):]
-			status, body := get(t, "http://127.0.0.1"+port+"/api/v1/summary", tc.send)
+			base := "http://127.0.0.1:" + strconv.Itoa(portOf(r.HTTPAddr()))
+			status, body := get(t, base+"/api/v1/streams", tc.send)
 			require.Equal(t, tc.status, status, body)
-			require.Equal(t, tc.warn, strings.Contains(r.logs.String(), `msg="api disabled`), r.logs.String())
-			status, _ = get(t, "http://127.0.0.1"+port+"/healthz", "")
+			status, body = do(t, http.MethodDelete, base+"/api/v1/clients/1", tc.send)
+			require.Equal(t, tc.kick, status, body)
+			if tc.kick == http.StatusForbidden {
+				require.Contains(t, body, "set api.token")
+			}
+			require.Equal(t, tc.warn, strings.Contains(r.logs.String(), `msg="api answers only reads from this machine`),
+				r.logs.String())
+			status, _ = get(t, base+"/healthz", "")
 			require.Equal(t, http.StatusOK, status, "health is never behind the token")
 		})
 	}
+}
+
+// TestAPIProxiedLocalRead checks that a tokenless API on a public bind
+// refuses a loopback request that a proxy relayed, even when the proxy is
+// trusted and names a loopback client.
+func TestAPIProxiedLocalRead(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HTTP.Listen = ":0"
+	cfg.HTTP.TrustedProxies = "127.0.0.1"
+	r := start(t, cfg)
+	req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(portOf(r.HTTPAddr()))+"/api/v1/streams", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(b))
+	require.Contains(t, string(b), "came through a proxy")
 }
 
 // TestEventsEndOnShutdown checks that an open SSE stream does not hold

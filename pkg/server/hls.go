@@ -31,6 +31,15 @@ func newHLS(cfg config.Config, log *slog.Logger, s *Server) hlsPart {
 	return hlsPart{m: m}
 }
 
+// viewers counts a stream's HLS viewers for the API and the metrics; nil
+// when HLS is off.
+func (h hlsPart) viewers() func(key string) int {
+	if h.m == nil {
+		return nil
+	}
+	return h.m.Viewers
+}
+
 func hlsConfig(cfg config.Config, log *slog.Logger) hls.Config {
 	origin := cfg.HLS.AllowOrigin
 	if origin == "" {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -129,4 +130,51 @@ func TestHLSThroughServer(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 		})
 	}
+}
+
+// TestHLSViewersCounted: the API and the metrics report HLS players from
+// the viewers' requests, not the muxer's hub reader.
+func TestHLSViewersCounted(t *testing.T) {
+	r := start(t, testConfig(t))
+	pub, g, err := publish(t, r, "live", "cam")
+	require.NoError(t, err)
+	defer pub.Close()
+	for _, p := range g.Packets(300) { // segments to serve
+		require.NoError(t, pub.WritePacket(p))
+	}
+	playersOf := func() (int, map[string]int) {
+		var s struct {
+			Players           int            `json:"players"`
+			PlayersByProtocol map[string]int `json:"players_by_protocol"`
+		}
+		status, body := get(t, r.url("/api/v1/streams/live/cam"), "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.NoError(t, json.Unmarshal([]byte(body), &s))
+		return s.Players, s.PlayersByProtocol
+	}
+	n, by := playersOf()
+	require.Zero(t, n, "no viewer yet")
+	require.Empty(t, by)
+
+	for _, ua := range []string{"hls.js", "VLC"} {
+		req, err := http.NewRequest(http.MethodGet, r.url("/live/cam.m3u8"), nil)
+		require.NoError(t, err)
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	// The muxer's reader (it has served the playlists) is a client, not a
+	// player.
+	_, body := get(t, r.url("/api/v1/clients"), "")
+	require.Contains(t, body, `"protocol":"hls"`)
+	n, by = playersOf()
+	require.Equal(t, 2, n)
+	require.Equal(t, map[string]int{"hls": 2}, by)
+	_, metrics := get(t, r.url("/metrics"), "")
+	require.Contains(t, metrics, `ripple_stream_players{app="live",protocol="hls",stream="cam"} 2`)
+	require.Contains(t, metrics, "ripple_players 2")
 }

@@ -238,15 +238,20 @@ func (s *Server) Run(ctx context.Context) error {
 	s.start()
 	g, gctx := errgroup.WithContext(ctx)
 	s.ops.serving.Store(true) // the listeners are bound; Serve starts below
+	if a := s.pprof.addr(); a != nil {
+		s.log.Info("pprof listening", "addr", a.String())
+	}
+	// Logged before serving (the listeners are bound and queue clients), so
+	// whoever reaches the server has seen them.
+	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
+	urls := newStartURLs(s.RTMPAddr(), s.HTTPAddr(), s.hls.m != nil)
+	s.log.Info("publish to", urls.publishAttrs()...)
+	s.log.Info("watch at", urls.watchAttrs()...)
 	for _, p := range s.registered() {
 		if p.serve != nil {
 			g.Go(p.serve)
 		}
 	}
-	if a := s.pprof.addr(); a != nil {
-		s.log.Info("pprof listening", "addr", a.String())
-	}
-	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
 	g.Go(func() error {
 		<-gctx.Done()
 		return s.shutdown(ctx)
