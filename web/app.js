@@ -180,20 +180,16 @@ function audioText(s) {
   return t.trim() || '–';
 }
 
-// The API's players counts every hub reader, and HLS has exactly one: the
-// segmenter, whatever the number of HLS viewers (they are plain HTTP requests
-// for the same files). Viewers are therefore the readers of every other
-// protocol; the cell's title shows the split.
+// The API's players are the viewers of every protocol: the readers of RTMP,
+// HTTP-FLV and WS-FLV players and relays, plus the HLS viewers the server
+// counts from their requests (the HLS muxer, the recorder and the thumbnailer
+// are not viewers). The cell's title shows the split.
 function viewerCount(s) {
-  const by = s.players_by_protocol;
-  if (!by) return s.players || 0;
-  return Object.entries(by).reduce((n, [p, c]) => (p === 'hls' ? n : n + c), 0);
+  return s.players || 0;
 }
 
 function viewerTitle(s) {
-  const parts = Object.entries(s.players_by_protocol || {}).filter(([p, n]) => n > 0 && p !== 'hls').map(([p, n]) => p + ': ' + n);
-  if ((s.players_by_protocol || {}).hls) parts.push('HLS segmenter on (HLS viewers are not counted)');
-  return parts.join(', ');
+  return Object.entries(s.players_by_protocol || {}).filter(([, n]) => n > 0).map(([p, n]) => p + ': ' + n).join(', ');
 }
 
 function selectStream(key) {

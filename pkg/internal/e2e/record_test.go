@@ -392,8 +392,8 @@ func TestRecordingDiskFull(t *testing.T) {
 	res := <-player
 	require.NoError(t, res.err, "HTTP-FLV player")
 	// The player got the whole stream: 4 loops of the clip, no gap.
-	checkCount(t, "video packets", len(res.p.packets("video")), 4*src.VideoPackets, 0.02)
-	checkTimestamps(t, res.p, 200*time.Millisecond)
+	checkCount(t, "video packets", len(res.probe.packets("video")), 4*src.VideoPackets, 0.02)
+	checkTimestamps(t, res.probe, 200*time.Millisecond)
 	code, out := ffmpegRun(t, "decode the resumed recording", "-xerror", "-i",
 		mustGlobOne(t, filepath.Join(dir, "live", "full", "*.mp4")), "-f", "null", "-")
 	require.Zero(t, code, out)
