@@ -29,6 +29,7 @@ type flvWriter struct {
 	sawV    bool
 	hasA    bool
 	hasV    bool
+	done    time.Duration // duration of the committed tags
 }
 
 // Offsets in the onMetaData body that metadataBody writes: "onMetaData"
@@ -145,10 +146,22 @@ func (w *flvWriter) duration() time.Duration {
 	return time.Duration(w.end+w.vDur) * time.Millisecond
 }
 
+// commit hands the tags written so far to the file.
+func (w *flvWriter) commit() error {
+	if err := w.out.commit(); err != nil {
+		return err
+	}
+	w.done = w.duration()
+	return nil
+}
+
+// committed is the media time of the tags in the file.
+func (w *flvWriter) committed() time.Duration { return w.done }
+
 // finish commits the last tags and fills in the metadata's duration and
 // filesize. It does not close the file.
 func (w *flvWriter) finish() error {
-	if err := w.out.commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return err
 	}
 	var b [8]byte

@@ -74,6 +74,7 @@ type fmp4Writer struct {
 	mvhdScale uint32
 	mvhdV1    bool
 	end       int64 // file ms reached (for Duration)
+	done      int64 // end of the committed fragments, file ms
 }
 
 // makeInit returns the init section (ftyp+moov) of tracks v and a
@@ -289,7 +290,11 @@ func (w *fmp4Writer) flush(nextV int64) error {
 	if err != nil {
 		return err
 	}
-	return w.out.commit()
+	if err := w.out.commit(); err != nil {
+		return err
+	}
+	w.done = w.end
+	return nil
 }
 
 func (w *fmp4Writer) appendVideoTraf(b []byte, nextV int64) ([]byte, int) {
@@ -382,6 +387,9 @@ func appendFullBox(b []byte, typ string, size uint32, version uint8, flags uint3
 
 // duration is the media time the file holds so far.
 func (w *fmp4Writer) duration() time.Duration { return time.Duration(w.end) * time.Millisecond }
+
+// committed is the media time of the fragments in the file.
+func (w *fmp4Writer) committed() time.Duration { return time.Duration(w.done) * time.Millisecond }
 
 // finish writes the last fragment and records the duration in the mvhd,
 // so players show it without reading every fragment. It does not close

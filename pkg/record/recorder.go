@@ -102,10 +102,19 @@ func (f *recFile) duration() time.Duration {
 	return f.mp4.duration()
 }
 
+// committed is the media time of what the file holds up to its
+// committed size.
+func (f *recFile) committed() time.Duration {
+	if f.flv != nil {
+		return f.flv.committed()
+	}
+	return f.mp4.committed()
+}
+
 // snapshot is the file as a Recording now.
 func (f *recFile) snapshot(inProgress bool) Recording {
 	rec := f.rec
-	rec.Duration = f.duration()
+	rec.Duration = f.committed()
 	rec.Size = f.out.committed.Load()
 	rec.InProgress = inProgress
 	return rec
@@ -590,12 +599,12 @@ func (r *recorder) batchEnd() {
 		return
 	}
 	if f.flv != nil {
-		if err := f.out.commit(); err != nil {
+		if err := f.flv.commit(); err != nil {
 			r.fail(f.rec, err)
 			return
 		}
 	}
-	f.act.duration.Store(int64(f.duration()))
+	f.act.duration.Store(int64(f.committed()))
 }
 
 // finish ends the file in progress cleanly (EventDone).

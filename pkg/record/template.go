@@ -65,7 +65,9 @@ type template struct {
 // {time} (UTC start, 20261207T153000Z), {date} (2026-12-07) and {ext}
 // ("mp4" or "flv"). The part before the first placeholder may be absolute
 // or hold ".." (the operator's choice); below it every element must be a
-// plain name, so that what {app} and {stream} add never leaves it.
+// plain name, so that what {app} and {stream} add never leaves it. Every
+// name must map back to one stream key: {app} ends its element, and
+// {stream} ends its element or is followed in it by {time} or {date}.
 func ValidateTemplate(s string) error {
 	_, err := parseTemplate(s)
 	return err
@@ -104,6 +106,9 @@ func parseTemplate(s string) (*template, error) {
 	if !seen[phApp] || !seen[phStream] {
 		return nil, fmt.Errorf("record: path template %q must hold {app} and {stream}", s)
 	}
+	if err := checkBounded(parts); err != nil {
+		return nil, fmt.Errorf("record: path template %q: %w", s, err)
+	}
 	if err := t.checkElements(); err != nil {
 		return nil, fmt.Errorf("record: path template %q: %w", s, err)
 	}
@@ -141,6 +146,46 @@ func splitParts(s string) ([]part, error) {
 		s = s[i+j+1:]
 	}
 	return out, nil
+}
+
+// checkBounded makes sure a name maps back to one stream key: {app} (which
+// holds '/' for nested apps) must end its element, and {stream} must end
+// its element or be followed in it by {time} or {date}. Otherwise names
+// like "a-b-1.mp4" would have several readings ("a-b" with the collision
+// suffix 1, or "a-b-1"), and the key a name is authorized by could be
+// another stream's.
+func checkBounded(parts []part) error {
+	for i, p := range parts {
+		if p.ph != phApp && p.ph != phStream {
+			continue
+		}
+		ok := false
+	next:
+		for _, q := range parts[i+1:] {
+			switch {
+			case q.ph == "":
+				if strings.HasPrefix(q.lit, "/") {
+					ok = true
+					break next
+				}
+				if strings.Contains(q.lit, "/") {
+					break next
+				}
+			case p.ph == phStream && (q.ph == phTime || q.ph == phDate):
+				ok = true
+				break next
+			default:
+				break next
+			}
+		}
+		if !ok {
+			if p.ph == phApp {
+				return errors.New("{app} must end its element (be followed by '/')")
+			}
+			return errors.New("{stream} must end its element or be followed in it by {time} or {date}")
+		}
+	}
+	return nil
 }
 
 // checkElements makes sure every element below the root is a name: none
