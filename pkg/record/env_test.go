@@ -71,13 +71,72 @@ type env struct {
 	rule   Rule
 	rules  map[string]Rule // per key, overriding rule
 	mu     sync.Mutex
+
+	progress chan progress
 }
 
-type envOpt func(*Config, *hub.Config)
+type progress struct {
+	key string
+	dts int64
+}
+
+// setup is what options change before the Manager starts.
+type setup struct {
+	cfg   *Config
+	hc    *hub.Config
+	hooks []func(*Manager) // run on the Manager before Start (e.g. to replace m.create)
+}
+
+type envOpt func(*setup)
+
+func graceZero(s *setup) { s.hc.ReconnectGrace = 0 }
+
+func withManager(f func(*Manager)) envOpt {
+	return func(s *setup) { s.hooks = append(s.hooks, f) }
+}
+
+func withHub(f func(*hub.Config)) envOpt {
+	return func(s *setup) { f(s.hc) }
+}
+
+func withConfig(f func(*Config)) envOpt {
+	return func(s *setup) { f(s.cfg) }
+}
+
+// sync waits until the recording of key has handled the packets up to
+// dts (the stream timeline's, as the hub rewrote it in the packet).
+func (e *env) sync(key string, dts int64) {
+	e.t.Helper()
+	timeout := time.After(waitFor)
+	for {
+		select {
+		case p := <-e.progress:
+			if p.key == key && p.dts >= dts {
+				return
+			}
+		case <-timeout:
+			e.t.Fatalf("recording of %s did not reach DTS %d", key, dts)
+		}
+	}
+}
+
+// writeSync publishes packets and waits until the recording handled them.
+func (e *env) writeSync(key string, p *hub.Publisher, pkts ...*av.Packet) {
+	e.t.Helper()
+	write(e.t, p, pkts...)
+	var last int64
+	for _, pk := range pkts {
+		last = max(last, pk.DTS)
+	}
+	e.sync(key, last)
+}
 
 func newEnv(t *testing.T, rule Rule, opts ...envOpt) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), clock: newClock(), events: make(chan Event, 4096), rule: rule, rules: map[string]Rule{}}
+	e := &env{
+		t: t, dir: t.TempDir(), clock: newClock(), events: make(chan Event, 4096), rule: rule, rules: map[string]Rule{},
+		progress: make(chan progress, 1<<16),
+	}
 	hc := hub.Config{
 		QueueSize:      8192,
 		ReconnectGrace: time.Minute,
@@ -105,11 +164,22 @@ func newEnv(t *testing.T, rule Rule, opts ...envOpt) *env {
 		RetryInterval: time.Second,
 		SweepInterval: time.Hour, // tests call sweep themselves
 	}
+	st := setup{cfg: &cfg, hc: &hc}
 	for _, o := range opts {
-		o(&cfg, &hc)
+		o(&st)
 	}
 	e.hub = hub.New(hc)
 	e.m = New(cfg, e.hub)
+	e.m.onBatch = func(key string, dts int64) {
+		select {
+		case e.progress <- progress{key, dts}:
+		default:
+			panic("record test: progress channel full")
+		}
+	}
+	for _, h := range st.hooks {
+		h(e.m)
+	}
 	e.m.Start()
 	t.Cleanup(func() {
 		require.NoError(t, e.m.Close())

@@ -112,6 +112,14 @@ func (w *flvWriter) tag(typ uint8, ts int64, body []byte) error {
 	h[4], h[5], h[6], h[7] = byte(t>>16), byte(t>>8), byte(t), byte(t>>24)
 	h[8], h[9], h[10] = 0, 0, 0
 	binary.BigEndian.PutUint32(w.trailer[:], uint32(flv.TagHeaderSize+len(body)))
+	// The buffer goes to the file at tag boundaries only (a batch larger
+	// than it is committed in parts), so a write error loses at most the
+	// tags of one buffer.
+	if n := flv.TagHeaderSize + len(body) + flv.TrailerSize; n > w.out.bw.Available() && w.out.bw.Buffered() > 0 {
+		if err := w.commit(); err != nil {
+			return err
+		}
+	}
 	if _, err := w.out.Write(h); err != nil {
 		return err
 	}

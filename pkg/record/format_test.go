@@ -8,12 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
-
-func graceZero(_ *Config, hc *hub.Config) { hc.ReconnectGrace = 0 }
 
 // TestRecordFixture records 20 s of the media/ clip (H.264 + AAC) in both
 // formats and reads the files back with ffprobe: both tracks, the

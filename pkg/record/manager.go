@@ -21,6 +21,9 @@ type Manager struct {
 	hub    *hub.Hub
 	log    *slog.Logger
 	create func(path string) (diskFile, error) // createFile; tests inject failures
+	// onBatch, if set (tests), is called after each batch a recording
+	// handled with the highest DTS it has seen.
+	onBatch func(key string, dts int64)
 
 	bytes atomic.Uint64
 	errs  atomic.Uint64

@@ -60,6 +60,7 @@ type recorder struct {
 	lastVideo  *av.Packet
 	lastAudio  *av.Packet
 	firstMedia int64
+	lastDTS    int64
 	seenMedia  bool
 	// The tracks the hub knew of when the reader joined.
 	streamV, streamA bool
@@ -137,16 +138,21 @@ func (r *recorder) run(rd *hub.Reader) {
 			r.log.Warn("recording stopped", "err", "recovered panic", "duration", time.Since(start).Round(time.Millisecond))
 			return
 		}
-		r.finish()
 		if !errors.Is(err, hub.ErrSlowReader) {
+			r.finish()
 			r.log.Info("recording stopped", "err", stopCause(err), "duration", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		// Evicted: the disk could not keep up. The stream goes on; join it
 		// again at its GOP cache (a gap, a new file at the keyframe).
 		r.m.errs.Add(1)
-		r.log.Warn("recording fell behind the stream; rejoining at the next keyframe", "err", err)
-		r.m.emit(Event{Type: EventError, Recording: r.bare(), Err: errFellBack})
+		rec := r.bare()
+		if r.cur != nil {
+			rec = r.cur.snapshot(true)
+		}
+		r.log.Warn("recording fell behind the stream; rejoining at the next keyframe", "err", err, "path", rec.Path)
+		r.m.emit(Event{Type: EventError, Recording: rec, Err: errFellBack})
+		r.finish()
 		select {
 		case <-r.stopCh:
 			r.log.Info("recording stopped", "err", "stopped", "duration", time.Since(start).Round(time.Millisecond))
@@ -192,6 +198,9 @@ func (r *recorder) session(rd *hub.Reader) error {
 			err = errStopped
 		}
 		r.batchEnd()
+		if r.m.onBatch != nil {
+			r.m.onBatch(r.key, r.lastDTS)
+		}
 		if errors.Is(err, io.EOF) {
 			r.ending.Store(true)
 		}
@@ -225,6 +234,7 @@ func (r *recorder) Frame(p *av.Packet) error {
 	if !r.seenMedia {
 		r.seenMedia, r.firstMedia = true, p.DTS
 	}
+	r.lastDTS = max(r.lastDTS, p.DTS)
 	if p.Kind == av.KindVideo {
 		r.lastVideo = p
 	} else {
