@@ -12,6 +12,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 )
 
 // Cache-Control values (issue: a CDN in front must be able to cache).
@@ -40,12 +41,9 @@ func (m *Manager) blockWait(md *media) time.Duration {
 // ServeHTTP serves GET, HEAD and OPTIONS on /{app...}/{stream}.m3u8 and
 // /{app...}/{stream}/{file}.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	// The deadline outlives the response on a kept-alive connection: clear
-	// it for the next request (net/http sets none itself without
-	// Server.WriteTimeout, which Ripple never uses).
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // unsupported writers have none to clear
-	w = deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.cfg.WriteTimeout}
+	dw := netx.NewDeadlineWriter(w, m.cfg.WriteTimeout)
+	defer dw.Clear()
+	w = dw
 	hdr := w.Header()
 	m.cors.Set(hdr, r)
 	switch r.Method {
@@ -371,32 +369,3 @@ func httpError(w http.ResponseWriter, code int, msg, cc string) {
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(msg + "\n")) // a failed write means the client left
 }
-
-// writeChunk is the most written under one write deadline.
-const writeChunk = 64 << 10
-
-// deadlineWriter sets a write deadline before every chunk (docs/architecture.md §8.4:
-// deadlines per write, not per response).
-type deadlineWriter struct {
-	http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-func (w deadlineWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		c := min(len(p), writeChunk)
-		_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) // unsupported: the write just has no deadline
-		k, err := w.ResponseWriter.Write(p[:c])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-	}
-	return n, nil
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -34,6 +34,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		WriteTimeout:  s.cfg.HTTP.WriteTimeout,
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
+		Recorder:      apiRecorder{s.rec},
 		HLSViewers:    s.hls.viewers(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would

@@ -14,8 +14,10 @@ import (
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/hls"
 	"github.com/ripplemedia/ripple/pkg/httpflv"
+	"github.com/ripplemedia/ripple/pkg/record"
 	"github.com/ripplemedia/ripple/pkg/relay"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
+	"github.com/ripplemedia/ripple/pkg/thumb"
 )
 
 // Every long-lived part of the server (the hub, the RTMP server, the
@@ -79,6 +81,12 @@ var (
 		starter
 		io.Closer
 	} = (*api.API)(nil)
+	_ interface {
+		starter
+		shutdowner
+		io.Closer
+	} = (*record.Manager)(nil)
+	_ io.Closer = (*thumb.Thumbnailer)(nil)
 )
 
 // stage is where a part stops in the drain (see shutdown). The stages run

@@ -22,6 +22,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/ingest"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/netx"
+	"github.com/ripplemedia/ripple/pkg/record"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 	"github.com/ripplemedia/ripple/pkg/thumb"
 )
@@ -60,7 +61,8 @@ type Server struct {
 	// thumbs serves /{app}/{stream}.jpg; nil when thumbnail.enabled is
 	// false (media.go).
 	thumbs *thumb.Thumbnailer
-	http *http.Server
+	rec    *record.Manager // recordings (record.go)
+	http   *http.Server
 
 	// panics recovers and counts panics of every component that handles
 	// client data (ripple_panics_total).
@@ -143,10 +145,11 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	s.add(part{name: "http-flv", stage: stageListen, c: s.flv})
 	s.hls = newHLS(cfg, log, s)
 	s.thumbs = s.newThumbnails(cfg)
+	s.rec = s.newRecorder(cfg)
 	mux := newMux(s.flv, s.thumbs, rtmpPort, cfg.Thumbnail.Interval)
 	s.mountOps(mux)
 	s.http = &http.Server{
-		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.hls.wrap(mux)))),
+		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.serveRecordings(s.hls.wrap(mux))))),
 		ConnState:         s.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
