@@ -187,7 +187,7 @@ func TestRecording(t *testing.T) {
 	}
 	// Every file ends with on_record_done: 1 + 1 + ~5 + ~10.
 	done := map[string][]map[string]any{}
-	for n := 0; len(done["live/a"]) == 0 || len(done["flv/a"]) == 0 || n < 12; n++ {
+	for len(done["live/a"]) == 0 || len(done["flv/a"]) == 0 || len(done["rot/a"]) < 5 || len(done["ret/a"]) < 10 {
 		b := hook.next(t, "on_record_done")
 		done[b["app"].(string)+"/"+b["stream"].(string)] = append(done[b["app"].(string)+"/"+b["stream"].(string)], b)
 	}
@@ -240,14 +240,15 @@ func TestRecording(t *testing.T) {
 	}
 
 	t.Run("rotation", func(t *testing.T) {
-		files := done["rot/a"]
+		files := srv.recordings(t, "rot/a")
 		require.GreaterOrEqual(t, len(files), 4, "20 s in 4 s files")
 		total := 0.0
-		for _, b := range files {
-			fi := probeFile(t, b["file"].(string))
-			require.True(t, fi.FirstKey, "%s starts with a keyframe", b["file"])
+		for _, r := range files {
+			require.False(t, r.InProgress)
+			fi := probeFile(t, "http://"+srv.HTTPAddr+r.URL)
+			require.True(t, fi.FirstKey, "%s starts with a keyframe", r.Name)
 			require.True(t, fi.Video && fi.Audio)
-			require.LessOrEqual(t, fi.Duration, 4+gop+0.5, "%s: cut at the first keyframe past 4 s", b["file"])
+			require.LessOrEqual(t, fi.Duration, 4+gop+0.5, "%s: cut at the first keyframe past 4 s", r.Name)
 			total += fi.Duration
 		}
 		require.InDelta(t, 20, total, gop+0.5, "no media lost between files")
