@@ -25,6 +25,8 @@ type Collector struct {
 	relays, relayLive, relayBytes, relayReconnects *prometheus.Desc
 
 	panics, refused *prometheus.Desc
+
+	recActive, recBytes, recErrors, thumbDecodes, thumbFailures, thumbHits *prometheus.Desc
 }
 
 // NewCollector returns a collector over h.
@@ -70,6 +72,14 @@ func NewCollector(cfg Config, h *hub.Hub) *Collector {
 			"the component (one connection, player, muxer, relay) ended; the server went on.", []string{"component"}),
 		refused: d("connections_refused_total", "Connections refused by max_connections or max_connections_per_ip.",
 			[]string{"protocol", "reason"}),
+
+		recActive: d("recordings_active", "Recording files being written.", nil),
+		recBytes:  d("recording_bytes_total", "Bytes written to recording files.", nil),
+		recErrors: d("recording_errors_total", "Recording failures: a file that could not be opened or written "+
+			"(disk full, permission denied), or a recording that fell behind its stream.", nil),
+		thumbDecodes:  d("thumbnail_decodes_total", "Thumbnail decodes run (ffmpeg processes).", nil),
+		thumbFailures: d("thumbnail_failures_total", "Thumbnail decodes that failed.", nil),
+		thumbHits:     d("thumbnail_cache_hits_total", "Thumbnail requests answered from the cache.", nil),
 	}
 }
 
@@ -80,6 +90,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.publishing, c.uptime, c.ingestBytes, c.bitrate, c.fps, c.gopSeconds, c.gopFrames,
 		c.dropped, c.evictions, c.tsFixes, c.invalid, c.streamPlayers, c.streamBytesOut,
 		c.relays, c.relayLive, c.relayBytes, c.relayReconnects, c.panics, c.refused,
+		c.recActive, c.recBytes, c.recErrors, c.thumbDecodes, c.thumbFailures, c.thumbHits,
 	} {
 		ch <- d
 	}
@@ -153,6 +164,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, r := range c.cfg.Refused() {
 			counter(c.refused, r.Count, r.Protocol, r.Reason)
 		}
+	}
+	if c.cfg.Recording != nil {
+		r := c.cfg.Recording()
+		gauge(c.recActive, float64(r.Active))
+		counter(c.recBytes, r.Bytes)
+		counter(c.recErrors, r.Errors)
+	}
+	if c.cfg.Thumbnails != nil {
+		th := c.cfg.Thumbnails()
+		counter(c.thumbDecodes, th.Decodes)
+		counter(c.thumbFailures, th.Failures)
+		counter(c.thumbHits, th.CacheHits)
 	}
 }
 

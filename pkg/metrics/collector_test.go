@@ -106,8 +106,10 @@ func TestScrape(t *testing.T) {
 				{Stream: "live/a/cam", Kind: "forward", Live: false, Bytes: 5, Reconnects: 2},
 			}
 		},
-		Panics:  func() []Count { return []Count{{Name: "hls", Value: 2}} },
-		Refused: func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
+		Panics:     func() []Count { return []Count{{Name: "hls", Value: 2}} },
+		Refused:    func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
+		Recording:  func() Recording { return Recording{Active: 2, Bytes: 4096, Errors: 1} },
+		Thumbnails: func() Thumbnails { return Thumbnails{Decodes: 5, Failures: 1, CacheHits: 9} },
 	}, h)
 	fams := scrape(t, Handler(c))
 
@@ -146,6 +148,12 @@ func TestScrape(t *testing.T) {
 		{"ripple_stream_invalid_packets_total", stream, 2},
 		{"ripple_panics_total", map[string]string{"component": "hls"}, 2},
 		{"ripple_connections_refused_total", map[string]string{"protocol": "http", "reason": "max_connections_per_ip"}, 7},
+		{"ripple_recordings_active", nil, 2},
+		{"ripple_recording_bytes_total", nil, 4096},
+		{"ripple_recording_errors_total", nil, 1},
+		{"ripple_thumbnail_decodes_total", nil, 5},
+		{"ripple_thumbnail_failures_total", nil, 1},
+		{"ripple_thumbnail_cache_hits_total", nil, 9},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,6 +46,10 @@ type Config struct {
 	// listener protocol and reason ("max_connections",
 	// "max_connections_per_ip").
 	Refused func() []Refusal
+	// Recording returns the recorder's counters.
+	Recording func() Recording
+	// Thumbnails returns the thumbnailer's counters.
+	Thumbnails func() Thumbnails
 	// Players returns a stream's players, in total and per protocol (the
 	// API's count: HLS viewers from their requests, no HLS muxer, recorder
 	// or thumbnailer reader). nil counts every hub reader as a player.
@@ -56,6 +60,19 @@ type Config struct {
 type Count struct {
 	Name  string
 	Value uint64
+}
+
+// Recording is the recorder's state: files being written, bytes written
+// ever, and failures (opens, writes, a recording that fell behind).
+type Recording struct {
+	Active        int
+	Bytes, Errors uint64
+}
+
+// Thumbnails counts thumbnail decodes (ffmpeg runs), the failed ones, and
+// requests answered from the cache.
+type Thumbnails struct {
+	Decodes, Failures, CacheHits uint64
 }
 
 // Refusal is a counter of refused connections.

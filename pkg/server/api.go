@@ -57,7 +57,12 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Relays:      s.metricsRelays(),
 		Panics:      s.panicCounts,
 		Refused:     s.refused,
-		Players:     s.ops.api.Players, // HLS viewers, not the muxer's reader
+		Recording: func() metrics.Recording {
+			st := s.rec.Stats()
+			return metrics.Recording{Active: st.Active, Bytes: st.Bytes, Errors: st.Errors}
+		},
+		Thumbnails: s.thumbStats,
+		Players:    s.ops.api.Players, // HLS viewers, not the muxer's reader
 	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.

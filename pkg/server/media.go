@@ -5,6 +5,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/metrics"
 	"github.com/ripplemedia/ripple/pkg/thumb"
 )
 
@@ -27,6 +28,15 @@ func (s *Server) newThumbnails(cfg config.Config) *thumb.Thumbnailer {
 	}, s.hub)
 	s.add(part{name: "thumbnails", stage: stageListen, c: t})
 	return t
+}
+
+// thumbStats feeds the thumbnail metrics; nil when thumbnails are off.
+func (s *Server) thumbStats() metrics.Thumbnails {
+	if s.thumbs == nil {
+		return metrics.Thumbnails{}
+	}
+	st := s.thumbs.Stats()
+	return metrics.Thumbnails{Decodes: st.Decodes, Failures: st.Failures, CacheHits: st.CacheHits}
 }
 
 // admitHTTP adapts the admission check to the HTTP handlers that only need
