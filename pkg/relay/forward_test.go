@@ -3,6 +3,7 @@ package relay
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -114,6 +115,30 @@ func TestForwardStopsWithStream(t *testing.T) {
 	require.NoError(t, f.stop())
 	require.NoError(t, drainEOF(r), "destination stream should end")
 	eventually(t, "forward stopped", func() bool { return len(m.Relays()) == 0 })
+}
+
+// TestForwardStoppedKeepsDestinationGrace: a forward stopped by its own
+// server (shutdown, reload) drops its connection without deleteStream, so
+// the destination keeps the stream in its reconnect grace for a restarted
+// origin to resume, while a stream that ended ends there too
+// (TestForwardStopsWithStream).
+func TestForwardStoppedKeepsDestinationGrace(t *testing.T) {
+	origin := newNode(t, hub.Config{})
+	dest := newNode(t, hub.Config{ReconnectGrace: 10 * time.Minute})
+	m := newManager(t, origin.hub, Config{Apps: map[string]AppConfig{
+		"live": {Forward: []string{dest.rtmpURL("live")}},
+	}})
+	arrived := waitEvent(t, dest.hub, func(e hub.Event) bool { return e.Type == hub.EventPublish })
+	left := waitEvent(t, dest.hub, func(e hub.Event) bool { return e.Type == hub.EventUnpublish })
+	feed(t, origin.hub, "live/a")
+	arrived("forward publish")
+	r := subscribe(t, dest.hub, "live/a", hub.ReaderInfo{Protocol: "test"})
+	readN(t, r, 20)
+	require.NoError(t, m.Close())
+	left("forward gone")
+	info, ok := dest.hub.Stream("live/a")
+	require.True(t, ok, "the destination waits for the stream to come back")
+	require.False(t, info.Publishing)
 }
 
 // TestForwardSkipsPulledAndLooping: edge-pulled streams (publisher "relay")

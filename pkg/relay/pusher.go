@@ -196,12 +196,26 @@ func (p *pusher) pushOnce(t target) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() {
+		if p.ctx.Err() != nil {
+			c.Abort() // stopped, not ended: see the AfterFunc below
+			return
+		}
+		_ = c.Close() // always nil
+	}()
 	if err := c.Publish(ctx, stream); err != nil {
 		return err
 	}
-	// Close unblocks a WritePacket stuck on a dead destination.
-	stop := context.AfterFunc(p.ctx, func() { c.Close() })
+	// Stopping the push (shutdown, reload, the stream's end while not
+	// live) aborts the connection, which also unblocks a write stuck on a
+	// dead destination. Abort, not Close: without deleteStream the
+	// destination keeps the stream in its reconnect grace, as it would for
+	// a dropped publisher, since the stream may come back (a restart). A
+	// local stream that really ended (io.EOF below) is closed with
+	// deleteStream by the deferred Close, and ends there at once too.
+	// Whichever of the two runs first decides (Close after Abort does
+	// nothing): both look at p.ctx.
+	stop := context.AfterFunc(p.ctx, c.Abort)
 	defer stop()
 	info := hub.ReaderInfo{Protocol: access.ProtoRelay, RemoteAddr: t.display(p.app, p.name)}
 	for {

@@ -398,6 +398,21 @@ func (c *ClientConn) setCloseState(m clientMode, msid uint32) {
 // Publish or Play).
 func (c *ClientConn) StreamID() uint32 { return c.streamID }
 
+// Abort ends the connection at once without deleteStream: the server sees
+// a dropped connection, so a publisher's stream keeps its reconnect grace
+// there (a relay stopped by its server's shutdown or reload, whose stream
+// may come back within it). Close after Abort does nothing. Idempotent;
+// safe from any goroutine.
+func (c *ClientConn) Abort() {
+	c.closeOnce.Do(func() {
+		c.kill(ErrClientClosed)
+		<-c.w.done
+		if c.bgDone != nil {
+			<-c.bgDone
+		}
+	})
+}
+
 // Close ends the connection. A publisher or player first sends
 // deleteStream (flushed within Timeout), so the server ends the stream
 // cleanly. Idempotent; safe from any goroutine.

@@ -114,6 +114,26 @@ func TestClientCloseEndsStream(t *testing.T) {
 	require.Equal(t, len(sent), n, "everything published is delivered, then the end")
 }
 
+// TestClientAbortKeepsGrace: Abort is a dropped connection, not a stop:
+// the stream waits inside its grace for the publisher to come back.
+func TestClientAbortKeepsGrace(t *testing.T) {
+	env := startServer(t, ServerConfig{}, hub.Config{ReconnectGrace: graceForever})
+	events := watchEvents(t, env.hub)
+	pub := env.publisher(t, "cam")
+	env.player(t, "cam")
+	gen := newGen()
+	for _, p := range append(gen.Headers(), gen.Packets(5)...) {
+		require.NoError(t, pub.WritePacket(p))
+	}
+	pub.Abort()
+	require.NoError(t, pub.Close(), "Close after Abort does nothing")
+	waitEventType(t, events, hub.EventUnpublish, "live/cam")
+	info, ok := env.hub.Stream("live/cam")
+	require.True(t, ok, "the stream waits inside its grace")
+	require.False(t, info.Publishing)
+	require.Equal(t, 1, info.Readers, "the player is still attached")
+}
+
 // TestDroppedPublisherKeepsGrace: a publisher whose connection drops
 // without saying it stops keeps the reconnect grace: the stream and its
 // player wait for it.
