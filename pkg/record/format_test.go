@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
 // TestRecordFixture records 20 s of the media/ clip (H.264 + AAC) in both
