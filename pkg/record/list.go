@@ -14,6 +14,7 @@ import (
 type fileEntry struct {
 	Recording
 	mod time.Time
+	seq int // collision suffix
 }
 
 // probeEntry is a file's duration, valid while its size and mtime stay.
@@ -126,6 +127,9 @@ func (m *Manager) list(app, stream string) ([]fileEntry, error) {
 		if c := b.Start.Compare(a.Start); c != 0 {
 			return c
 		}
+		if a.seq != b.seq {
+			return b.seq - a.seq // "x-1" was started after "x"
+		}
 		return strings.Compare(b.Name, a.Name)
 	})
 	return out, firstErr
@@ -139,6 +143,7 @@ func (m *Manager) entry(path, name string, mt match, info fs.FileInfo) fileEntry
 			Format: mt.format, Start: mt.start, Size: info.Size(),
 		},
 		mod: info.ModTime(),
+		seq: mt.seq,
 	}
 	if e.Start.IsZero() {
 		e.Start = info.ModTime()
