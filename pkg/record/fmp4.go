@@ -385,9 +385,6 @@ func appendFullBox(b []byte, typ string, size uint32, version uint8, flags uint3
 	return binary.BigEndian.AppendUint32(b, uint32(version)<<24|flags&0xFFFFFF)
 }
 
-// duration is the media time the file holds so far.
-func (w *fmp4Writer) duration() time.Duration { return time.Duration(w.end) * time.Millisecond }
-
 // committed is the media time of the fragments in the file.
 func (w *fmp4Writer) committed() time.Duration { return time.Duration(w.done) * time.Millisecond }
 

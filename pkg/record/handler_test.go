@@ -113,7 +113,7 @@ func TestHandler(t *testing.T) {
 			filepath.Join(camDir, "20261207T000000Z.mp4")))
 		require.NoError(t, os.MkdirAll(filepath.Join(camDir, "20261207T000001Z.mp4"), 0o755))
 		for _, p := range []string{
-			"/recordings/live/cam/20991231T000000Z.mp4", // no such file
+			"/recordings/live/cam/20991231T000000Z.mp4",                 // no such file
 			"/recordings/" + strings.TrimSuffix(names[testKey], ".mp4"), // not a name of the template
 			"/recordings/../outside/20261207T153000Z.mp4",
 			"/recordings/live/cam/../../../outside/20261207T153000Z.mp4",

@@ -70,12 +70,13 @@ type recorder struct {
 	vt, at         *mp4Track
 	vtFrom, atFrom *av.Packet
 	vtErr, atErr   error
-	warnedV        *av.Packet // the header a "track left out" line was logged for
-	warnedA        *av.Packet
+	vtCodec        av.Codec
+	atCodec        av.Codec
 
 	cur      *recFile
-	needCut  bool // the tracks changed: a new file at the next start point
-	failing  bool // the last open or write failed
+	hold     []*av.Packet // from a start point while the audio's configuration is awaited
+	needCut  bool         // the tracks changed: a new file at the next start point
+	failing  bool         // the last open or write failed
 	failedAt time.Time
 }
 
@@ -94,13 +95,6 @@ type recFile struct {
 	vHdr    *av.Packet // the headers the file started with
 	aHdr    *av.Packet
 	checked int64
-}
-
-func (f *recFile) duration() time.Duration {
-	if f.flv != nil {
-		return f.flv.duration()
-	}
-	return f.mp4.duration()
 }
 
 // committed is the media time of what the file holds up to its
@@ -247,10 +241,45 @@ func (r *recorder) Frame(p *av.Packet) error {
 		}
 		r.finish()
 	}
-	if r.startHere(p) && r.open(p) {
-		r.write(p)
+	if r.hold != nil {
+		r.hold = append(r.hold, p)
+		r.release(false)
+		return nil
+	}
+	switch d, withV, withA := r.plan(p); d {
+	case startNow:
+		if r.open(p, withV, withA) {
+			r.write(p)
+		}
+	case startHold:
+		r.hold = append(r.hold, p)
 	}
 	return nil
+}
+
+// maxHold bounds the packets held at a start point (see startHold).
+const maxHold = 1024
+
+// release starts the file the held packets begin with once the audio
+// track is configured, or without it once startWait of media or maxHold
+// packets are held, or when force is set (the recording ends).
+func (r *recorder) release(force bool) {
+	first, last := r.hold[0], r.hold[len(r.hold)-1]
+	as := r.audioState()
+	if as == trackNotYet && !force && last.DTS-first.DTS < startWait && len(r.hold) < maxHold {
+		return
+	}
+	hold := r.hold
+	r.hold = nil
+	if r.open(first, true, as == trackReady) {
+		for _, q := range hold {
+			if r.cur == nil {
+				break // a write failed
+			}
+			r.write(q)
+		}
+	}
+	clear(hold)
 }
 
 // header takes a new sequence header. A file whose track changed
@@ -357,7 +386,7 @@ func (r *recorder) videoState(key *av.Packet) trackState {
 	if r.vt != nil && r.vtFrom == r.vHdr && r.vt.codec == c {
 		return trackReady
 	}
-	if r.vtErr != nil && r.vtFrom == r.vHdr && r.vHdr != nil {
+	if r.vtErr != nil && r.vtFrom == r.vHdr && r.vtCodec == c && (r.vHdr != nil || errors.Is(r.vtErr, errUnsupported)) {
 		return trackUnusable
 	}
 	var hdr, kp []byte
@@ -375,28 +404,25 @@ func (r *recorder) videoState(key *av.Packet) trackState {
 	case err == nil:
 		r.vt, r.vtFrom, r.vtErr = t, r.vHdr, nil
 		return trackReady
-	case errors.Is(err, errNoConfig) || key == nil && c == av.CodecAV1:
+	case errors.Is(err, errNoConfig) || key == nil && c == av.CodecAV1 && !errors.Is(err, errUnsupported):
 		return trackNotYet
 	}
-	r.vt, r.vtFrom, r.vtErr = nil, r.vHdr, err
-	if r.warnedV != r.vHdr || r.vHdr == nil {
-		r.warnedV = r.vHdr
-		r.log.Warn("recording leaves the video track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
-	}
+	r.vt, r.vtFrom, r.vtErr, r.vtCodec = nil, r.vHdr, err, c
+	r.log.Warn("recording leaves the video track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
 	return trackUnusable
 }
 
 // audioState says whether the audio track can go in a file now.
 func (r *recorder) audioState() trackState {
 	c := r.audioCodec()
-	if c == av.CodecUnknown && r.lastAudio == nil {
-		return trackNotYet
-	}
 	if r.rule.Format == FormatFLV {
 		if r.aHdr == nil && needsHeader(c) {
 			return trackNotYet
 		}
-		return trackReady
+		return trackReady // FLV needs no codec knowledge, only the header flag
+	}
+	if c == av.CodecUnknown && r.lastAudio == nil {
+		return trackNotYet
 	}
 	from := r.aHdr
 	if from == nil {
@@ -405,7 +431,7 @@ func (r *recorder) audioState() trackState {
 	if r.at != nil && r.at.codec == c && (r.atFrom == from || r.aHdr == nil && !needsHeader(c)) {
 		return trackReady
 	}
-	if r.atErr != nil && r.atFrom == r.aHdr && r.aHdr != nil {
+	if r.atErr != nil && r.atCodec == c && (r.atFrom == from || errors.Is(r.atErr, errUnsupported)) {
 		return trackUnusable
 	}
 	var hdr, frame, tag []byte
@@ -425,28 +451,33 @@ func (r *recorder) audioState() trackState {
 		return trackReady
 	case errors.Is(err, errNoConfig):
 		return trackNotYet
+	case r.aHdr == nil && !errors.Is(err, errUnsupported):
+		return trackNotYet // a frame that does not parse: the next may
 	}
-	r.at, r.atFrom, r.atErr = nil, r.aHdr, err
-	if r.aHdr != nil || r.warnedA == nil {
-		if r.warnedA != from {
-			r.warnedA = from
-			r.log.Warn("recording leaves the audio track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
-		}
-	}
-	if r.aHdr == nil && !needsHeader(c) {
-		return trackNotYet // a later frame may parse
-	}
+	r.at, r.atFrom, r.atErr, r.atCodec = nil, from, err, c
+	r.log.Warn("recording leaves the audio track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
 	return trackUnusable
 }
 
+// startDecision is what plan says of a media packet while no file is
+// open.
+type startDecision uint8
+
+const (
+	skip      startDecision = iota // not a start point (or retrying later)
+	startNow                       // a file starts here
+	startHold                      // a file starts here once the audio is configured: hold the packets
+)
+
 // plan decides whether a file can start at media packet p and with which
-// tracks: a video keyframe when the stream has usable video (with the
-// audio track once it is configured, or after startWait without it), an
-// audio frame when it has no usable video (or none showed up within
-// startWait), never within RetryInterval after a failure.
-func (r *recorder) plan(p *av.Packet) (ok, withV, withA bool) {
+// tracks: a video keyframe when the stream has usable video, with the
+// audio track once it is configured (startHold meanwhile; at most
+// startWait of media after the stream's first, then without it); an
+// audio frame when the stream has no usable video (or none showed up
+// within startWait); never within RetryInterval after a failure.
+func (r *recorder) plan(p *av.Packet) (d startDecision, withV, withA bool) {
 	if r.failing && r.m.now().Before(r.failedAt.Add(r.m.cfg.RetryInterval)) {
-		return false, false, false
+		return skip, false, false
 	}
 	waited := p.DTS-r.firstMedia >= startWait
 	key := p.Kind == av.KindVideo && p.Keyframe
@@ -464,25 +495,23 @@ func (r *recorder) plan(p *av.Packet) (ok, withV, withA bool) {
 	}
 	switch vs {
 	case trackReady:
-		if !key || as == trackNotYet && !waited {
-			return false, false, false
+		switch {
+		case !key:
+			return skip, false, false
+		case as == trackNotYet && !waited:
+			return startHold, true, false
 		}
-		return true, true, as == trackReady
+		return startNow, true, as == trackReady
 	case trackNotYet:
 		if !waited || r.lastVideo != nil && r.vHdr != nil {
-			return false, false, false // wait for the video (a keyframe, its header)
+			return skip, false, false // wait for the video (a keyframe, its header)
 		}
 	}
 	// No usable video: audio only.
 	if p.Kind != av.KindAudio || as != trackReady {
-		return false, false, false
+		return skip, false, false
 	}
-	return true, false, true
-}
-
-func (r *recorder) startHere(p *av.Packet) bool {
-	ok, _, _ := r.plan(p)
-	return ok
+	return startNow, false, true
 }
 
 // cutHere reports whether the file in progress ends before p: p is where
@@ -496,12 +525,13 @@ func (r *recorder) cutHere(p *av.Packet) bool {
 	if f.hasV && (p.Kind != av.KindVideo || !p.Keyframe) {
 		return false // cheap test first: only keyframes cut a video file
 	}
-	return r.startHere(p)
+	d, _, _ := r.plan(p)
+	return d != skip
 }
 
-// open starts a file at media packet p. It reports whether p goes in it.
-func (r *recorder) open(p *av.Packet) bool {
-	_, withV, withA := r.plan(p)
+// open starts a file at media packet p with the tracks plan chose. It
+// reports whether p goes in it.
+func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 	now := r.m.now()
 	f := &recFile{base: p.DTS, hasV: withV, hasA: withA, checked: p.DTS}
 	if withV {
@@ -617,8 +647,12 @@ func (r *recorder) batchEnd() {
 	f.act.duration.Store(int64(f.committed()))
 }
 
-// finish ends the file in progress cleanly (EventDone).
+// finish ends the file in progress cleanly (EventDone); held packets
+// get their file first.
 func (r *recorder) finish() {
+	if r.hold != nil {
+		r.release(true)
+	}
 	f := r.cur
 	if f == nil {
 		return
@@ -678,6 +712,8 @@ func (r *recorder) fail(rec Recording, err error) {
 // more writes (the writer's state is not to be trusted).
 func (r *recorder) abort(err error) {
 	r.m.errs.Add(1)
+	clear(r.hold)
+	r.hold = nil
 	f := r.cur
 	r.cur = nil
 	rec := r.bare()
