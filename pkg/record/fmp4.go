@@ -99,8 +99,13 @@ func makeInit(v, a *mp4Track) ([]byte, error) {
 
 // newFMP4Writer writes init, the init section of tracks v and a (from
 // makeInit), to out. base is the stream DTS of the file's time 0.
-func newFMP4Writer(out *outFile, v, a *mp4Track, init []byte, base int64) (*fmp4Writer, error) {
+// prev, the writer of the stream's previous file (or nil), lends its
+// buffers.
+func newFMP4Writer(out *outFile, v, a *mp4Track, init []byte, base int64, prev *fmp4Writer) (*fmp4Writer, error) {
 	w := &fmp4Writer{out: out, v: v, a: a, base: base}
+	if prev != nil {
+		w.vs, w.as, w.moof = prev.vs[:0], prev.as[:0], prev.moof[:0]
+	}
 	if v != nil {
 		w.vID = 1
 		w.aID = 2

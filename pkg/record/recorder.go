@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -72,6 +73,11 @@ type recorder struct {
 	vtErr, atErr   error
 	vtCodec        av.Codec
 	atCodec        av.Codec
+	init           []byte // the last init section made, of initV and initA
+	initV, initA   *mp4Track
+	// Buffers of the last file, reused by the next one.
+	bw      *bufio.Writer
+	lastMP4 *fmp4Writer
 
 	cur      *recFile
 	hold     []*av.Packet // from a start point while the audio's configuration is awaited
@@ -95,6 +101,7 @@ type recFile struct {
 	vHdr    *av.Packet // the headers the file started with
 	aHdr    *av.Packet
 	checked int64
+	fi      os.FileInfo // of the file as created
 }
 
 // committed is the media time of what the file holds up to its
@@ -550,7 +557,7 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 			a = r.at
 		}
 		var err error
-		if init, err = makeInit(v, a); err != nil {
+		if init, err = r.initFor(v, a); err != nil {
 			// Each track made an init section alone: not the disk's fault.
 			r.log.Warn("recording cannot start: init section", "err", err)
 			return false
@@ -566,11 +573,18 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 		return false
 	}
 	f.act = r.m.addActive(f.rec)
-	f.out = newOutFile(df, func(n int64) {
+	if f.fi, err = df.Stat(); err != nil {
+		_ = df.Close()
+		_ = os.Remove(path)
+		r.fail(f.rec, err)
+		return false
+	}
+	f.out = newOutFile(df, r.bw, func(n int64) {
 		r.m.bytes.Add(uint64(n))
 		f.act.size.Add(n)
 	})
 	r.cur = f
+	r.bw = f.out.bw
 	switch r.rule.Format {
 	case FormatFLV:
 		var vh, ah *av.Packet
@@ -589,7 +603,8 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 		if withA {
 			a = r.at
 		}
-		f.mp4, err = newFMP4Writer(f.out, v, a, init, p.DTS)
+		f.mp4, err = newFMP4Writer(f.out, v, a, init, p.DTS, r.lastMP4)
+		r.lastMP4 = f.mp4
 	}
 	if err != nil {
 		r.fail(f.rec, err)
@@ -604,6 +619,20 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 	r.m.emit(Event{Type: EventStarted, Recording: f.snapshot(true)})
 	r.m.retain(r.key, r.rule)
 	return true
+}
+
+// initFor returns the init section of tracks v and a, made once for as
+// long as they stay the same (files are cut with the same tracks).
+func (r *recorder) initFor(v, a *mp4Track) ([]byte, error) {
+	if r.init != nil && r.initV == v && r.initA == a {
+		return r.init, nil
+	}
+	init, err := makeInit(v, a)
+	if err != nil {
+		return nil, err
+	}
+	r.init, r.initV, r.initA = init, v, a
+	return init, nil
 }
 
 // write puts p in the file in progress.
@@ -624,7 +653,7 @@ func (r *recorder) write(p *av.Packet) {
 	}
 	if err == nil && p.DTS-f.checked >= checkEvery {
 		f.checked = p.DTS
-		err = stillThere(f.out.f, f.rec.Path)
+		err = stillThere(f.fi, f.rec.Path)
 	}
 	if err != nil {
 		r.fail(f.rec, err)
