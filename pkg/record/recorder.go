@@ -128,7 +128,7 @@ func (r *recorder) stop() { r.stopOnce.Do(func() { close(r.stopCh) }) }
 // reader the Manager subscribed. After an eviction it subscribes again.
 func (r *recorder) run(rd *hub.Reader) {
 	defer close(r.done)
-	defer r.m.remove(r)
+	defer r.m.forget(r)
 	start := time.Now()
 	r.log.Info("recording stream", "format", r.rule.Format.String(), "path", r.tpl.raw)
 	for {
@@ -563,19 +563,23 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 			return false
 		}
 	}
+	r.m.fileMu.Lock()
 	df, path, name, err := r.m.openUnique(r.tpl, r.rootDir, r.key, now, r.rule.Format)
 	f.rec = Recording{
 		Key: r.key, App: r.app, Stream: r.stream, Path: path, Name: name,
 		Format: r.rule.Format, Start: now, InProgress: true,
 	}
-	if err != nil {
-		r.fail(f.rec, err)
-		return false
+	if err == nil {
+		if f.fi, err = df.Stat(); err != nil {
+			_ = df.Close()
+			_ = os.Remove(path)
+		}
 	}
-	f.act = r.m.addActive(f.rec)
-	if f.fi, err = df.Stat(); err != nil {
-		_ = df.Close()
-		_ = os.Remove(path)
+	if err == nil {
+		f.act = r.m.addActive(f.rec)
+	}
+	r.m.fileMu.Unlock()
+	if err != nil {
 		r.fail(f.rec, err)
 		return false
 	}
