@@ -241,7 +241,11 @@ func (r *recorder) Frame(p *av.Packet) error {
 	} else {
 		r.lastAudio = p
 	}
-	if r.cur != nil {
+	if f := r.cur; f != nil {
+		if !r.needCut && (p.Kind == av.KindVideo && !f.hasV && r.videoState(nil) == trackReady ||
+			p.Kind == av.KindAudio && !f.hasA && r.audioState() == trackReady) {
+			r.needCut = true // a track the file lacks can now go in one
+		}
 		if !r.cutHere(p) {
 			r.write(p)
 			return nil
@@ -309,10 +313,7 @@ func (r *recorder) header(p *av.Packet) {
 	inFile := f.hasV && video || f.hasA && !video
 	switch {
 	case !inFile:
-		r.needCut = true
-		if f.flv != nil {
-			r.write(p) // players may use it at once
-		}
+		r.needCut = true // the next file carries it
 	case f.flv != nil:
 		r.write(p)
 	default:
@@ -645,6 +646,9 @@ func (r *recorder) write(p *av.Packet) {
 	var err error
 	switch {
 	case f.flv != nil:
+		if p.IsMedia() && (p.Kind == av.KindVideo && !f.hasV || p.Kind == av.KindAudio && !f.hasA) {
+			break // a track the header does not announce: the next file has it
+		}
 		err = f.flv.packet(p)
 	case p.Kind == av.KindVideo:
 		if f.hasV && p.Codec == f.vCodec && !p.Header && !flv.IsVideoMetadata(p) && !flv.IsSequenceEnd(p) {
