@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -98,10 +99,9 @@ type recFile struct {
 	hasA    bool
 	vCodec  av.Codec
 	aCodec  av.Codec
-	vHdr    *av.Packet // the headers the file started with
-	aHdr    *av.Packet
 	checked int64
 	fi      os.FileInfo // of the file as created
+	started bool        // EventStarted was sent: EventDone follows
 }
 
 // committed is the media time of what the file holds up to its
@@ -134,9 +134,9 @@ func (r *recorder) run(rd *hub.Reader) {
 	for {
 		err := r.m.cfg.Panics.Run(componentRecord, func() error { return r.session(rd) })
 		if pe, ok := guard.AsPanic(err); ok {
-			guard.Log(r.log, pe, "then", "recording of the stream stopped")
+			// The close line: Error, with the stack.
+			guard.Log(r.log, pe, "then", "recording stopped", "duration", time.Since(start).Round(time.Millisecond))
 			r.abort(pe)
-			r.log.Warn("recording stopped", "err", "recovered panic", "duration", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if !errors.Is(err, hub.ErrSlowReader) {
@@ -543,10 +543,10 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 	now := r.m.now()
 	f := &recFile{base: p.DTS, hasV: withV, hasA: withA, checked: p.DTS}
 	if withV {
-		f.vCodec, f.vHdr = r.videoCodec(), r.vHdr
+		f.vCodec = r.videoCodec()
 	}
 	if withA {
-		f.aCodec, f.aHdr = r.audioCodec(), r.aHdr
+		f.aCodec = r.audioCodec()
 	}
 	var init []byte
 	if r.rule.Format == FormatFMP4 {
@@ -559,8 +559,12 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 		}
 		var err error
 		if init, err = r.initFor(v, a); err != nil {
-			// Each track made an init section alone: not the disk's fault.
-			r.log.Warn("recording cannot start: init section", "err", err)
+			// Each track made an init section alone (videoState,
+			// audioState), so this is not expected: leave the video
+			// out until its configuration changes, rather than retry
+			// at every keyframe.
+			r.vt, r.vtFrom, r.vtErr, r.vtCodec = nil, r.vHdr, fmt.Errorf("%w: %w", errUnsupported, err), f.vCodec
+			r.log.Warn("recording leaves the video track out", "err", err)
 			return false
 		}
 	}
@@ -621,6 +625,7 @@ func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 		r.log.Info("recording resumed", "path", path)
 	}
 	r.log.Info("recording started", "path", path)
+	f.started = true
 	r.m.emit(Event{Type: EventStarted, Recording: f.snapshot(true)})
 	r.m.retain(r.key, r.rule)
 	return true
@@ -741,7 +746,9 @@ func (r *recorder) fail(rec Recording, err error) {
 	}
 	if f != nil {
 		r.m.done(f.act, rec)
-		r.m.emit(Event{Type: EventDone, Recording: rec})
+		if f.started {
+			r.m.emit(Event{Type: EventDone, Recording: rec})
+		}
 	}
 }
 
@@ -761,7 +768,9 @@ func (r *recorder) abort(err error) {
 	r.m.emit(Event{Type: EventError, Recording: rec, Err: err})
 	if f != nil {
 		r.m.done(f.act, rec)
-		r.m.emit(Event{Type: EventDone, Recording: rec})
+		if f.started {
+			r.m.emit(Event{Type: EventDone, Recording: rec})
+		}
 	}
 }
 
