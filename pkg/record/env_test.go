@@ -41,8 +41,9 @@ func testLogger() *slog.Logger {
 
 // clock is a settable Config.Now.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	tick time.Duration // added after each Now
 }
 
 func newClock() *clock { return &clock{t: time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)} }
@@ -50,7 +51,21 @@ func newClock() *clock { return &clock{t: time.Date(2026, 12, 7, 15, 30, 0, 0, t
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	t := c.t
+	c.t = c.t.Add(c.tick)
+	return t
+}
+
+func (c *clock) Tick(d time.Duration) {
+	c.mu.Lock()
+	c.tick = d
+	c.mu.Unlock()
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
 }
 
 func (c *clock) Add(d time.Duration) {

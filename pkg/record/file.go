@@ -75,8 +75,14 @@ type outFile struct {
 	onCommit  func(n int64)
 }
 
-func newOutFile(f diskFile, onCommit func(int64)) *outFile {
-	return &outFile{f: f, bw: bufio.NewWriterSize(f, bufSize), onCommit: onCommit}
+// newOutFile writes to f through bw (reset to f; nil: a new buffer).
+func newOutFile(f diskFile, bw *bufio.Writer, onCommit func(int64)) *outFile {
+	if bw == nil {
+		bw = bufio.NewWriterSize(f, bufSize)
+	} else {
+		bw.Reset(f)
+	}
+	return &outFile{f: f, bw: bw, onCommit: onCommit}
 }
 
 // Write buffers b. After an error every write fails with it.
@@ -142,13 +148,9 @@ func (o *outFile) abort() {
 // errVanished says a recording's file is no longer at its path.
 var errVanished = errors.New("record: file removed while recording")
 
-// stillThere checks that path still names the file being written (a
+// stillThere checks that path still names fi, the file being written (a
 // removed directory leaves writes going to an unlinked file).
-func stillThere(f diskFile, path string) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
+func stillThere(fi os.FileInfo, path string) error {
 	pi, err := os.Stat(path)
 	if err != nil || !os.SameFile(fi, pi) {
 		return errVanished

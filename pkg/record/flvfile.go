@@ -137,6 +137,9 @@ func (w *flvWriter) packet(p *av.Packet) error {
 		body = metadataBody(p, w.hasA, w.hasV)
 	}
 	ts := max(p.DTS-w.base, 0)
+	if err := w.tag(flv.TagTypeOf(p.Kind), ts, body); err != nil {
+		return err
+	}
 	if p.IsMedia() && !p.Header {
 		w.end = max(w.end, ts)
 		if p.Kind == av.KindVideo {
@@ -146,7 +149,7 @@ func (w *flvWriter) packet(p *av.Packet) error {
 			w.lastV, w.sawV = ts, true
 		}
 	}
-	return w.tag(flv.TagTypeOf(p.Kind), ts, body)
+	return nil
 }
 
 // duration is the media time written so far.

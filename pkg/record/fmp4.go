@@ -99,8 +99,13 @@ func makeInit(v, a *mp4Track) ([]byte, error) {
 
 // newFMP4Writer writes init, the init section of tracks v and a (from
 // makeInit), to out. base is the stream DTS of the file's time 0.
-func newFMP4Writer(out *outFile, v, a *mp4Track, init []byte, base int64) (*fmp4Writer, error) {
+// prev, the writer of the stream's previous file (or nil), lends its
+// buffers.
+func newFMP4Writer(out *outFile, v, a *mp4Track, init []byte, base int64, prev *fmp4Writer) (*fmp4Writer, error) {
 	w := &fmp4Writer{out: out, v: v, a: a, base: base}
+	if prev != nil {
+		w.vs, w.as, w.moof = prev.vs[:0], prev.as[:0], prev.moof[:0]
+	}
 	if v != nil {
 		w.vID = 1
 		w.aID = 2
@@ -384,9 +389,6 @@ func appendFullBox(b []byte, typ string, size uint32, version uint8, flags uint3
 	b = append(b, typ...)
 	return binary.BigEndian.AppendUint32(b, uint32(version)<<24|flags&0xFFFFFF)
 }
-
-// duration is the media time the file holds so far.
-func (w *fmp4Writer) duration() time.Duration { return time.Duration(w.end) * time.Millisecond }
 
 // committed is the media time of the fragments in the file.
 func (w *fmp4Writer) committed() time.Duration { return time.Duration(w.done) * time.Millisecond }

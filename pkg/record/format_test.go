@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -140,4 +142,59 @@ func TestNeverOverwrites(t *testing.T) {
 	di, err := os.Stat(filepath.Join(e.dir, "recordings"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o755), di.Mode().Perm())
+}
+
+// TestTracksChange: an audio-only stream that starts sending video gets a
+// new file with both tracks at the first keyframe; a new video
+// configuration ends an fMP4 file (FLV carries it inline).
+func TestTracksChange(t *testing.T) {
+	for _, f := range []Format{FormatFMP4, FormatFLV} {
+		t.Run(f.String(), func(t *testing.T) {
+			e := newEnv(t, Rule{Enabled: true, Format: f}, graceZero)
+			pub := e.publish(testKey)
+			ga := mediatest.New(mediatest.Config{NoVideo: true})
+			e.writeSync(testKey, pub, append(ga.Headers(), ga.Packets(44)...)...) // 1 s of audio
+			first := e.wait(EventStarted)
+
+			gv := mediatest.New(mediatest.Config{NoAudio: true, StartTS: 1022})
+			pkts := []*av.Packet{gv.VideoHeader()}
+			for range 60 { // 2 s of both
+				pkts = append(pkts, gv.NextVideo(), ga.NextAudio(), ga.NextAudio())
+			}
+			e.writeSync(testKey, pub, pkts...)
+			done := e.next()
+			require.Equal(t, EventDone, done.Type)
+			require.Equal(t, first.Recording.Path, done.Recording.Path)
+			second := e.next()
+			require.Equal(t, EventStarted, second.Type)
+
+			// A new resolution.
+			pkts = []*av.Packet{mediatest.VideoHeader(uint32(gv.VideoDTS(60)+1022), 640, 480)}
+			for range 60 {
+				pkts = append(pkts, gv.NextVideo(), ga.NextAudio(), ga.NextAudio())
+			}
+			e.writeSync(testKey, pub, pkts...)
+			pub.Close()
+			recs := []Recording{first.Recording, second.Recording}
+			ev := e.next()
+			require.Equal(t, EventDone, ev.Type)
+			require.Equal(t, second.Recording.Path, ev.Recording.Path)
+			if f == FormatFMP4 {
+				third := e.next()
+				require.Equal(t, EventStarted, third.Type)
+				recs = append(recs, third.Recording)
+				ev = e.next()
+				require.Equal(t, EventDone, ev.Type)
+				require.Equal(t, third.Recording.Path, ev.Recording.Path)
+			}
+			e.noEvent()
+			require.Equal(t, map[string]string{"audio": "aac"}, ffprobe(t, recs[0].Path).codecs())
+			for _, r := range recs[1:] {
+				p := ffprobe(t, r.Path)
+				require.Equal(t, map[string]string{"video": "h264", "audio": "aac"}, p.codecs(), r.Name)
+				_, key := p.first("video")
+				require.True(t, key)
+			}
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 type fileEntry struct {
 	Recording
 	mod time.Time
+	seq int // collision suffix
 }
 
 // probeEntry is a file's duration, valid while its size and mtime stay.
@@ -56,7 +57,7 @@ func (m *Manager) templates(app string) []*template {
 // 0 when unknown. The error is the first directory that could not be
 // read; what could be read is returned with it.
 func (m *Manager) Recordings(app, stream string) ([]Recording, error) {
-	entries, err := m.list(app, stream)
+	entries, err := m.list(app, stream, true)
 	out := make([]Recording, len(entries))
 	for i, e := range entries {
 		out[i] = e.Recording
@@ -64,8 +65,9 @@ func (m *Manager) Recordings(app, stream string) ([]Recording, error) {
 	return out, err
 }
 
-// list walks the recordings roots; see Recordings.
-func (m *Manager) list(app, stream string) ([]fileEntry, error) {
+// list walks the recordings roots; see Recordings. Durations are
+// probed only with durations set (retention needs none).
+func (m *Manager) list(app, stream string, durations bool) ([]fileEntry, error) {
 	var (
 		out      []fileEntry
 		firstErr error
@@ -104,7 +106,7 @@ func (m *Manager) list(app, stream string) ([]fileEntry, error) {
 				return nil
 			}
 			seen[path] = true
-			out = append(out, m.entry(path, name, mt, info))
+			out = append(out, m.entry(path, name, mt, info, durations))
 			return nil
 		})
 		if err != nil && firstErr == nil && !errors.Is(err, fs.ErrNotExist) {
@@ -126,19 +128,23 @@ func (m *Manager) list(app, stream string) ([]fileEntry, error) {
 		if c := b.Start.Compare(a.Start); c != 0 {
 			return c
 		}
+		if a.seq != b.seq {
+			return b.seq - a.seq // "x-1" was started after "x"
+		}
 		return strings.Compare(b.Name, a.Name)
 	})
 	return out, firstErr
 }
 
 // entry describes a file found at path.
-func (m *Manager) entry(path, name string, mt match, info fs.FileInfo) fileEntry {
+func (m *Manager) entry(path, name string, mt match, info fs.FileInfo, duration bool) fileEntry {
 	e := fileEntry{
 		Recording: Recording{
 			Key: mt.key, App: mt.app, Stream: mt.stream, Path: path, Name: name,
 			Format: mt.format, Start: mt.start, Size: info.Size(),
 		},
 		mod: info.ModTime(),
+		seq: mt.seq,
 	}
 	if e.Start.IsZero() {
 		e.Start = info.ModTime()
@@ -149,6 +155,9 @@ func (m *Manager) entry(path, name string, mt match, info fs.FileInfo) fileEntry
 	if a != nil {
 		e.Start, e.Format, e.InProgress = a.rec.Start, a.rec.Format, true
 		e.Size, e.Duration = a.size.Load(), time.Duration(a.duration.Load())
+		return e
+	}
+	if !duration {
 		return e
 	}
 	if !mt.formatKnown {

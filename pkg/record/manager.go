@@ -40,6 +40,7 @@ type Manager struct {
 	sweepStop  chan struct{}
 	wg         sync.WaitGroup
 	sweepMu    sync.Mutex // one retention pass at a time
+	fileMu     sync.Mutex // from a file's creation to its registration; a deletion (retention.go)
 }
 
 // activeFile is a file in progress as other goroutines see it.
@@ -252,8 +253,8 @@ func (r *recorder) live() bool {
 	return rd == nil || !errors.Is(rd.Err(), io.EOF)
 }
 
-// remove forgets r once it has ended.
-func (m *Manager) remove(r *recorder) {
+// forget forgets r once it has ended.
+func (m *Manager) forget(r *recorder) {
 	m.mu.Lock()
 	if m.recs[r.key] == r {
 		delete(m.recs, r.key)

@@ -64,8 +64,9 @@ func probeFLV(path string) time.Duration {
 
 // probeMP4 returns an fMP4 file's duration: its mvhd duration if set
 // (Ripple fills it in when a file is finished), else the end of its last
-// complete fragment, from the tfdt and sample durations of every moof
-// (at most maxProbeBoxes boxes read); 0 if unknown.
+// complete fragment (a moof and all of its mdat), from the tfdt and
+// sample durations of every moof (at most maxProbeBoxes boxes read); 0 if
+// unknown.
 func probeMP4(path string) time.Duration {
 	f, err := os.Open(path)
 	if err != nil {
@@ -78,7 +79,7 @@ func probeMP4(path string) time.Duration {
 	}
 	size := fi.Size()
 	scales := map[uint32]uint32{} // track ID → timescale
-	var end time.Duration
+	var end, pending time.Duration
 	var hdr [16]byte
 	for off, n := int64(0), 0; off+8 <= size && n < maxProbeBoxes; n++ {
 		if _, err := f.ReadAt(hdr[:8], off); err != nil {
@@ -108,8 +109,12 @@ func probeMP4(path string) time.Duration {
 					return d
 				}
 			} else {
-				end = max(end, moofEnd(b, scales))
+				pending = moofEnd(b, scales)
 			}
+		}
+		if typ == "mdat" {
+			end = max(end, pending) // a fragment counts once its samples are all there
+			pending = 0
 		}
 		off += boxSize
 	}

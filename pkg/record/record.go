@@ -167,7 +167,9 @@ type Config struct {
 	// "record"): that recording ends, the stream and the rest go on.
 	Panics *guard.Recorder
 	// OnEvent, if set, is called for every recording event, from the
-	// recording goroutines; it must not block.
+	// recording goroutines (an EventError for a recording that cannot
+	// start: from the goroutine that published the stream); it must not
+	// block.
 	OnEvent func(Event)
 	// Now is the clock (file names, retention, retries); default time.Now.
 	Now func() time.Time

@@ -1,8 +1,10 @@
 package record
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -70,12 +72,18 @@ type recorder struct {
 	vt, at         *mp4Track
 	vtFrom, atFrom *av.Packet
 	vtErr, atErr   error
-	warnedV        *av.Packet // the header a "track left out" line was logged for
-	warnedA        *av.Packet
+	vtCodec        av.Codec
+	atCodec        av.Codec
+	init           []byte // the last init section made, of initV and initA
+	initV, initA   *mp4Track
+	// Buffers of the last file, reused by the next one.
+	bw      *bufio.Writer
+	lastMP4 *fmp4Writer
 
 	cur      *recFile
-	needCut  bool // the tracks changed: a new file at the next start point
-	failing  bool // the last open or write failed
+	hold     []*av.Packet // from a start point while the audio's configuration is awaited
+	needCut  bool         // the tracks changed: a new file at the next start point
+	failing  bool         // the last open or write failed
 	failedAt time.Time
 }
 
@@ -91,16 +99,9 @@ type recFile struct {
 	hasA    bool
 	vCodec  av.Codec
 	aCodec  av.Codec
-	vHdr    *av.Packet // the headers the file started with
-	aHdr    *av.Packet
 	checked int64
-}
-
-func (f *recFile) duration() time.Duration {
-	if f.flv != nil {
-		return f.flv.duration()
-	}
-	return f.mp4.duration()
+	fi      os.FileInfo // of the file as created
+	started bool        // EventStarted was sent: EventDone follows
 }
 
 // committed is the media time of what the file holds up to its
@@ -127,15 +128,15 @@ func (r *recorder) stop() { r.stopOnce.Do(func() { close(r.stopCh) }) }
 // reader the Manager subscribed. After an eviction it subscribes again.
 func (r *recorder) run(rd *hub.Reader) {
 	defer close(r.done)
-	defer r.m.remove(r)
+	defer r.m.forget(r)
 	start := time.Now()
 	r.log.Info("recording stream", "format", r.rule.Format.String(), "path", r.tpl.raw)
 	for {
 		err := r.m.cfg.Panics.Run(componentRecord, func() error { return r.session(rd) })
 		if pe, ok := guard.AsPanic(err); ok {
-			guard.Log(r.log, pe, "then", "recording of the stream stopped")
+			// The close line: Error, with the stack.
+			guard.Log(r.log, pe, "then", "recording stopped", "duration", time.Since(start).Round(time.Millisecond))
 			r.abort(pe)
-			r.log.Warn("recording stopped", "err", "recovered panic", "duration", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if !errors.Is(err, hub.ErrSlowReader) {
@@ -240,17 +241,56 @@ func (r *recorder) Frame(p *av.Packet) error {
 	} else {
 		r.lastAudio = p
 	}
-	if r.cur != nil {
+	if f := r.cur; f != nil {
+		if !r.needCut && (p.Kind == av.KindVideo && !f.hasV && r.videoState(nil) == trackReady ||
+			p.Kind == av.KindAudio && !f.hasA && r.audioState() == trackReady) {
+			r.needCut = true // a track the file lacks can now go in one
+		}
 		if !r.cutHere(p) {
 			r.write(p)
 			return nil
 		}
 		r.finish()
 	}
-	if r.startHere(p) && r.open(p) {
-		r.write(p)
+	if r.hold != nil {
+		r.hold = append(r.hold, p)
+		r.release(false)
+		return nil
+	}
+	switch d, withV, withA := r.plan(p); d {
+	case startNow:
+		if r.open(p, withV, withA) {
+			r.write(p)
+		}
+	case startHold:
+		r.hold = append(r.hold, p)
 	}
 	return nil
+}
+
+// maxHold bounds the packets held at a start point (see startHold).
+const maxHold = 1024
+
+// release starts the file the held packets begin with once the audio
+// track is configured, or without it once startWait of media or maxHold
+// packets are held, or when force is set (the recording ends).
+func (r *recorder) release(force bool) {
+	first, last := r.hold[0], r.hold[len(r.hold)-1]
+	as := r.audioState()
+	if as == trackNotYet && !force && last.DTS-first.DTS < startWait && len(r.hold) < maxHold {
+		return
+	}
+	hold := r.hold
+	r.hold = nil
+	if r.open(first, true, as == trackReady) {
+		for _, q := range hold {
+			if r.cur == nil {
+				break // a write failed
+			}
+			r.write(q)
+		}
+	}
+	clear(hold)
 }
 
 // header takes a new sequence header. A file whose track changed
@@ -273,10 +313,7 @@ func (r *recorder) header(p *av.Packet) {
 	inFile := f.hasV && video || f.hasA && !video
 	switch {
 	case !inFile:
-		r.needCut = true
-		if f.flv != nil {
-			r.write(p) // players may use it at once
-		}
+		r.needCut = true // the next file carries it
 	case f.flv != nil:
 		r.write(p)
 	default:
@@ -357,7 +394,7 @@ func (r *recorder) videoState(key *av.Packet) trackState {
 	if r.vt != nil && r.vtFrom == r.vHdr && r.vt.codec == c {
 		return trackReady
 	}
-	if r.vtErr != nil && r.vtFrom == r.vHdr && r.vHdr != nil {
+	if r.vtErr != nil && r.vtFrom == r.vHdr && r.vtCodec == c && (r.vHdr != nil || errors.Is(r.vtErr, errUnsupported)) {
 		return trackUnusable
 	}
 	var hdr, kp []byte
@@ -375,28 +412,25 @@ func (r *recorder) videoState(key *av.Packet) trackState {
 	case err == nil:
 		r.vt, r.vtFrom, r.vtErr = t, r.vHdr, nil
 		return trackReady
-	case errors.Is(err, errNoConfig) || key == nil && c == av.CodecAV1:
+	case errors.Is(err, errNoConfig) || key == nil && c == av.CodecAV1 && !errors.Is(err, errUnsupported):
 		return trackNotYet
 	}
-	r.vt, r.vtFrom, r.vtErr = nil, r.vHdr, err
-	if r.warnedV != r.vHdr || r.vHdr == nil {
-		r.warnedV = r.vHdr
-		r.log.Warn("recording leaves the video track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
-	}
+	r.vt, r.vtFrom, r.vtErr, r.vtCodec = nil, r.vHdr, err, c
+	r.log.Warn("recording leaves the video track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
 	return trackUnusable
 }
 
 // audioState says whether the audio track can go in a file now.
 func (r *recorder) audioState() trackState {
 	c := r.audioCodec()
-	if c == av.CodecUnknown && r.lastAudio == nil {
-		return trackNotYet
-	}
 	if r.rule.Format == FormatFLV {
 		if r.aHdr == nil && needsHeader(c) {
 			return trackNotYet
 		}
-		return trackReady
+		return trackReady // FLV needs no codec knowledge, only the header flag
+	}
+	if c == av.CodecUnknown && r.lastAudio == nil {
+		return trackNotYet
 	}
 	from := r.aHdr
 	if from == nil {
@@ -405,7 +439,7 @@ func (r *recorder) audioState() trackState {
 	if r.at != nil && r.at.codec == c && (r.atFrom == from || r.aHdr == nil && !needsHeader(c)) {
 		return trackReady
 	}
-	if r.atErr != nil && r.atFrom == r.aHdr && r.aHdr != nil {
+	if r.atErr != nil && r.atCodec == c && (r.atFrom == from || errors.Is(r.atErr, errUnsupported)) {
 		return trackUnusable
 	}
 	var hdr, frame, tag []byte
@@ -425,28 +459,33 @@ func (r *recorder) audioState() trackState {
 		return trackReady
 	case errors.Is(err, errNoConfig):
 		return trackNotYet
+	case r.aHdr == nil && !errors.Is(err, errUnsupported):
+		return trackNotYet // a frame that does not parse: the next may
 	}
-	r.at, r.atFrom, r.atErr = nil, r.aHdr, err
-	if r.aHdr != nil || r.warnedA == nil {
-		if r.warnedA != from {
-			r.warnedA = from
-			r.log.Warn("recording leaves the audio track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
-		}
-	}
-	if r.aHdr == nil && !needsHeader(c) {
-		return trackNotYet // a later frame may parse
-	}
+	r.at, r.atFrom, r.atErr, r.atCodec = nil, from, err, c
+	r.log.Warn("recording leaves the audio track out", "codec", c.String(), "format", r.rule.Format.String(), "err", err)
 	return trackUnusable
 }
 
+// startDecision is what plan says of a media packet while no file is
+// open.
+type startDecision uint8
+
+const (
+	skip      startDecision = iota // not a start point (or retrying later)
+	startNow                       // a file starts here
+	startHold                      // a file starts here once the audio is configured: hold the packets
+)
+
 // plan decides whether a file can start at media packet p and with which
-// tracks: a video keyframe when the stream has usable video (with the
-// audio track once it is configured, or after startWait without it), an
-// audio frame when it has no usable video (or none showed up within
-// startWait), never within RetryInterval after a failure.
-func (r *recorder) plan(p *av.Packet) (ok, withV, withA bool) {
+// tracks: a video keyframe when the stream has usable video, with the
+// audio track once it is configured (startHold meanwhile; at most
+// startWait of media after the stream's first, then without it); an
+// audio frame when the stream has no usable video (or none showed up
+// within startWait); never within RetryInterval after a failure.
+func (r *recorder) plan(p *av.Packet) (d startDecision, withV, withA bool) {
 	if r.failing && r.m.now().Before(r.failedAt.Add(r.m.cfg.RetryInterval)) {
-		return false, false, false
+		return skip, false, false
 	}
 	waited := p.DTS-r.firstMedia >= startWait
 	key := p.Kind == av.KindVideo && p.Keyframe
@@ -464,25 +503,23 @@ func (r *recorder) plan(p *av.Packet) (ok, withV, withA bool) {
 	}
 	switch vs {
 	case trackReady:
-		if !key || as == trackNotYet && !waited {
-			return false, false, false
+		switch {
+		case !key:
+			return skip, false, false
+		case as == trackNotYet && !waited:
+			return startHold, true, false
 		}
-		return true, true, as == trackReady
+		return startNow, true, as == trackReady
 	case trackNotYet:
 		if !waited || r.lastVideo != nil && r.vHdr != nil {
-			return false, false, false // wait for the video (a keyframe, its header)
+			return skip, false, false // wait for the video (a keyframe, its header)
 		}
 	}
 	// No usable video: audio only.
 	if p.Kind != av.KindAudio || as != trackReady {
-		return false, false, false
+		return skip, false, false
 	}
-	return true, false, true
-}
-
-func (r *recorder) startHere(p *av.Packet) bool {
-	ok, _, _ := r.plan(p)
-	return ok
+	return startNow, false, true
 }
 
 // cutHere reports whether the file in progress ends before p: p is where
@@ -496,19 +533,20 @@ func (r *recorder) cutHere(p *av.Packet) bool {
 	if f.hasV && (p.Kind != av.KindVideo || !p.Keyframe) {
 		return false // cheap test first: only keyframes cut a video file
 	}
-	return r.startHere(p)
+	d, _, _ := r.plan(p)
+	return d != skip
 }
 
-// open starts a file at media packet p. It reports whether p goes in it.
-func (r *recorder) open(p *av.Packet) bool {
-	_, withV, withA := r.plan(p)
+// open starts a file at media packet p with the tracks plan chose. It
+// reports whether p goes in it.
+func (r *recorder) open(p *av.Packet, withV, withA bool) bool {
 	now := r.m.now()
 	f := &recFile{base: p.DTS, hasV: withV, hasA: withA, checked: p.DTS}
 	if withV {
-		f.vCodec, f.vHdr = r.videoCodec(), r.vHdr
+		f.vCodec = r.videoCodec()
 	}
 	if withA {
-		f.aCodec, f.aHdr = r.audioCodec(), r.aHdr
+		f.aCodec = r.audioCodec()
 	}
 	var init []byte
 	if r.rule.Format == FormatFMP4 {
@@ -520,27 +558,42 @@ func (r *recorder) open(p *av.Packet) bool {
 			a = r.at
 		}
 		var err error
-		if init, err = makeInit(v, a); err != nil {
-			// Each track made an init section alone: not the disk's fault.
-			r.log.Warn("recording cannot start: init section", "err", err)
+		if init, err = r.initFor(v, a); err != nil {
+			// Each track made an init section alone (videoState,
+			// audioState), so this is not expected: leave the video
+			// out until its configuration changes, rather than retry
+			// at every keyframe.
+			r.vt, r.vtFrom, r.vtErr, r.vtCodec = nil, r.vHdr, fmt.Errorf("%w: %w", errUnsupported, err), f.vCodec
+			r.log.Warn("recording leaves the video track out", "err", err)
 			return false
 		}
 	}
+	r.m.fileMu.Lock()
 	df, path, name, err := r.m.openUnique(r.tpl, r.rootDir, r.key, now, r.rule.Format)
 	f.rec = Recording{
 		Key: r.key, App: r.app, Stream: r.stream, Path: path, Name: name,
 		Format: r.rule.Format, Start: now, InProgress: true,
 	}
+	if err == nil {
+		if f.fi, err = df.Stat(); err != nil {
+			_ = df.Close()
+			_ = os.Remove(path)
+		}
+	}
+	if err == nil {
+		f.act = r.m.addActive(f.rec)
+	}
+	r.m.fileMu.Unlock()
 	if err != nil {
 		r.fail(f.rec, err)
 		return false
 	}
-	f.act = r.m.addActive(f.rec)
-	f.out = newOutFile(df, func(n int64) {
+	f.out = newOutFile(df, r.bw, func(n int64) {
 		r.m.bytes.Add(uint64(n))
 		f.act.size.Add(n)
 	})
 	r.cur = f
+	r.bw = f.out.bw
 	switch r.rule.Format {
 	case FormatFLV:
 		var vh, ah *av.Packet
@@ -559,7 +612,8 @@ func (r *recorder) open(p *av.Packet) bool {
 		if withA {
 			a = r.at
 		}
-		f.mp4, err = newFMP4Writer(f.out, v, a, init, p.DTS)
+		f.mp4, err = newFMP4Writer(f.out, v, a, init, p.DTS, r.lastMP4)
+		r.lastMP4 = f.mp4
 	}
 	if err != nil {
 		r.fail(f.rec, err)
@@ -571,9 +625,24 @@ func (r *recorder) open(p *av.Packet) bool {
 		r.log.Info("recording resumed", "path", path)
 	}
 	r.log.Info("recording started", "path", path)
+	f.started = true
 	r.m.emit(Event{Type: EventStarted, Recording: f.snapshot(true)})
 	r.m.retain(r.key, r.rule)
 	return true
+}
+
+// initFor returns the init section of tracks v and a, made once for as
+// long as they stay the same (files are cut with the same tracks).
+func (r *recorder) initFor(v, a *mp4Track) ([]byte, error) {
+	if r.init != nil && r.initV == v && r.initA == a {
+		return r.init, nil
+	}
+	init, err := makeInit(v, a)
+	if err != nil {
+		return nil, err
+	}
+	r.init, r.initV, r.initA = init, v, a
+	return init, nil
 }
 
 // write puts p in the file in progress.
@@ -582,6 +651,9 @@ func (r *recorder) write(p *av.Packet) {
 	var err error
 	switch {
 	case f.flv != nil:
+		if p.IsMedia() && (p.Kind == av.KindVideo && !f.hasV || p.Kind == av.KindAudio && !f.hasA) {
+			break // a track the header does not announce: the next file has it
+		}
 		err = f.flv.packet(p)
 	case p.Kind == av.KindVideo:
 		if f.hasV && p.Codec == f.vCodec && !p.Header && !flv.IsVideoMetadata(p) && !flv.IsSequenceEnd(p) {
@@ -594,7 +666,7 @@ func (r *recorder) write(p *av.Packet) {
 	}
 	if err == nil && p.DTS-f.checked >= checkEvery {
 		f.checked = p.DTS
-		err = stillThere(f.out.f, f.rec.Path)
+		err = stillThere(f.fi, f.rec.Path)
 	}
 	if err != nil {
 		r.fail(f.rec, err)
@@ -617,8 +689,12 @@ func (r *recorder) batchEnd() {
 	f.act.duration.Store(int64(f.committed()))
 }
 
-// finish ends the file in progress cleanly (EventDone).
+// finish ends the file in progress cleanly (EventDone); held packets
+// get their file first.
 func (r *recorder) finish() {
+	if r.hold != nil {
+		r.release(true)
+	}
 	f := r.cur
 	if f == nil {
 		return
@@ -670,7 +746,9 @@ func (r *recorder) fail(rec Recording, err error) {
 	}
 	if f != nil {
 		r.m.done(f.act, rec)
-		r.m.emit(Event{Type: EventDone, Recording: rec})
+		if f.started {
+			r.m.emit(Event{Type: EventDone, Recording: rec})
+		}
 	}
 }
 
@@ -678,6 +756,8 @@ func (r *recorder) fail(rec Recording, err error) {
 // more writes (the writer's state is not to be trusted).
 func (r *recorder) abort(err error) {
 	r.m.errs.Add(1)
+	clear(r.hold)
+	r.hold = nil
 	f := r.cur
 	r.cur = nil
 	rec := r.bare()
@@ -688,7 +768,9 @@ func (r *recorder) abort(err error) {
 	r.m.emit(Event{Type: EventError, Recording: rec, Err: err})
 	if f != nil {
 		r.m.done(f.act, rec)
-		r.m.emit(Event{Type: EventDone, Recording: rec})
+		if f.started {
+			r.m.emit(Event{Type: EventDone, Recording: rec})
+		}
 	}
 }
 

@@ -8,28 +8,32 @@ import (
 	"time"
 )
 
-// retain applies key's retention rule to its files under one template:
-// run by the recorder each time it starts a file.
+// retain applies key's retention rule to its files: run by the recording
+// each time it starts a file.
 func (m *Manager) retain(key string, rule Rule) {
 	if rule.DeleteAfter <= 0 && rule.MaxBytes <= 0 {
 		return
 	}
-	app, stream := splitKey(key)
-	files, _ := m.list(app, stream)
-	m.sweepMu.Lock()
+	// A sweep under way applies the rule too: the recording does not
+	// wait for it.
+	if !m.sweepMu.TryLock() {
+		return
+	}
 	defer m.sweepMu.Unlock()
+	app, stream := splitKey(key)
+	files, _ := m.list(app, stream, false)
 	m.applyRetention(key, rule, files)
 }
 
 // sweep applies every stream's retention rule to its files, live or not.
 func (m *Manager) sweep() {
-	files, _ := m.list("", "")
+	m.sweepMu.Lock()
+	defer m.sweepMu.Unlock()
+	files, _ := m.list("", "", false)
 	byKey := make(map[string][]fileEntry)
 	for _, f := range files {
 		byKey[f.Key] = append(byKey[f.Key], f)
 	}
-	m.sweepMu.Lock()
-	defer m.sweepMu.Unlock()
 	for key, fs := range byKey {
 		m.applyRetention(key, m.rule(key).withDefaults(), fs)
 	}
@@ -60,14 +64,16 @@ func (m *Manager) applyRetention(key string, rule Rule, files []fileEntry) {
 		if !expired && !over {
 			continue
 		}
-		if f.InProgress || m.isActive(f.Path) {
+		if f.InProgress {
 			continue
 		}
 		reason := "max_bytes"
 		if expired {
 			reason = "delete_after"
 		}
-		if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := m.remove(f.Path); errors.Is(err, errInProgress) {
+			continue
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			m.log.Warn("recording not deleted", "stream", key, "path", f.Path, "err", err)
 			continue
 		}
@@ -75,4 +81,19 @@ func (m *Manager) applyRetention(key string, rule Rule, files []fileEntry) {
 		m.log.Info("recording deleted", "stream", key, "path", f.Path, "reason", reason,
 			"age", now.Sub(f.mod).Round(time.Second), "size", f.Size)
 	}
+}
+
+// errInProgress refuses to delete a file being written.
+var errInProgress = errors.New("record: file in progress")
+
+// remove deletes a completed file. Under fileMu, which a recording holds
+// from creating a file to registering it as in progress, so a file the
+// listing saw before it was registered is not taken for a completed one.
+func (m *Manager) remove(path string) error {
+	m.fileMu.Lock()
+	defer m.fileMu.Unlock()
+	if m.isActive(path) {
+		return errInProgress
+	}
+	return os.Remove(path)
 }

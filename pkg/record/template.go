@@ -352,6 +352,7 @@ type match struct {
 	start            time.Time
 	format           Format
 	formatKnown      bool
+	seq              int // the collision suffix, 0 if none
 }
 
 // match parses a name the template made; ok is false for other names.
@@ -382,6 +383,13 @@ func (t *template) match(name string) (m match, ok bool) {
 	m.key = m.app + "/" + m.stream
 	if !hub.ValidKey(m.key) {
 		return m, false
+	}
+	if v := sub[t.seqGroup]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || v[0] == '0' {
+			return m, false // not a suffix expand writes
+		}
+		m.seq = n
 	}
 	if len(t.groups[phTime]) > 0 {
 		v, ok := get(phTime)

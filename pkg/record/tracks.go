@@ -36,7 +36,10 @@ type mp4Track struct {
 	samples func(payload []byte) int
 }
 
-var errNoConfig = errors.New("record: no decoder configuration")
+var (
+	errNoConfig    = errors.New("record: no decoder configuration")
+	errUnsupported = errors.New("record: codec cannot go in fmp4")
+)
 
 // videoTrack builds the video track of codec c from its sequence header
 // payload hdr (nil: none seen); key is the payload of the keyframe a file
@@ -89,7 +92,7 @@ func videoTrack(c av.Codec, hdr, key []byte) (*mp4Track, error) {
 		}
 		t.mp4 = &mp4.CodecAV1{SequenceHeader: seq}
 	default:
-		return nil, fmt.Errorf("record: video codec %s cannot go in fmp4 (h264, hevc, av1)", c)
+		return nil, fmt.Errorf("%w: video %s (h264, hevc, av1; flv carries any)", errUnsupported, c)
 	}
 	return t, nil
 }
@@ -148,7 +151,7 @@ func audioTrack(c av.Codec, hdr, frame, tag []byte) (*mp4Track, error) {
 			ch = 1 + int(frame[0]>>2&1) // TOC stereo flag (RFC 6716 §3.1)
 		}
 		if ch < 1 || ch > 2 {
-			return nil, fmt.Errorf("record: opus with %d channels cannot go in fmp4", ch)
+			return nil, fmt.Errorf("%w: opus with %d channels", errUnsupported, ch)
 		}
 		t.mp4, t.timescale = &mp4.CodecOpus{ChannelCount: ch}, 48000
 		t.samples = func(b []byte) int { return int(opus.PacketDuration2(b)) }
@@ -188,14 +191,14 @@ func audioTrack(c av.Codec, hdr, frame, tag []byte) (*mp4Track, error) {
 		}
 		flags := tag[0]
 		if flags&0x02 == 0 {
-			return nil, errors.New("record: 8-bit pcm cannot go in fmp4")
+			return nil, fmt.Errorf("%w: 8-bit pcm", errUnsupported)
 		}
 		rate := [4]int{5512, 11025, 22050, 44100}[flags>>2&3]
 		ch := 1 + int(flags&1)
 		t.mp4, t.timescale = &mp4.CodecLPCM{LittleEndian: true, BitDepth: 16, SampleRate: rate, ChannelCount: ch}, uint32(rate)
 		t.samples = func(b []byte) int { return len(b) / (2 * ch) }
 	default:
-		return nil, fmt.Errorf("record: audio codec %s cannot go in fmp4 (aac, opus, mp3, ac3, pcm)", c)
+		return nil, fmt.Errorf("%w: audio %s (aac, opus, mp3, ac3, 16-bit pcm; flv carries any)", errUnsupported, c)
 	}
 	return t, nil
 }
