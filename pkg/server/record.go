@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -21,10 +23,17 @@ const recordingsPrefix = "/recordings/"
 // newRecorder maps the record section and every app's overrides, and
 // registers the recorder. It stops after the hub closed: its readers end
 // with their streams, and Shutdown finishes every file.
-func (s *Server) newRecorder(cfg config.Config) *record.Manager {
+func (s *Server) newRecorder(cfg config.Config) (*record.Manager, error) {
+	if err := record.ValidateTemplate(cfg.Record.Path); err != nil {
+		return nil, fmt.Errorf("config: record.path: %w", err)
+	}
 	templates := []string{cfg.Record.Path}
-	for app := range cfg.Apps {
-		templates = append(templates, cfg.RecordFor(app).Path)
+	for _, app := range slices.Sorted(maps.Keys(cfg.Apps)) {
+		p := cfg.RecordFor(app).Path
+		if err := record.ValidateTemplate(p); err != nil {
+			return nil, fmt.Errorf("config: apps.%s.record.path: %w", app, err)
+		}
+		templates = append(templates, p)
 	}
 	slices.Sort(templates)
 	m := record.New(record.Config{
@@ -35,7 +44,7 @@ func (s *Server) newRecorder(cfg config.Config) *record.Manager {
 		OnEvent:   s.onRecordEvent,
 	}, s.hub)
 	s.add(part{name: "recorder", stage: stageAfterHub, c: m})
-	return m
+	return m, nil
 }
 
 // recordRules resolves each app's recording settings once; a key takes

@@ -145,7 +145,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	s.add(part{name: "http-flv", stage: stageListen, c: s.flv})
 	s.hls = newHLS(cfg, log, s)
 	s.thumbs = s.newThumbnails(cfg)
-	s.rec = s.newRecorder(cfg)
+	if s.rec, err = s.newRecorder(cfg); err != nil {
+		return nil, err
+	}
 	mux := newMux(s.flv, s.thumbs, rtmpPort, cfg.Thumbnail.Interval)
 	s.mountOps(mux)
 	s.http = &http.Server{
