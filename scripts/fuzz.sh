@@ -10,7 +10,8 @@
 # frames, metadata, E-RTMP ex-headers, timestamps) through the ingest
 # validator and a hub into every output: FLV tags and HTTP/WS framing
 # (pkg/httpflv), RTMP chunking (pkg/rtmp), the HLS muxers (pkg/hls), the relay
-# splice (pkg/relay); FuzzValidator drives accepted packets into the MPEG-TS
+# splice (pkg/relay), the recorder's fMP4 and FLV files (pkg/record) and the
+# thumbnailer's decoder input (pkg/thumb); FuzzValidator drives accepted packets into the MPEG-TS
 # and fMP4 writers. New interesting inputs go to Go's fuzz cache; a crasher is
 # written to the package's testdata/fuzz/ and stops the run (commit it with
 # the fix). scripts/test.sh runs the pipeline targets for a few seconds each.
@@ -27,6 +28,8 @@ pipeline=(
 	pkg/rtmp:FuzzPipeline
 	pkg/httpflv:FuzzPipeline
 	pkg/relay:FuzzPipeline
+	pkg/record:FuzzRecord
+	pkg/thumb:FuzzBuildInput
 )
 
 dur=${1:-10m}
