@@ -212,6 +212,10 @@ func TestRetention(t *testing.T) {
 		write(t, pub, fixture(t, 2)...)
 		pub.Close()
 		recs := e.doneEvents(5) // each ~120 KB
+		// The recording applies the rule when its last file finishes, right
+		// after that file's EventDone; a sweep applies the same rule, so
+		// whichever runs first, the files are then what the rule keeps.
+		e.m.sweep()
 		var kept []string
 		var size int64
 		for _, r := range recs {
@@ -221,17 +225,8 @@ func TestRetention(t *testing.T) {
 			}
 		}
 		require.Equal(t, kept, files(t, e.dir), "the newest are kept")
-		last := recs[len(recs)-1].Size
-		require.LessOrEqual(t, size-last, rule.MaxBytes, "under the bound when the last file started")
+		require.LessOrEqual(t, size, rule.MaxBytes, "under the bound once the last file is finished")
 		require.Greater(t, size, rule.MaxBytes-150<<10, "no more deleted than needed")
-		e.m.sweep()
-		var after int64
-		for _, f := range files(t, e.dir) {
-			fi, err := os.Stat(filepath.Join(e.dir, filepath.FromSlash(f)))
-			require.NoError(t, err)
-			after += fi.Size()
-		}
-		require.LessOrEqual(t, after, rule.MaxBytes)
-		require.NotEmpty(t, files(t, e.dir))
+		require.NotEmpty(t, kept)
 	})
 }

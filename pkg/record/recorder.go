@@ -717,6 +717,9 @@ func (r *recorder) finish() {
 	r.m.done(f.act, rec)
 	r.log.Info("recording done", "path", rec.Path, "duration", rec.Duration.Round(time.Millisecond), "size", rec.Size)
 	r.m.emit(Event{Type: EventDone, Recording: rec})
+	// The file just finished counts now: a stream's last file must not
+	// leave it over max_bytes until the next sweep.
+	r.m.retain(r.key, r.rule)
 }
 
 // fail ends the file in progress, if any, at its last complete unit after

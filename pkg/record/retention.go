@@ -9,7 +9,7 @@ import (
 )
 
 // retain applies key's retention rule to its files: run by the recording
-// each time it starts a file.
+// each time it starts a file and each time it finishes one.
 func (m *Manager) retain(key string, rule Rule) {
 	if rule.DeleteAfter <= 0 && rule.MaxBytes <= 0 {
 		return
