@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -69,7 +70,8 @@ func probeFile(t *testing.T, target string) fileInfo {
 	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-of", "json",
 		"-show_entries", "stream=index,codec_type,width:packet=stream_index,pts_time,duration_time,flags", target).Output()
 	var stderr string
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		stderr = string(ee.Stderr)
 	}
 	require.NoError(t, err, "ffprobe %s: %s", target, stderr)
