@@ -189,10 +189,16 @@ func (c *Checker) notifyAsync(idx int, action string, req Request) {
 	if idx == idxPlay {
 		h = comp.rules.OnStop
 	}
+	c.enqueue(comp, h, action, req.Key(), newHookBody(action, comp.rules.ServerID, req))
+}
+
+// enqueue queues body for asynchronous hook h, if it is set, with the
+// retries of comp's rules.
+func (c *Checker) enqueue(comp *compiled, h AsyncHook, action, stream string, body any) {
 	if h.URL == "" {
 		return
 	}
-	body, err := json.Marshal(newHookBody(action, comp.rules.ServerID, req))
+	b, err := json.Marshal(body)
 	if err != nil {
 		c.log.Error("encode hook body", "hook", action, "err", err)
 		return
@@ -200,7 +206,7 @@ func (c *Checker) notifyAsync(idx int, action string, req Request) {
 	c.notify.enqueue(notification{
 		action: action, url: h.URL, timeout: h.Timeout,
 		retries: comp.rules.Retries, backoff: comp.rules.RetryBackoff,
-		body: body, stream: req.Key(),
+		body: b, stream: stream,
 	})
 }
 
@@ -236,23 +242,10 @@ type recordDoneBody struct {
 // blocks.
 func (c *Checker) NotifyRecordDone(d RecordDone) {
 	comp := c.rules.Load()
-	h := comp.rules.OnRecordDone
-	if h.URL == "" {
-		return
-	}
-	body, err := json.Marshal(recordDoneBody{
+	c.enqueue(comp, comp.rules.OnRecordDone, ActionRecordDone, d.App+"/"+d.Stream, recordDoneBody{
 		Action: ActionRecordDone, App: d.App, Stream: d.Stream, ServerID: comp.rules.ServerID,
 		File: d.File, URL: d.URL, Format: d.Format, Start: d.Start.UTC(),
 		DurationSeconds: float64(d.Duration.Milliseconds()) / 1000, SizeBytes: d.Size,
-	})
-	if err != nil {
-		c.log.Error("encode hook body", "hook", ActionRecordDone, "err", err)
-		return
-	}
-	c.notify.enqueue(notification{
-		action: ActionRecordDone, url: h.URL, timeout: h.Timeout,
-		retries: comp.rules.Retries, backoff: comp.rules.RetryBackoff,
-		body: body, stream: d.App + "/" + d.Stream,
 	})
 }
 
