@@ -37,8 +37,9 @@ type Checker struct {
 	rules  atomic.Pointer[compiled]
 	notify *notifier
 	sess   sessions
-	// hookWarn rate-limits the "hook failed" lines.
-	hookWarn netx.LogLimiter
+	// hookWarn rate-limits the "hook failed" lines, answerWarn those of
+	// malformed on_publish answers.
+	hookWarn, answerWarn netx.LogLimiter
 }
 
 // New validates cfg.Rules and returns a Checker, its hook worker running;
@@ -108,36 +109,66 @@ func (c *Checker) Close() error {
 // ErrUnauthorized or ErrForbidden (an *Error with the client-facing reason),
 // or the context's cause if ctx ended while a hook was asked.
 func (c *Checker) CheckPublish(ctx context.Context, req Request) error {
+	_, err := c.CheckPublishForward(ctx, req)
+	return err
+}
+
+// CheckPublishForward is CheckPublish that also returns the restream
+// targets the on_publish hook's 2xx answer listed (answer.go): at most
+// MaxForwardTargets rtmp:// or rtmps:// URLs, in the hook's order, to push
+// this publish to. They hold stream keys: callers must not log them. No
+// hook, a hook that answered no JSON object, and a hook that gave no
+// answer under fail_open all give none. A malformed answer still admits;
+// it is logged (rate-limited, without its content).
+func (c *Checker) CheckPublishForward(ctx context.Context, req Request) (forward []string, err error) {
 	comp := c.rules.Load()
-	return c.check(ctx, comp, idxPublish, ActionPublish, comp.rules.OnPublish, req)
+	h := comp.rules.OnPublish
+	answer, err := c.check(ctx, comp, idxPublish, ActionPublish, h, req)
+	if err != nil || len(answer) == 0 {
+		return nil, err
+	}
+	forward, bad := parseForward(answer)
+	if bad > 0 {
+		if n, ok := c.answerWarn.Allow(); ok {
+			c.log.Warn("on_publish answer malformed, admitting with the valid targets", "hook", hookAddr(h.URL),
+				"stream", req.Key(), "bytes", len(answer), "targets", len(forward), "dropped", bad,
+				"suppressed", n)
+		}
+	}
+	return forward, nil
 }
 
 // CheckPlay decides whether req may play, like CheckPublish with the play
 // rules and the on_play hook.
 func (c *Checker) CheckPlay(ctx context.Context, req Request) error {
 	comp := c.rules.Load()
-	return c.check(ctx, comp, idxPlay, ActionPlay, comp.rules.OnPlay, req)
+	_, err := c.check(ctx, comp, idxPlay, ActionPlay, comp.rules.OnPlay, req)
+	return err
 }
 
-func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action string, h Hook, req Request) error {
+// check applies the rules of idx to req and asks hook h; on admission it
+// returns the hook's 2xx answer (nil without a hook or an answer).
+func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action string, h Hook, req Request) ([]byte, error) {
 	p := comp.policy(req.Key(), idx)
 	if !p.allow.Empty() || !p.deny.Empty() {
 		addr, ok := ParseAddr(req.RemoteIP)
 		switch {
 		case ok && p.deny.Contains(addr):
-			return forbidden("address %s is denied", addr)
+			return nil, forbidden("address %s is denied", addr)
 		case !p.allow.Empty() && (!ok || !p.allow.Contains(addr)):
-			return forbidden("address %s is not allowed", req.RemoteIP)
+			return nil, forbidden("address %s is not allowed", req.RemoteIP)
 		}
 	}
 	if p.secret != "" {
 		if err := verify(p.secret, req.App, req.Stream, req.Query, c.now()); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	var answer []byte
 	if h.URL != "" {
-		if err := c.callSync(ctx, action, h, comp.rules.ServerID, req); err != nil {
-			return err
+		var err error
+		if answer, err = c.callSync(ctx, action, h, comp.rules.ServerID, req); err != nil {
+			return nil, err
 		}
 	}
 	// HLS viewers are plain requests: no leave event ever releases them,
@@ -145,7 +176,7 @@ func (c *Checker) check(ctx context.Context, comp *compiled, idx int, action str
 	if comp.track && req.Protocol != access.ProtoHLS {
 		c.sess.admit(idx, req)
 	}
-	return nil
+	return answer, nil
 }
 
 // PlayRestricted reports whether plays of key are checked at all under the

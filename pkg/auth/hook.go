@@ -25,15 +25,17 @@ const (
 	DefaultQueueSize    = 1024
 
 	// maxReasonLen bounds how much of a hook's refusal body is passed on to
-	// the client as the reason.
+	// the client as the reason; maxRefusal how much of it is read.
 	maxReasonLen = 200
+	maxRefusal   = 4 << 10
 )
 
 // Hook is a synchronous hook (on_publish, on_play): its answer decides.
 // A 2xx response allows; any other status refuses, and the first line of the
 // body (up to 200 bytes) becomes the reason shown to the client. When the
 // hook cannot answer (connection error, timeout), FailOpen decides: true
-// allows, false (the default, fail closed) refuses.
+// allows, false (the default, fail closed) refuses. An on_publish 2xx answer
+// may also list restream targets (answer.go).
 type Hook struct {
 	URL      string // "" = no hook
 	Timeout  time.Duration
@@ -91,8 +93,11 @@ func (e *hookStatusError) Error() string {
 
 // post sends body to url within timeout. It returns nil on 2xx, a
 // *hookStatusError on other statuses, and an error wrapping
-// errHookUnavailable when no answer arrived.
-func post(ctx context.Context, client *http.Client, url string, timeout time.Duration, body []byte) error {
+// errHookUnavailable when no answer arrived. On 2xx it also returns up to
+// maxAnswer+1 bytes of the body (one more than allowed, so that an
+// oversized answer can be told from one that fits); a short read only
+// shortens it.
+func post(ctx context.Context, client *http.Client, url string, timeout time.Duration, body []byte) ([]byte, error) {
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
 	}
@@ -104,23 +109,25 @@ func post(ctx context.Context, client *http.Client, url string, timeout time.Dur
 		// log. Wrapped, a reset from the hook server would read as the
 		// player's own connection being reset (close lines pick their
 		// level with errors.Is).
-		return fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, see above
+		return nil, fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, see above
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ripple-hook")
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%w: no answer within %s", errHookUnavailable, timeout)
+			return nil, fmt.Errorf("%w: no answer within %s", errHookUnavailable, timeout)
 		}
-		return fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, as above
+		return nil, fmt.Errorf("%w: %v", errHookUnavailable, err) //nolint:errorlint // text only, as above
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // a short read only shortens the reason
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
+		// The body is read within the same timeout as the answer.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+		return b, nil
 	}
-	return &hookStatusError{status: resp.StatusCode, reason: firstLine(b)}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxRefusal)) // a short read only shortens the reason
+	return nil, &hookStatusError{status: resp.StatusCode, reason: firstLine(b)}
 }
 
 // firstLine returns the first line of b, printable characters only, at most
@@ -141,36 +148,37 @@ func firstLine(b []byte) string {
 }
 
 // callSync runs a synchronous hook and turns its outcome into a decision.
-func (c *Checker) callSync(ctx context.Context, action string, h Hook, serverID string, r Request) error {
+// On a 2xx it also returns the answer's body (post) for the caller to parse.
+func (c *Checker) callSync(ctx context.Context, action string, h Hook, serverID string, r Request) ([]byte, error) {
 	body, err := json.Marshal(newHookBody(action, serverID, r))
 	if err != nil {
-		return fmt.Errorf("auth: encode %s body: %w", action, err)
+		return nil, fmt.Errorf("auth: encode %s body: %w", action, err)
 	}
-	err = post(ctx, c.client, h.URL, h.Timeout, body)
+	answer, err := post(ctx, c.client, h.URL, h.Timeout, body)
 	var se *hookStatusError
 	switch {
 	case err == nil:
-		return nil
+		return answer, nil
 	case errors.As(err, &se):
 		reason := se.reason
 		if reason == "" {
 			reason = fmt.Sprintf("HTTP %d", se.status)
 		}
-		return forbidden("rejected by %s hook: %s", action, reason)
+		return nil, forbidden("rejected by %s hook: %s", action, reason)
 	case ctx.Err() != nil:
 		// The client left (or we are shutting down) while we asked.
-		return context.Cause(ctx)
+		return nil, context.Cause(ctx)
 	case h.FailOpen:
 		if n, ok := c.hookWarn.Allow(); ok {
 			c.log.Warn("hook failed, allowing (fail_open)", "hook", action, "stream", r.Key(),
 				"remote", r.RemoteIP, "err", err, "suppressed", n)
 		}
-		return nil
+		return nil, nil
 	default:
 		if n, ok := c.hookWarn.Allow(); ok {
 			c.log.Warn("hook failed, refusing (fail_closed)", "hook", action, "stream", r.Key(),
 				"remote", r.RemoteIP, "err", err, "suppressed", n)
 		}
-		return forbidden("%s hook unavailable", action)
+		return nil, forbidden("%s hook unavailable", action)
 	}
 }

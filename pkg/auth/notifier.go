@@ -124,7 +124,7 @@ func (n *notifier) deliver(nt notification) {
 			}
 			wait = min(2*wait, 30*time.Second)
 		}
-		if err = post(n.ctx, n.client, nt.url, nt.timeout, nt.body); err == nil {
+		if _, err = post(n.ctx, n.client, nt.url, nt.timeout, nt.body); err == nil {
 			n.delivered.Add(1)
 			return
 		}
