@@ -75,6 +75,13 @@ type Config struct {
 	// Recorder starts, stops and lists recordings; nil: recording
 	// endpoints answer 501 and the list is empty.
 	Recorder Recorder
+	// Forwarder lists, adds and removes the restream targets of live
+	// streams; nil: the /forwards endpoints answer 501.
+	Forwarder Forwarder
+	// Redact returns a restream URL with its secrets hidden (the relay's
+	// redaction), for error answers that would quote a submitted URL; nil
+	// replaces such a URL with "(target)".
+	Redact func(url string) string
 	// HLSViewers returns the HLS viewers of a stream, counted from their
 	// requests (pkg/hls Manager.Viewers): the players reported for "hls".
 	// nil reports none (HLS off).
@@ -268,7 +275,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) bool {
 // Refusals of a tokenless API on a non-loopback bind; each says what to do.
 const (
 	msgNeedTokenChange = "api.token is not set and http.listen is not a loopback address: " +
-		"changes (kicks, recordings) need a token; set api.token and send Authorization: Bearer TOKEN"
+		"changes (kicks, recordings, restream targets) need a token; set api.token and send Authorization: Bearer TOKEN"
 	msgNeedTokenRemote = "api.token is not set and http.listen is not a loopback address: " +
 		"without a token the API answers only reads from this machine; set api.token and send Authorization: Bearer TOKEN"
 	msgNeedTokenProxy = "api.token is not set and the request came through a proxy: " +

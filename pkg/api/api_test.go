@@ -180,7 +180,7 @@ func TestAuth(t *testing.T) {
 		{name: "public bind without token, local read", cfg: Config{RequireToken: true}, path: "/api/v1/summary",
 			status: 200},
 		{name: "public bind without token, local kick", cfg: Config{RequireToken: true}, path: "DELETE /api/v1/clients/1",
-			status: 403, msg: "changes (kicks, recordings) need a token; set api.token"},
+			status: 403, msg: "changes (kicks, recordings, restream targets) need a token; set api.token"},
 		{name: "loopback bind without token, kick", path: "DELETE /api/v1/clients/1", status: 404, msg: "not found"},
 		{name: "token missing", cfg: Config{Token: "s3cret"}, path: "/api/v1/summary", status: 401, msg: "missing bearer token"},
 		{name: "token wrong", cfg: Config{Token: "s3cret"}, path: "/api/v1/summary", header: "Bearer nope", status: 401,

@@ -50,7 +50,7 @@ func TestAuthorizeWithoutToken(t *testing.T) {
 		{name: "local GET of an unknown stream", api: public, method: "GET", path: "/api/v1/streams/live/x",
 			remote: "127.0.0.1:5000", status: 404, msg: "not found"},
 		{name: "local DELETE of a client", api: public, method: "DELETE", path: "/api/v1/clients/1",
-			remote: "127.0.0.1:5000", status: 403, msg: "changes (kicks, recordings) need a token; set api.token"},
+			remote: "127.0.0.1:5000", status: 403, msg: "changes (kicks, recordings, restream targets) need a token; set api.token"},
 		{name: "local DELETE of a stream", api: public, method: "DELETE", path: "/api/v1/streams/live/cam",
 			remote: "[::1]:5000", status: 403, msg: "set api.token"},
 		{name: "local POST", api: public, method: "POST", path: "/api/v1/streams", remote: "127.0.0.1:5000",

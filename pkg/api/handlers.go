@@ -80,8 +80,14 @@ func (a *API) listStreams(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// getStream serves GET /streams/{app}/{stream} and, by suffix, GET
+// /streams/{app}/{stream}/forwards (streamDelete says which wins).
 func (a *API) getStream(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("path")
+	if fk, ok := forwardsKey(key); ok {
+		a.listForwards(w, fk)
+		return
+	}
 	info, ok := a.hub.Stream(key)
 	if !ok {
 		writeError(w, http.StatusNotFound, "stream "+strconv.Quote(key)+" not found")

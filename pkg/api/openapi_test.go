@@ -70,8 +70,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 // subResources lists the paths a {path...} route also serves by suffix.
 var subResources = map[string][]string{
-	"POST /streams/{app}/{stream}":   {"/streams/{app}/{stream}/record"},
-	"DELETE /streams/{app}/{stream}": {"/streams/{app}/{stream}/record"},
+	"GET /streams/{app}/{stream}":    {"/streams/{app}/{stream}/forwards"},
+	"POST /streams/{app}/{stream}":   {"/streams/{app}/{stream}/record", "/streams/{app}/{stream}/forwards"},
+	"DELETE /streams/{app}/{stream}": {"/streams/{app}/{stream}/record", "/streams/{app}/{stream}/forwards/{id}"},
 }
 
 // jsonFields lists the JSON keys of struct type rt, those of embedded
@@ -103,7 +104,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"GOP": GOP{}, "Client": Client{}, "Summary": Summary{}, "StreamEvent": StreamEvent{},
 		"PlayerEvent": PlayerEvent{}, "StatsEvent": StatsEvent{}, "StreamStats": StreamStats{},
 		"ResyncEvent": ResyncEvent{}, "Relay": Relay{}, "Recording": Recording{},
-		"RecordingState": RecordingState{}, "RecordingEvent": RecordingEvent{},
+		"RecordingState": RecordingState{}, "RecordingEvent": RecordingEvent{}, "TargetRequest": TargetRequest{},
 	}
 	var schemas []string
 	for name := range doc.Components.Schemas {

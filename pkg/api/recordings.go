@@ -79,9 +79,15 @@ func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// streamPost serves POST /streams/{app}/{stream}/record.
+// streamPost serves POST /streams/{app}/{stream}/record and POST
+// /streams/{app}/{stream}/forwards.
 func (a *API) streamPost(w http.ResponseWriter, r *http.Request) {
-	key, ok := strings.CutSuffix(r.PathValue("path"), recordSuffix)
+	path := r.PathValue("path")
+	if key, ok := forwardsKey(path); ok {
+		a.addForward(w, r, key)
+		return
+	}
+	key, ok := strings.CutSuffix(path, recordSuffix)
 	if !ok {
 		w.Header().Set("Allow", "GET, HEAD, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, "method POST not allowed on "+r.URL.Path)
@@ -100,10 +106,20 @@ func (a *API) streamPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamDelete serves DELETE /streams/{app}/{stream}/record (stop
-// recording) and DELETE /streams/{app}/{stream} (kick the publisher). A
-// stream literally named "record" is kicked through DELETE /clients/{id}.
+// recording), DELETE /streams/{app}/{stream}/forwards/{id} (remove a
+// restream target) and DELETE /streams/{app}/{stream} (kick the
+// publisher). The sub-resources win when an app and a stream precede the
+// suffix: "live/cam/record" and "live/cam/forwards/7" are sub-resources, so
+// the streams of those keys (app "live/cam", stream "record"; app
+// "live/cam/forwards", stream "7") cannot be kicked through this route
+// (GET /streams still lists them). "live/record" is always the stream.
 func (a *API) streamDelete(w http.ResponseWriter, r *http.Request) {
-	key, ok := strings.CutSuffix(r.PathValue("path"), recordSuffix)
+	path := r.PathValue("path")
+	if key, id, ok := forwardKey(path); ok {
+		a.removeForward(w, r, key, id)
+		return
+	}
+	key, ok := strings.CutSuffix(path, recordSuffix)
 	if !ok || !strings.Contains(key, "/") {
 		a.kickPublisher(w, r)
 		return

@@ -75,14 +75,22 @@ type Relay struct {
 	Kind   string `json:"kind"`   // "forward", "pull", "push"
 	Stream string `json:"stream"` // local stream key
 	// Target is the destination (forward) or current origin (pull, push),
-	// without its query string.
-	Target     string    `json:"target"`
-	State      string    `json:"state"` // "connecting", "live", "backoff", "stopped"
-	LastError  string    `json:"last_error,omitempty"`
-	Bytes      uint64    `json:"bytes"`      // media bytes relayed
-	Reconnects uint64    `json:"reconnects"` // attempts after the first
-	Since      time.Time `json:"since"`      // when State was entered
-	Started    time.Time `json:"started"`
+	// without its query string, its stream key redacted for forwards
+	// ("rtmp://a.rtmp.youtube.com/live2/****").
+	Target     string `json:"target"`
+	State      string `json:"state"` // "connecting", "live", "backoff", "stopped"
+	LastError  string `json:"last_error,omitempty"`
+	Bytes      uint64 `json:"bytes"`      // media bytes relayed
+	Reconnects uint64 `json:"reconnects"` // attempts after the first
+	// Bitrate is bits per second relayed over the relay's last sampling
+	// interval; 0 when not live.
+	Bitrate float64 `json:"bitrate"`
+	// Source is who asked for the relay: "config" (the app's forward or
+	// edge section), "hook" (the on_publish answer) or "api" (POST
+	// .../forwards).
+	Source  string    `json:"source"`
+	Since   time.Time `json:"since"` // when State was entered
+	Started time.Time `json:"started"`
 }
 
 // Publisher is who publishes a stream.
