@@ -3,7 +3,8 @@
 // WebSocket-FLV (mpegts.js) and HLS (hls.js, or the browser's own HLS where
 // there is no Media Source Extensions), the recordings (played in the same
 // player, or downloaded), the play URLs, record buttons, and kick buttons when
-// an API token is entered.
+// an API token is entered, with each stream's restream targets (added and
+// removed with the token).
 // No framework and no build step: the server embeds this file as it is.
 'use strict';
 
@@ -18,10 +19,13 @@ const tokenKey = 'ripple.apiToken';
 // key to { loads, width, height, status } (successful loads, the last image's
 // natural size, the last HTTP status); thumbnailsOff says why the page gave up
 // on thumbnails ('' while it has not); recordings is the last list loaded from
-// the API and recordingsLoads counts those loads.
+// the API and recordingsLoads counts those loads; targets maps a live stream's
+// key to its restream targets (the stream's forward relays as the API lists
+// them: id, target (redacted), state, bitrate, last_error, source, ...).
 const ripple = (window.ripple = {
   errors: [], protocol: '', url: '', engine: '', recording: '',
   thumbnails: {}, thumbnailsOff: '', recordings: [], recordingsLoads: 0,
+  targets: {},
 });
 
 // ---------------------------------------------------------------- helpers
@@ -117,8 +121,14 @@ function authHeaders() {
   return token ? { Authorization: 'Bearer ' + token } : {};
 }
 
-async function api(method, path) {
-  const res = await fetch('/api/v1' + path, { method, headers: authHeaders(), cache: 'no-store' });
+// api calls the API; body, when given, is sent as JSON.
+async function api(method, path, body) {
+  const init = { method, headers: authHeaders(), cache: 'no-store' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch('/api/v1' + path, init);
   if (!res.ok) {
     let msg = res.status + ' ' + res.statusText, explained = false;
     try {
@@ -155,9 +165,12 @@ function writeProblem(e) {
 // ---------------------------------------------------------------- streams
 
 // streams maps "app/name" to the API's stream object; rows keeps one table
-// row per stream so updates change cells in place instead of redrawing.
+// row per stream so updates change cells in place instead of redrawing, and
+// targetRows the row under it that lists its restream targets (both rows
+// carry data-stream; the stream's own row comes first).
 const streams = new Map();
 const rows = new Map();
+const targetRows = new Map();
 
 function streamKey(s) {
   return s.key;
@@ -230,10 +243,14 @@ function renderStream(s) {
       cell('video', 'Video'), cell('audio', 'Audio'), cell('num bitrate', 'Bitrate'),
       cell('num viewers', 'Viewers'), cell('num uptime', 'Uptime'),
       el('td', { className: 'actions' }, watchBtn, ' ', record, ' ', kick));
+    row.classList.add('stream-row');
     rows.set(key, row);
+    const trow = targetsRow(key, row.cells.length);
+    targetRows.set(key, trow);
     // Keep the table sorted by key.
     const after = [...rows.keys()].sort().find((k) => k > key);
     $('streams').tBodies[0].insertBefore(row, after ? rows.get(after) : null);
+    row.after(trow);
     if (thumbs.shown) thumbs.observe(row);
   }
   const set = (cls, text) => {
@@ -251,6 +268,10 @@ function renderStream(s) {
   row.classList.toggle('waiting', s.publishing === false);
   const title = s.publishing === false ? 'publisher gone: waiting for it to reconnect' : '';
   if (row.title !== title) row.title = title;
+  const trow = targetRows.get(key);
+  renderTargets(trow, key, s);
+  trow.classList.toggle('playing', key === playingKey);
+  trow.classList.toggle('waiting', s.publishing === false);
   const recording = !!s.recording;
   row.classList.toggle('recording', recording);
   row.querySelector('.rec-badge').hidden = !recording;
@@ -265,12 +286,15 @@ function renderStream(s) {
 function removeStream(key) {
   streamsGen++;
   streams.delete(key);
+  delete ripple.targets[key];
   const row = rows.get(key);
   if (row) {
     row.remove();
     thumbs.forget(key, row);
   }
   rows.delete(key);
+  targetRows.get(key)?.remove();
+  targetRows.delete(key);
   updateEmpty();
 }
 
@@ -477,6 +501,163 @@ async function toggleRecord(key) {
   }
   refreshStreams();
   scheduleRecordings();
+}
+
+// ---------------------------------------------------------------- restream targets
+
+// A live stream's restream targets are its forward relays (those of the
+// config, of the on_publish hook's answer and of the API), listed in a row
+// under the stream's (a row of its own spans the table's width; after the
+// stream's row, so Watch stays the first button of tr[data-stream]) with
+// their state, bitrate and last error. With the API token entered each has
+// a remove button, and the row a URL field to add one (POST
+// /streams/{app}/{stream}/forwards). The server shows targets with their
+// stream key redacted and never echoes a submitted URL.
+const targetStates = { live: 'live', connecting: 'connecting', backoff: 'retrying', stopped: 'stopped' };
+
+// targetsUntil keeps the list fetched on every stats tick for a while after
+// a change, so that a new target's state shows up within a tick.
+let targetsUntil = 0;
+
+function targetsPath(key) {
+  return '/streams/' + keyPath(key) + '/forwards';
+}
+
+function targetsRow(key, columns) {
+  const list = el('ul', { className: 'targets' });
+  list.setAttribute('aria-label', 'Restream targets of ' + key);
+  const none = el('span', { className: 'targets-none muted', textContent: 'none' });
+  const input = el('input', {
+    className: 'target-url', type: 'text', placeholder: 'rtmps://host/app/KEY', spellcheck: false,
+    autocomplete: 'off', inputMode: 'url',
+  });
+  input.setAttribute('aria-label', 'Restream target URL for ' + key);
+  const add = el('button', { type: 'submit', textContent: 'Add target', className: 'add-target' });
+  add.setAttribute('aria-label', 'Add a restream target to ' + key);
+  const form = el('form', { className: 'target-add', autocomplete: 'off' }, input, add);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    addTarget(key, input, add);
+  });
+  const box = el('div', { className: 'targets-box' },
+    el('span', { className: 'targets-label muted', textContent: 'Restream' }), el('div', {}, list, none, form));
+  const row = el('tr', { className: 'targets-row' }, el('td', { className: 'targets-cell', colSpan: columns }, box));
+  row.dataset.stream = key;
+  return row;
+}
+
+function renderTargets(row, key, s) {
+  const targets = (s.relays || []).filter((r) => r.kind === 'forward');
+  ripple.targets[key] = targets;
+  const list = row.querySelector('ul.targets');
+  const items = new Map([...list.children].map((li) => [li.dataset.targetId, li]));
+  let prev = null;
+  for (const r of targets) {
+    const id = String(r.id);
+    let li = items.get(id);
+    if (!li) li = targetItem(key, r);
+    items.delete(id);
+    updateTargetItem(li, r);
+    // Keep the API's order (oldest first) without moving nodes needlessly.
+    const want = prev ? prev.nextSibling : list.firstChild;
+    if (want !== li) list.insertBefore(li, want);
+    prev = li;
+  }
+  for (const li of items.values()) li.remove();
+  row.querySelector('.targets-none').hidden = targets.length > 0;
+  // Without targets the row shows only with the token (to add one).
+  row.classList.toggle('empty', targets.length === 0);
+}
+
+function targetItem(key, r) {
+  const remove = el('button', { type: 'button', textContent: '×', className: 'danger remove-target' });
+  remove.setAttribute('aria-label', 'Stop restreaming ' + key + ' to ' + r.target);
+  remove.addEventListener('click', () => removeTarget(key, r.id, r.target, remove));
+  const li = el('li', { className: 'target' },
+    el('span', { className: 'target-state' }), ' ',
+    el('span', { className: 'target-dest' }), ' ',
+    el('span', { className: 'target-rate' }), ' ',
+    el('span', { className: 'target-source muted' }), ' ',
+    remove,
+    el('span', { className: 'target-error error' }));
+  li.dataset.targetId = String(r.id);
+  return li;
+}
+
+function updateTargetItem(li, r) {
+  const set = (cls, text) => {
+    const c = li.querySelector('.' + cls);
+    if (c.textContent !== text) c.textContent = text;
+    return c;
+  };
+  const state = r.state || 'connecting';
+  li.dataset.state = state;
+  set('target-state', targetStates[state] || state).title = 'since ' + (r.since || '?') +
+    (r.reconnects ? ', ' + r.reconnects + (r.reconnects === 1 ? ' reconnect' : ' reconnects') : '');
+  set('target-dest', r.target || '');
+  set('target-rate', state === 'live' ? formatBitrate(r.bitrate) : '');
+  set('target-source', r.source ? 'via ' + r.source : '');
+  // The last error stays shown while the target is not live: it says why.
+  let err = state === 'live' ? '' : (r.last_error || '');
+  if (err.length > 160) err = err.slice(0, 159) + '…';
+  const e = set('target-error', err);
+  e.hidden = !err;
+  e.title = r.last_error || '';
+}
+
+function targetProblem(e) {
+  // The server's own words say what is wrong with the URL (400), that the
+  // stream has as many targets as allowed (409), is gone (404), or that
+  // this server does not restream (501); they never quote the key.
+  if (e.explained && [400, 404, 409, 413, 501].includes(e.status)) return e.message + '.';
+  return writeProblem(e);
+}
+
+async function addTarget(key, input, btn) {
+  const url = input.value.trim();
+  if (!/^rtmps?:\/\/./i.test(url)) {
+    status('Add target failed: enter an rtmp:// or rtmps:// URL with its stream key.', true);
+    input.focus();
+    return;
+  }
+  btn.disabled = true;
+  try {
+    const r = await api('POST', targetsPath(key), { url });
+    input.value = '';
+    status('Restreaming ' + key + ' to ' + r.target + '.');
+  } catch (e) {
+    status('Add target failed: ' + targetProblem(e), true);
+  } finally {
+    btn.disabled = false;
+  }
+  targetsUntil = Date.now() + 30000;
+  refreshStreams();
+}
+
+async function removeTarget(key, id, target, btn) {
+  if (!confirm('Stop restreaming ' + key + ' to ' + target + '?')) return;
+  btn.disabled = true;
+  try {
+    await api('DELETE', targetsPath(key) + '/' + encodeURIComponent(id));
+    status('Stopped restreaming ' + key + ' to ' + target + '.');
+  } catch (e) {
+    status('Remove target failed: ' + targetProblem(e), true);
+    btn.disabled = false;
+  }
+  targetsUntil = Date.now() + 30000;
+  refreshStreams();
+}
+
+// targetsMoving reports whether the stream list is worth fetching on a
+// stats tick for the targets' sake: some stream restreams (states and
+// bitrates change), or one was just published or changed (its targets may
+// start a moment later).
+function targetsMoving() {
+  if (Date.now() < targetsUntil) return true;
+  for (const s of streams.values()) {
+    if ((s.relays || []).some((r) => r.kind === 'forward')) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- clients
@@ -793,6 +974,8 @@ function handleEvent(type, data) {
     case 'stream_published':
       // The event names the stream; codecs and size come with the list.
       mergeStream(d.key, { key: d.key, app: d.app, name: d.name, publishing: true, publisher: d.publisher });
+      // Its restream targets start with it: follow them for a while.
+      targetsUntil = Date.now() + 15000;
       refreshStreams();
       break;
     case 'stream_unpublished':
@@ -822,7 +1005,9 @@ function handleEvent(type, data) {
         if (s.video && st.fps) patch.video = Object.assign({}, s.video, { measured_fps: st.fps });
         mergeStream(st.key, patch);
       }
-      if (incomplete) refreshStreams();
+      // Restream targets are not in stats either: their states and
+      // bitrates come with the list, fetched again while they move.
+      if (incomplete || targetsMoving()) refreshStreams();
       break;
     }
     case 'recording_started':
@@ -933,6 +1118,7 @@ function stop() {
 function setPlaying(key) {
   playingKey = key;
   for (const [k, row] of rows) row.classList.toggle('playing', k === key);
+  for (const [k, row] of targetRows) row.classList.toggle('playing', k === key);
 }
 
 // Safari's ManagedMediaSource (iOS 17.1+, which has no MediaSource) only
@@ -1084,7 +1270,7 @@ function setToken(t) {
   document.body.classList.toggle('has-token', !!t);
   $('token-forget').hidden = !t;
   $('token').value = '';
-  $('token').placeholder = t ? 'token set' : 'for kick and record';
+  $('token').placeholder = t ? 'token set' : 'for changes';
   connectEvents();
 }
 
