@@ -34,7 +34,8 @@ type authPart struct {
 	trusted atomic.Pointer[auth.IPList]
 	httpIDs atomic.Uint64 // client ids of HTTP players ("http-N")
 	hls     hlsAuthCache
-	unwatch func() // set by Start
+	targets hookTargets // the on_publish answer's restream targets (forwards.go)
+	unwatch func()      // set by Start
 }
 
 // authRules maps the auth section and every app's auth settings.
@@ -234,7 +235,11 @@ func (a *authPart) admit(ctx context.Context, r access.Request) error {
 		RemoteIP: r.RemoteAddr, Protocol: r.Protocol}
 	switch {
 	case r.Action == access.Publish:
-		return a.chk.CheckPublish(ctx, req)
+		targets, err := a.chk.CheckPublishForward(ctx, req)
+		if err == nil {
+			a.targets.put(r.Key, targets) // forwards.go
+		}
+		return err
 	case r.Protocol == access.ProtoHLS, r.Protocol == access.ProtoThumbnail, r.Protocol == access.ProtoRecord:
 		// Requests that come again and again (a playlist per part, a
 		// thumbnail per refresh, a Range per seek) share HLS's cache.
