@@ -53,8 +53,18 @@ func (s *Server) listenTLS(cfg config.Config) error {
 		}
 		s.tls.httpsAddr = s.tls.httpsLn.Addr()
 	}
-	s.OnReload("tls", []string{"rtmp.tls.cert_file", "rtmp.tls.key_file", "http.tls.cert_file", "http.tls.key_file"},
-		s.reloadCerts)
+	// The files of a listener that is on can change while running; the
+	// rest of rtmp.tls and http.tls needs a restart.
+	var keys []string
+	if s.tls.rtmpCert != nil {
+		keys = append(keys, "rtmp.tls.cert_file", "rtmp.tls.key_file")
+	}
+	if s.tls.httpCert != nil {
+		keys = append(keys, "http.tls.cert_file", "http.tls.key_file")
+	}
+	if keys != nil {
+		s.onEveryReload("tls", keys, s.reloadCerts)
+	}
 	return nil
 }
 
