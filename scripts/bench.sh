@@ -18,7 +18,10 @@
 # setting; compare with nginx-rtmp's rtmp-1000). PROTO-rec-N (httpflv-rec-100,
 # ingest-rec-20) is the same scenario with every stream recorded to fMP4
 # (Ripple only): compare it with PROTO-N of the same run for the recorder's
-# cost (CPU per recorded stream, players' added latency).
+# cost (CPU per recorded stream, players' added latency). httpsflv-N is
+# HTTP-FLV over TLS (Ripple only, a self-signed certificate made here with
+# openssl, http.tls.listen on): compare it with httpflv-N of the same run for
+# the cost of TLS per player.
 #
 # Everything runs on 127.0.0.1, one server at a time, each run bounded in
 # players and time. Results go to $OUT (default: a temp dir): one JSON report
@@ -64,6 +67,9 @@ as_root() {
 need_tools() {
 	local missing=()
 	command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+	if [[ " $SCENARIOS " == *" httpsflv-"* ]]; then
+		command -v openssl >/dev/null || missing+=(openssl)
+	fi
 	if [[ " $SERVERS " == *" nginx-rtmp "* ]]; then
 		command -v nginx >/dev/null || missing+=(nginx-light)
 		[[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]] || missing+=(libnginx-mod-rtmp)
@@ -128,7 +134,7 @@ wait_port() {
 }
 
 # Ports: one pair per server, so a lingering socket never mixes them up.
-RIPPLE_RTMP=127.0.0.1:19361 RIPPLE_HTTP=127.0.0.1:18091
+RIPPLE_RTMP=127.0.0.1:19361 RIPPLE_HTTP=127.0.0.1:18091 RIPPLE_HTTPS=127.0.0.1:18491
 NGINX_RTMP=127.0.0.1:19362 NGINX_HTTP=127.0.0.1:18092
 LAL_RTMP=127.0.0.1:19363 LAL_HTTP=127.0.0.1:18093
 
@@ -141,13 +147,28 @@ SERVER_MAIN="" # what we stop
 # other two, and that the per-address connection caps are lifted: every
 # player of the benchmark comes from 127.0.0.1 (nginx-rtmp and lal have none).
 start_ripple() {
+	local https=""
+	if [[ ${5:-false} == true ]]; then
+		https=$RIPPLE_HTTPS
+		make_cert
+	fi
+	RIPPLE_HTTP_TLS_LISTEN=$https RIPPLE_HTTP_TLS_CERT_FILE=$WORK/cert.pem RIPPLE_HTTP_TLS_KEY_FILE=$WORK/key.pem \
 	RIPPLE_HTTP_MAX_CONNECTIONS_PER_IP=0 RIPPLE_RTMP_MAX_CONNECTIONS_PER_IP=0 \
 	RIPPLE_RTMP_LISTEN=$RIPPLE_RTMP RIPPLE_HTTP_LISTEN=$RIPPLE_HTTP RIPPLE_LOG_LEVEL=warn RIPPLE_HLS_ENABLED=$2 \
 		RIPPLE_HUB_MERGE_WINDOW=${3:-0s} RIPPLE_RECORD_ENABLED=${4:-false} \
 		RIPPLE_RECORD_PATH="$WORK/rec/{app}/{stream}/{time}.{ext}" "$WORK/$1" >>"$OUT/$1.log" 2>&1 &
 	SERVER_MAIN=$! SERVER_PIDS=$!
 	PIDS+=("$!")
-	wait_port $RIPPLE_RTMP && wait_port $RIPPLE_HTTP
+	wait_port $RIPPLE_RTMP && wait_port $RIPPLE_HTTP && { [[ -z $https ]] || wait_port "$https"; }
+}
+
+# make_cert: a self-signed ECDSA P-256 certificate for the HTTPS scenarios
+# (what ACME issuers hand out by default), made once per run.
+make_cert() {
+	[[ -s $WORK/cert.pem ]] && return 0
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 }
 
 start_nginx() {
@@ -245,6 +266,7 @@ play_url() {
 	case $proto in
 	rtmp | ingest) echo "rtmp://$rtmp/live/bench" ;;
 	httpflv) [[ $sv != nginx-rtmp ]] && echo "http://$http/live/bench.flv" ;;
+	httpsflv) [[ $sv == ripple* ]] && echo "https://$RIPPLE_HTTPS/live/bench.flv" ;;
 	wsflv) [[ $sv != nginx-rtmp ]] && echo "ws://$http/live/bench.flv" ;;
 	hls)
 		case $sv in
@@ -270,7 +292,7 @@ publish_url() {
 run_one() {
 	local sv=$1 sc=$2 proto=${2%-*} n=${2##*-}
 	local url pub players=$n publishers=1 warmup=$WARMUP stalled=0
-	local merge=0s record=false
+	local merge=0s record=false tls=false
 	if [[ $proto == *-rec ]]; then
 		if [[ $sv != ripple* ]]; then
 			log "$sc on $sv: recording scenarios are Ripple's only, skipped"
@@ -289,6 +311,9 @@ run_one() {
 		fi
 		proto=httpflv merge=200ms
 	fi
+	# httpsflv-N: HTTP-FLV over TLS (Ripple only: the others are not set up
+	# for it), to compare with httpflv-N in the same run.
+	[[ $proto == httpsflv ]] && tls=true
 	url=$(play_url "$sv" "$proto")
 	if [[ -z $url ]]; then
 		log "$sc on $sv: no such output, skipped"
@@ -304,7 +329,7 @@ run_one() {
 	local hls=false
 	[[ $proto == hls ]] && hls=true
 	case $sv in
-	ripple | ripple-base) start_ripple "$sv" $hls $merge $record ;;
+	ripple | ripple-base) start_ripple "$sv" $hls $merge $record $tls ;;
 	nginx-rtmp) start_nginx ;;
 	lal) start_lal $hls ;;
 	esac
@@ -316,7 +341,7 @@ run_one() {
 	PIDS+=("$pubpid")
 	sleep 1.5 # the publisher's handshake and first GOP
 	log "$sc on $sv: $players players, $WINDOW window"
-	timeout $((secs + 90)) "$WORK/ripple-bench" play -n "$players" -stalled "$stalled" -d "$WINDOW" -warmup "$warmup" \
+	timeout $((secs + 90)) "$WORK/ripple-bench" play -insecure=$tls -n "$players" -stalled "$stalled" -d "$WINDOW" -warmup "$warmup" \
 		-pid "$SERVER_PIDS" -server "$sv" -scenario "$sc" -json "$OUT/$sc.$sv.json" "$url" \
 		>"$OUT/$sc.$sv.txt" 2>&1 || log "$sc on $sv: ripple-bench play failed (see $OUT/$sc.$sv.txt)"
 	[[ -s $OUT/$sc.$sv.json ]] && REPORTS+=("$OUT/$sc.$sv.json")

@@ -11,6 +11,8 @@
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($('ripple-config').textContent || '{}');
 const rtmpPort = document.querySelector('meta[name="ripple-rtmp-port"]')?.content || '1935';
+// The RTMPS port, when the server has an RTMPS listener (0: none).
+const rtmpsPort = config.rtmps_port || 0;
 const tokenKey = 'ripple.apiToken';
 
 // window.ripple is what the browser tests (pkg/internal/e2e) read: every
@@ -62,6 +64,8 @@ function playURLs(app, stream) {
   return {
     rtmp: 'rtmp://' + rtmpHost + '/' + p,
     rtmpApp: 'rtmp://' + rtmpHost + '/' + app.split('/').map(encodeURIComponent).join('/'),
+    rtmps: rtmpsPort ? 'rtmps://' + location.hostname + ':' + rtmpsPort + '/' + p : '',
+    rtmpsApp: rtmpsPort ? 'rtmps://' + location.hostname + ':' + rtmpsPort + '/' + app.split('/').map(encodeURIComponent).join('/') : '',
     http: withPlayQuery(base + p + '.flv'),
     ws: withPlayQuery(ws + '//' + location.host + '/' + p + '.flv'),
     hls: withPlayQuery(base + p + '.m3u8'),
@@ -1096,8 +1100,27 @@ function updateURLs() {
   $('url-hls').value = u.hls;
   $('ffmpeg-url').textContent = u.rtmp;
   $('obs-server').textContent = u.rtmpApp;
+  if (u.rtmps) {
+    rtmpsRow();
+    $('url-rtmps').value = u.rtmps;
+    $('obs-server-tls').textContent = u.rtmpsApp;
+  }
   $('obs-key').textContent = stream || 'STREAM';
   return u;
+}
+
+// rtmpsRow adds, once, the RTMPS URL row after the RTMP one and the
+// rtmps:// server to the OBS hint (only when the server has RTMPS).
+function rtmpsRow() {
+  if ($('url-rtmps')) return;
+  const input = el('input', { id: 'url-rtmps', readOnly: true });
+  input.setAttribute('aria-label', 'RTMPS URL');
+  const copy = el('button', { type: 'button', textContent: 'Copy', dataset: { copy: 'url-rtmps' } });
+  copy.setAttribute('aria-label', 'Copy the RTMPS URL');
+  copyButton(copy);
+  const th = el('th', { scope: 'row', textContent: 'RTMPS' });
+  $('url-rtmp').closest('tr').after(el('tr', {}, th, el('td', {}, input), el('td', {}, copy)));
+  $('obs-server').after(' or ', el('code', { id: 'obs-server-tls' }));
 }
 
 function stop() {
@@ -1250,7 +1273,9 @@ video.addEventListener('ended', () => {
 });
 for (const id of ['app', 'stream']) $(id).addEventListener('input', updateURLs);
 $('recordings-only').addEventListener('change', refreshRecordings);
-for (const btn of document.querySelectorAll('[data-copy]')) {
+function copyButton(btn) {
+  if (btn.dataset.bound) return; // the RTMPS row's button may be bound first
+  btn.dataset.bound = '1';
   btn.addEventListener('click', async () => {
     const input = $(btn.dataset.copy);
     try {
@@ -1262,6 +1287,7 @@ for (const btn of document.querySelectorAll('[data-copy]')) {
     }
   });
 }
+for (const btn of document.querySelectorAll('[data-copy]')) copyButton(btn);
 
 function setToken(t) {
   token = t;

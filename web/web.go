@@ -48,6 +48,7 @@ const DefaultThumbnailInterval = 5 * time.Second
 
 type options struct {
 	rtmpPort          int
+	rtmpsPort         int // 0: no RTMPS listener
 	thumbnails        bool
 	thumbnailInterval time.Duration
 }
@@ -58,6 +59,13 @@ type Option func(*options)
 // WithRTMPPort sets the RTMP port shown in the page's rtmp:// URLs.
 func WithRTMPPort(port int) Option {
 	return func(o *options) { o.rtmpPort = port }
+}
+
+// WithRTMPS says the server has an RTMPS listener on port: the page then
+// shows rtmps://host:port/app/stream beside the RTMP URL and in the OBS hint.
+// port 0 (the default) shows none.
+func WithRTMPS(port int) Option {
+	return func(o *options) { o.rtmpsPort = port }
 }
 
 // WithThumbnails says whether the server answers GET /{app}/{stream}.jpg
@@ -79,6 +87,8 @@ type pageConfig struct {
 	Thumbnails bool `json:"thumbnails"`
 	// ThumbnailInterval is the refresh period of a thumbnail, in seconds.
 	ThumbnailInterval float64 `json:"thumbnail_interval_seconds"`
+	// RTMPSPort is the RTMPS listener's port; absent when there is none.
+	RTMPSPort int `json:"rtmps_port,omitempty"`
 }
 
 type libLoad struct {
@@ -103,7 +113,8 @@ func newHandler(vendor fs.FS, opts ...Option) *handler {
 	if o.thumbnailInterval <= 0 {
 		o.thumbnailInterval = DefaultThumbnailInterval
 	}
-	cfg := pageConfig{Libs: map[string]libLoad{}, Thumbnails: o.thumbnails, ThumbnailInterval: o.thumbnailInterval.Seconds()}
+	cfg := pageConfig{Libs: map[string]libLoad{}, Thumbnails: o.thumbnails, ThumbnailInterval: o.thumbnailInterval.Seconds(),
+		RTMPSPort: o.rtmpsPort}
 	h := &handler{vendor: http.FileServerFS(vendor)}
 	if libs, err := pinnedLibs(); err == nil {
 		for name, l := range libs {

@@ -68,7 +68,12 @@ type Log struct {
 
 // RTMP configures the RTMP listener and its sessions.
 type RTMP struct {
-	Listen           string        `mapstructure:"listen"`
+	// Listen is the plain RTMP address; empty turns it off (allowed only
+	// with TLS.Listen set).
+	Listen string `mapstructure:"listen"`
+	// TLS is the RTMPS listener (rtmp.tls.*): the same RTMP server behind
+	// TLS; off by default.
+	TLS              TLS           `mapstructure:"tls"`
 	ChunkSize        ByteSize      `mapstructure:"chunk_size"`
 	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout"`
 	ReadTimeout      time.Duration `mapstructure:"read_timeout"`
@@ -90,7 +95,12 @@ type RTMP struct {
 
 // HTTP configures the HTTP listener (HTTP-FLV, WebSocket-FLV, web page).
 type HTTP struct {
-	Listen       string        `mapstructure:"listen"`
+	// Listen is the plain HTTP address; empty turns it off (allowed only
+	// with TLS.Listen set).
+	Listen string `mapstructure:"listen"`
+	// TLS is the HTTPS listener (http.tls.*): the same handler (HTTP-FLV,
+	// WSS-FLV, HLS, API, page) behind TLS; off by default.
+	TLS          TLS           `mapstructure:"tls"`
 	AllowOrigin  string        `mapstructure:"allow_origin"`
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	// ReadTimeout bounds reading a request's headers and body; a

@@ -35,7 +35,8 @@ func (c *Config) Validate() error {
 		logLevels.check("log.level", c.Log.Level),
 		logFormats.check("log.format", c.Log.Format),
 
-		listenAddr("rtmp.listen", c.RTMP.Listen),
+		plainListen("rtmp.listen", c.RTMP.Listen, c.RTMP.TLS, "rtmp.tls.listen"),
+		c.RTMP.TLS.validate("rtmp.tls"),
 		inRange("rtmp.chunk_size", int64(c.RTMP.ChunkSize), MinChunkSize, MaxChunkSize),
 		positive("rtmp.handshake_timeout", c.RTMP.HandshakeTimeout),
 		positive("rtmp.read_timeout", c.RTMP.ReadTimeout),
@@ -47,7 +48,8 @@ func (c *Config) Validate() error {
 		positive("rtmp.play_wait", c.RTMP.PlayWait),
 		inRange("rtmp.ack_window", int64(c.RTMP.AckWindow), MinAckWindow, MaxAckWindow),
 
-		listenAddr("http.listen", c.HTTP.Listen),
+		plainListen("http.listen", c.HTTP.Listen, c.HTTP.TLS, "http.tls.listen"),
+		c.HTTP.TLS.validate("http.tls"),
 		headerValue("http.allow_origin", c.HTTP.AllowOrigin),
 		positive("http.write_timeout", c.HTTP.WriteTimeout),
 		positive("http.read_timeout", c.HTTP.ReadTimeout),

@@ -46,7 +46,24 @@ func TestValidate(t *testing.T) {
 		{name: "ack window", edit: func(c *Config) { c.RTMP.AckWindow = 1 << 32 },
 			err: "config: rtmp.ack_window: 4294967296 out of range [1024, 4294967295]"},
 		{name: "http listen", edit: func(c *Config) { c.HTTP.Listen = "" },
-			err: `config: http.listen: "" is not host:port: missing port in address`},
+			err: `config: http.listen: empty (only allowed when http.tls.listen is set)`},
+		{name: "https only", edit: func(c *Config) {
+			c.HTTP.Listen = ""
+			c.HTTP.TLS = TLS{Listen: ":8443", CertFile: "c.pem", KeyFile: "k.pem"}
+		}},
+		{name: "rtmps only", edit: func(c *Config) {
+			c.RTMP.Listen = ""
+			c.RTMP.TLS = TLS{Listen: "127.0.0.1:0", CertFile: "c.pem", KeyFile: "k.pem"}
+		}},
+		{name: "rtmp tls listen bad", edit: func(c *Config) { c.RTMP.TLS = TLS{Listen: "1936", CertFile: "c", KeyFile: "k"} },
+			err: `config: rtmp.tls.listen: "1936" is not host:port: address 1936: missing port in address`},
+		{name: "rtmp tls without cert", edit: func(c *Config) { c.RTMP.TLS = TLS{Listen: ":1936", KeyFile: "k"} },
+			err: `config: rtmp.tls.cert_file: empty, but rtmp.tls.listen is set (want a PEM certificate file)`},
+		{name: "http tls without key", edit: func(c *Config) { c.HTTP.TLS = TLS{Listen: ":8443", CertFile: "c"} },
+			err: `config: http.tls.key_file: empty, but http.tls.listen is set (want a PEM private key file)`},
+		{name: "tls files without listen are kept", edit: func(c *Config) { c.HTTP.TLS = TLS{CertFile: "c", KeyFile: "k"} }},
+		{name: "tls file control character", edit: func(c *Config) { c.HTTP.TLS.KeyFile = "k\n" },
+			err: `config: http.tls.key_file: "k\n" contains a control character`},
 		{name: "allow origin empty", edit: func(c *Config) { c.HTTP.AllowOrigin = "" },
 			err: `config: http.allow_origin: "" is empty (use "*" to allow any origin)`},
 		{name: "allow origin list", edit: func(c *Config) { c.HTTP.AllowOrigin = "https://a.example, https://b.example" }},

@@ -226,6 +226,14 @@ func (c *conn) run() {
 //nolint:contextcheck // slog wants a context only for handler values; the conn's has ended
 func (c *conn) logClosed(start time.Time) {
 	cause := c.closeCause()
+	if _, ok := errors.AsType[*TLSHandshakeError](cause); ok {
+		// Anyone can make these (a plain RTMP client on the RTMPS port, a
+		// scanner): one line a second at most.
+		if n, ok := c.s.tlsLog.Allow(); ok {
+			c.log.Warn("tls handshake failed", "err", cause, "suppressed", n)
+		}
+		return
+	}
 	level := closeLevel(cause)
 	attrs := []any{"err", cause, "duration", time.Since(start).Round(time.Millisecond)}
 	if key := c.streamKey(); key != "" {
@@ -250,6 +258,13 @@ func (c *conn) streamKey() string {
 func (c *conn) runInner() error {
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
 		return err
+	}
+	// On a TLS listener (RTMPS), the TLS handshake comes first, within the
+	// same HandshakeTimeout as the RTMP one.
+	if hs, ok := c.nc.(tlsHandshaker); ok {
+		if err := hs.HandshakeContext(c.ctx); err != nil {
+			return &TLSHandshakeError{Err: err}
+		}
 	}
 	if err := ServerHandshake(c.br, c.nc); err != nil {
 		return fmt.Errorf("handshake: %w", err)

@@ -118,7 +118,7 @@ func checkVersion(v byte) error {
 	case 6, 8, 9:
 		why = " (RTMPE, encrypted RTMP, is not supported)"
 	case 0x16:
-		why = " (a TLS handshake on the RTMP port; RTMPS is not supported)"
+		why = " (a TLS handshake on a plain RTMP port: RTMPS has a port of its own)"
 	case 'G', 'P', 'H', 'O', 'D', 'C':
 		why = fmt.Sprintf(" (%q: an HTTP request on the RTMP port)", rune(v))
 	}

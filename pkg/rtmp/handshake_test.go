@@ -146,7 +146,7 @@ func TestServerHandshakeVersion(t *testing.T) {
 		{9, "rtmp: unsupported handshake version 9 (RTMPE, encrypted RTMP, is not supported), want 3"},
 		{'G', `rtmp: unsupported handshake version 71 ('G': an HTTP request on the RTMP port), want 3`},
 		{'P', `rtmp: unsupported handshake version 80 ('P': an HTTP request on the RTMP port), want 3`},
-		{0x16, "rtmp: unsupported handshake version 22 (a TLS handshake on the RTMP port; RTMPS is not supported), want 3"},
+		{0x16, "rtmp: unsupported handshake version 22 (a TLS handshake on a plain RTMP port: RTMPS has a port of its own), want 3"},
 		{0, "rtmp: unsupported handshake version 0, want 3"},
 		{4, "rtmp: unsupported handshake version 4, want 3"},
 		{0xFF, "rtmp: unsupported handshake version 255, want 3"},

@@ -165,7 +165,24 @@ type Server struct {
 	// refusedLog rate-limits "connection refused": a flood of refused
 	// connects must not become a flood of log lines.
 	refusedLog netx.LogLimiter
+	// tlsLog rate-limits "tls handshake failed" (connections of a TLS
+	// listener that never got past TLS).
+	tlsLog netx.LogLimiter
 }
+
+// tlsHandshaker is a connection of a TLS listener (*tls.Conn): Serve on a
+// tls.NewListener serves RTMPS.
+type tlsHandshaker interface {
+	HandshakeContext(ctx context.Context) error
+}
+
+// TLSHandshakeError is the close cause of an RTMPS connection whose TLS
+// handshake failed (a plain RTMP client on the TLS port, a bad client
+// certificate setup, a timeout). It is logged at most once a second.
+type TLSHandshakeError struct{ Err error }
+
+func (e *TLSHandshakeError) Error() string { return "tls handshake: " + e.Err.Error() }
+func (e *TLSHandshakeError) Unwrap() error { return e.Err }
 
 // NewServer returns a Server publishing into and playing from h.
 func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
@@ -191,6 +208,9 @@ func (s *Server) stopAccepting() {
 }
 
 // Serve accepts connections on ln until Close, then returns ErrServerClosed.
+// It may run on several listeners at once (RTMP and RTMPS): they share the
+// connection caps. On a tls.NewListener, each connection's TLS handshake
+// runs on its own goroutine within HandshakeTimeout, after the caps.
 // Temporary accept errors (EMFILE, ECONNABORTED...) are retried with a
 // backoff from 5 ms doubling to 1 s, as net/http does; any other error is
 // returned. Serve closes ln.

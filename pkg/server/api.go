@@ -24,7 +24,13 @@ type ops struct {
 // to reads from this machine (api.Config.RequireToken) and says so once
 // here.
 func (s *Server) mountOps(mux *http.ServeMux) {
-	loopback := isLoopback(s.httpLn.Addr())
+	// Open only when every HTTP listener (plain, TLS) is on loopback.
+	loopback := true
+	for _, a := range []net.Addr{s.HTTPAddr(), s.HTTPSAddr()} {
+		if a != nil && !isLoopback(a) {
+			loopback = false
+		}
+	}
 	s.ops.api = api.New(api.Config{
 		Logger:        s.log.With("proto", "api"),
 		Token:         s.cfg.API.Token,
@@ -41,7 +47,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 	// wait for them.
 	s.add(part{name: "api", stage: stageListen, c: s.ops.api})
 	if !loopback && s.cfg.API.Token == "" {
-		s.log.Warn("api answers only reads from this machine: api.token is not set", "http", s.HTTPAddr().String(),
+		s.log.Warn("api answers only reads from this machine: api.token is not set", "http", addrString(s.HTTPAddr()),
 			"hint", "set api.token to use the api from elsewhere or to kick")
 	}
 	mux.Handle(api.Prefix+"/", s.ops.api)

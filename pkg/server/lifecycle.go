@@ -161,7 +161,7 @@ func (s *Server) closeAll() {
 	for _, p := range parts {
 		_ = p.c.Close() // nothing was served yet: nothing to report
 	}
-	for _, ln := range []net.Listener{s.rtmpLn, s.httpLn} {
+	for _, ln := range []net.Listener{s.rtmpLn, s.httpLn, s.tls.rtmpsLn, s.tls.httpsLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}

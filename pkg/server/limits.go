@@ -41,6 +41,9 @@ func (s *Server) limitHTTP(cfg config.Config, ln net.Listener) net.Listener {
 			return t != nil && t.Contains(a)
 		},
 	}
+	if ln == nil { // http.listen "": HTTPS only (wrapTLS shares the caps)
+		return nil
+	}
 	return netx.NewLimitListener(ln, &s.httpLim, s.limits.log)
 }
 

@@ -17,14 +17,14 @@ import (
 //	/               the player page and its assets
 //
 // Go 1.22 patterns cannot match a suffix, so "/" dispatches on it.
-func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort int, thumbEvery time.Duration) *http.ServeMux {
+func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort, rtmpsPort int, thumbEvery time.Duration) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok\n")) // a failed write means the client left: nothing to do
 	})
-	page := web.Handler(web.WithRTMPPort(rtmpPort), web.WithThumbnails(thumbs != nil, thumbEvery))
+	page := web.Handler(web.WithRTMPPort(rtmpPort), web.WithRTMPS(rtmpsPort), web.WithThumbnails(thumbs != nil, thumbEvery))
 	rt := suffixRouter{flv: flv, jpg: http.NotFoundHandler(), page: page}
 	if thumbs != nil {
 		rt.jpg = thumbs

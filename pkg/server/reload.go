@@ -28,6 +28,9 @@ type reloadPart struct {
 	// idempotent, and all-or-nothing: on error the part keeps its old
 	// settings (validate first, then swap).
 	apply func(cfg config.Config) error
+	// always: applied on every reload, changed keys or not (certificates:
+	// a renewal rewrites the files, not the configuration).
+	always bool
 }
 
 // reloader is the Server's SIGHUP state.
@@ -80,6 +83,7 @@ func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
 	defer r.mu.Unlock()
 	changed := config.Diff(r.cur, cfg)
 	parts, _ := classify(r.parts, withAppFields(changed, r.cur, cfg), appChanges(r.cur, cfg))
+	parts = withAlways(r.parts, parts)
 	_, restart := classify(r.parts, withAppFields(config.Diff(r.boot, cfg), r.boot, cfg), appChanges(r.boot, cfg))
 	res := ReloadResult{Changed: changed, Restart: restart}
 	for _, p := range parts {
@@ -96,6 +100,26 @@ func (s *Server) Reload(cfg config.Config) (ReloadResult, error) {
 	s.log.Info("config reloaded", "changed", orNone(changed), "applied", orNone(res.Applied),
 		"restart_required", orNone(restart))
 	return res, nil
+}
+
+// onEveryReload registers a part like OnReload whose apply also runs on
+// every reload in which none of its keys changed.
+func (s *Server) onEveryReload(name string, keys []string, apply func(cfg config.Config) error) {
+	s.reload.mu.Lock()
+	defer s.reload.mu.Unlock()
+	s.reload.parts = append(s.reload.parts, reloadPart{name: name, keys: keys, apply: apply, always: true})
+}
+
+// withAlways returns the parts of all (in registration order) that are in
+// owners or always apply.
+func withAlways(all, owners []reloadPart) []reloadPart {
+	var out []reloadPart
+	for _, p := range all {
+		if p.always || slices.ContainsFunc(owners, func(o reloadPart) bool { return o.name == p.name }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Draining reports whether shutdown has begun.

@@ -79,6 +79,7 @@ type Server struct {
 	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
 	relay   relayPart // forwards and edge apps (relay.go)
 	pprof   pprofPart // debug.pprof_listen (pprof.go)
+	tls     tlsPart   // RTMPS and HTTPS listeners, certificates (tls.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -98,11 +99,18 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 			s.closeAll() // the one cleanup: whatever was bound or built
 		}
 	}()
-	if s.rtmpLn, err = net.Listen("tcp", cfg.RTMP.Listen); err != nil {
-		return nil, fmt.Errorf("server: rtmp.listen %q: %w", cfg.RTMP.Listen, err)
+	if cfg.RTMP.Listen != "" { // "" serves RTMPS only
+		if s.rtmpLn, err = net.Listen("tcp", cfg.RTMP.Listen); err != nil {
+			return nil, fmt.Errorf("server: rtmp.listen %q: %w", cfg.RTMP.Listen, err)
+		}
 	}
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-		return nil, fmt.Errorf("server: http.listen %q: %w", cfg.HTTP.Listen, err)
+	if cfg.HTTP.Listen != "" { // "" serves HTTPS only
+		if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+			return nil, fmt.Errorf("server: http.listen %q: %w", cfg.HTTP.Listen, err)
+		}
+	}
+	if err := s.listenTLS(cfg); err != nil { // tls.go
+		return nil, err
 	}
 	if s.pprof, err = listenPprof(cfg.Debug.PprofListen); err != nil {
 		return nil, err
@@ -110,7 +118,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.pprof.ln != nil {
 		s.add(part{name: "pprof", stage: stageListen, c: s.pprof, serve: s.pprof.serve})
 	}
-	rtmpPort := portOf(s.rtmpLn.Addr())
+	rtmpPort := portOf(s.RTMPAddr())
 	s.initReload(cfg)
 	hc := hubConfig(cfg, log)
 	hc.Validator = func() hub.PacketValidator { return ingest.New() } // media validated once, at the door
@@ -121,7 +129,10 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, fmt.Errorf("server: auth: %w", err)
 	}
 	s.httpLn = s.limitHTTP(cfg, s.httpLn)
-	s.rtmpLn = proxyListener(cfg, log, s.rtmpLn, &s.panics)
+	if s.rtmpLn != nil {
+		s.rtmpLn = proxyListener(cfg, log, s.rtmpLn, &s.panics)
+	}
+	s.wrapTLS(cfg)
 	if err := s.initRelay(cfg); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -129,12 +140,16 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	rc.Authorize = s.auth.admit
 	rc.Panics = &s.panics
 	s.rtmp = rtmp.NewServer(rc, s.hub)
-	s.add(part{name: "rtmp", stage: stageListen, c: s.rtmp, serve: func() error {
-		if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
-			return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
+	var serveRTMP func() error
+	if s.rtmpLn != nil {
+		serveRTMP = func() error {
+			if err := s.rtmp.Serve(s.rtmpLn); err != nil && !errors.Is(err, rtmp.ErrServerClosed) {
+				return fmt.Errorf("server: rtmp on %s: %w", s.RTMPAddr(), err)
+			}
+			return nil
 		}
-		return nil
-	}})
+	}
+	s.add(part{name: "rtmp", stage: stageListen, c: s.rtmp, serve: serveRTMP})
 	s.flv = httpflv.NewHandler(httpflv.Config{
 		Logger:       log,
 		AllowOrigin:  cfg.HTTP.AllowOrigin,
@@ -148,7 +163,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.rec, err = s.newRecorder(cfg); err != nil {
 		return nil, err
 	}
-	mux := newMux(s.flv, s.thumbs, rtmpPort, cfg.Thumbnail.Interval)
+	mux := newMux(s.flv, s.thumbs, rtmpPort, portOf(s.RTMPSAddr()), cfg.Thumbnail.Interval)
 	s.mountOps(mux)
 	s.http = &http.Server{
 		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.serveRecordings(s.hls.wrap(mux))))),
@@ -157,14 +172,19 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.With("proto", listenerHTTP).Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(log.With("proto", listenerHTTP)), // tls.go
 	}
-	s.add(part{name: "http", stage: stageListen, c: s.http, serve: func() error {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("server: http on %s: %w", s.HTTPAddr(), err)
+	var serveHTTP func() error
+	if s.httpLn != nil {
+		serveHTTP = func() error {
+			if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("server: http on %s: %w", s.HTTPAddr(), err)
+			}
+			return nil
 		}
-		return nil
-	}})
+	}
+	s.add(part{name: "http", stage: stageListen, c: s.http, serve: serveHTTP})
+	s.serveTLS() // tls.go
 	return s, nil
 }
 
@@ -224,11 +244,20 @@ func portOf(a net.Addr) int {
 	return 0
 }
 
-// RTMPAddr is the bound RTMP address.
-func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
+// RTMPAddr is the bound RTMP address; nil when rtmp.listen is empty
+// (RTMPS only).
+func (s *Server) RTMPAddr() net.Addr { return addrOf(s.rtmpLn) }
 
-// HTTPAddr is the bound HTTP address.
-func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+// HTTPAddr is the bound HTTP address; nil when http.listen is empty
+// (HTTPS only).
+func (s *Server) HTTPAddr() net.Addr { return addrOf(s.httpLn) }
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
 
 // Run starts the parts, serves RTMP and HTTP until ctx ends or a server
 // fails, then shuts down: the listeners stop, RTMP sessions end, hub
@@ -248,8 +277,16 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	// Logged before serving (the listeners are bound and queue clients), so
 	// whoever reaches the server has seen them.
-	s.log.Info("ripple started", "rtmp", s.RTMPAddr().String(), "http", s.HTTPAddr().String())
+	started := []any{"rtmp", addrString(s.RTMPAddr()), "http", addrString(s.HTTPAddr())}
+	if a := s.RTMPSAddr(); a != nil {
+		started = append(started, "rtmps", a.String())
+	}
+	if a := s.HTTPSAddr(); a != nil {
+		started = append(started, "https", a.String())
+	}
+	s.log.Info("ripple started", started...)
 	urls := newStartURLs(s.RTMPAddr(), s.HTTPAddr(), s.hls.m != nil)
+	urls.addTLS(s.RTMPSAddr(), s.HTTPSAddr(), s.hls.m != nil)
 	s.log.Info("publish to", urls.publishAttrs()...)
 	s.log.Info("watch at", urls.watchAttrs()...)
 	for _, p := range s.registered() {

@@ -19,36 +19,79 @@ type startURLs struct {
 	FLV     string // http://host:port/live/stream.flv
 	WSFLV   string // ws://host:port/live/stream.flv
 	HLS     string // http://host:port/live/stream.m3u8; empty when HLS is off
+
+	// The TLS listeners' URLs (addTLS); empty when off.
+	RTMPS   string // rtmps://host:port/live/stream
+	PageTLS string // https://host:port/
+	FLVTLS  string // https://host:port/live/stream.flv
+	WSSFLV  string // wss://host:port/live/stream.flv
+	HLSTLS  string // https://host:port/live/stream.m3u8
 }
 
 // newStartURLs builds the URLs for the bound listeners.
+// A nil address is a listener that is off: its URLs stay empty.
 func newStartURLs(rtmpAddr, httpAddr net.Addr, hls bool) startURLs {
-	r, h := urlHost(rtmpAddr), urlHost(httpAddr)
-	u := startURLs{
-		Publish: "rtmp://" + r + "/" + exampleKey,
-		Page:    "http://" + h + "/",
-		FLV:     "http://" + h + "/" + exampleKey + ".flv",
-		WSFLV:   "ws://" + h + "/" + exampleKey + ".flv",
+	var u startURLs
+	if rtmpAddr != nil {
+		u.Publish = "rtmp://" + urlHost(rtmpAddr) + "/" + exampleKey
+		u.RTMP = u.Publish
 	}
-	u.RTMP = u.Publish
-	if hls {
-		u.HLS = "http://" + h + "/" + exampleKey + ".m3u8"
+	if httpAddr != nil {
+		h := urlHost(httpAddr)
+		u.Page = "http://" + h + "/"
+		u.FLV = "http://" + h + "/" + exampleKey + ".flv"
+		u.WSFLV = "ws://" + h + "/" + exampleKey + ".flv"
+		if hls {
+			u.HLS = "http://" + h + "/" + exampleKey + ".m3u8"
+		}
 	}
 	return u
+}
+
+// addTLS adds the URLs of the RTMPS and HTTPS listeners (nil: off).
+func (u *startURLs) addTLS(rtmpsAddr, httpsAddr net.Addr, hls bool) {
+	if rtmpsAddr != nil {
+		u.RTMPS = "rtmps://" + urlHost(rtmpsAddr) + "/" + exampleKey
+	}
+	if httpsAddr != nil {
+		h := urlHost(httpsAddr)
+		u.PageTLS = "https://" + h + "/"
+		u.FLVTLS = "https://" + h + "/" + exampleKey + ".flv"
+		u.WSSFLV = "wss://" + h + "/" + exampleKey + ".flv"
+		if hls {
+			u.HLSTLS = "https://" + h + "/" + exampleKey + ".m3u8"
+		}
+	}
 }
 
 // publishAttrs and watchAttrs are the attributes of the two start-up
 // lines, "publish to" and "watch at".
 func (u startURLs) publishAttrs() []any {
-	return []any{"url", u.Publish, "stream", "any app/name: " + exampleKey + " is an example"}
+	var attrs []any
+	attrs = appendSet(attrs, "url", u.Publish)
+	attrs = appendSet(attrs, "rtmps", u.RTMPS)
+	return append(attrs, "stream", "any app/name: "+exampleKey+" is an example")
 }
 
 func (u startURLs) watchAttrs() []any {
-	attrs := []any{"page", u.Page, "http-flv", u.FLV, "ws-flv", u.WSFLV, "rtmp", u.RTMP}
-	if u.HLS != "" {
-		attrs = append(attrs, "hls", u.HLS)
+	var attrs []any
+	for _, kv := range [][2]string{
+		{"page", u.Page}, {"http-flv", u.FLV}, {"ws-flv", u.WSFLV}, {"rtmp", u.RTMP}, {"hls", u.HLS},
+		{"page-https", u.PageTLS}, {"https-flv", u.FLVTLS}, {"wss-flv", u.WSSFLV}, {"rtmps", u.RTMPS},
+		{"hls-https", u.HLSTLS},
+	} {
+		attrs = appendSet(attrs, kv[0], kv[1])
 	}
 	return attrs
+}
+
+// appendSet appends key and value unless the value is empty (a listener
+// or a protocol that is off).
+func appendSet(attrs []any, key, value string) []any {
+	if value == "" {
+		return attrs
+	}
+	return append(attrs, key, value)
 }
 
 // urlHost is host:port for a URL reaching the listener at a from this
