@@ -32,7 +32,7 @@ type browser struct {
 // when Chromium is missing, so CI cannot pass without running the browser
 // tests. The flags keep Chromium off the network (this machine has none but
 // loopback): no QUIC, background networking, component updates or sync.
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	var bin string
 	for _, name := range chromiumNames {
@@ -67,6 +67,7 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.WindowSize(1280, 1000),
 		chromedp.CombinedOutput(lineWriter{b.logs}),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	start := time.Now()

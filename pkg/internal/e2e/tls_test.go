@@ -5,15 +5,18 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/internal/tlsx/tlstest"
@@ -137,4 +140,35 @@ func TestTLSCertificateSwap(t *testing.T) {
 	_, err = tls.DialWithDialer(d, "tcp", s.RTMPAddr, cfg)
 	require.Error(t, err)
 	s.logLine(t, 10*time.Second, 0, "a TLS handshake on a plain RTMP port")
+}
+
+// TestTLSBrowser: the page loaded over https builds https and wss play
+// URLs, and Chromium plays the stream from it with mpegts.js over wss://
+// and with hls.js over https:// (the test CA's leaf is accepted with
+// --ignore-certificate-errors: Chromium has no flag to add one CA).
+func TestTLSBrowser(t *testing.T) {
+	t.Parallel()
+	const key = "live/tlsweb"
+	ca := tlstest.NewCA(t)
+	s := startTLSServer(t, ca, t.TempDir())
+	pub := publishLoop(t, s.server, key, mediaPath(t, "h264_aac_gop1s.mp4"))
+	s.waitLive(t, key, pub)
+	br := startBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+	for _, tc := range []struct{ proto, engine, scheme string }{
+		{"ws", "mpegts.js", "wss://"},
+		{"hls", "hls.js", "https://"},
+	} {
+		t.Run(tc.proto, func(t *testing.T) {
+			tb := br.newTab(t, t.Name())
+			tb.do(t, "open the page over https", pageTimeout,
+				chromedp.Navigate("https://"+s.HTTPSAddr+"/#"+key+"?"+tc.proto))
+			requireLocalLibs(t, tb)
+			tb.do(t, "press Play", pageTimeout, chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
+			res := eval[playResult](t, tb, "watch playback", browserPlayTimeout+5*time.Second,
+				fmt.Sprintf(watchPlayback, 3.0, browserPlayTimeout.Milliseconds()))
+			require.True(t, res.OK, "%s (state: %+v)", res.Reason, res)
+			require.Equal(t, tc.engine, res.Engine)
+			require.True(t, strings.HasPrefix(res.URL, tc.scheme+s.HTTPSAddr+"/"), "play URL %s", res.URL)
+		})
+	}
 }
