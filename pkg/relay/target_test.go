@@ -64,7 +64,7 @@ func TestTargetDisplayRedacts(t *testing.T) {
 	require.Equal(t, "http://o/live/****", tg.display("live", "cam"))
 }
 
-func TestTargetRTMPS(t *testing.T) {
+func TestParseTargetRTMPS(t *testing.T) {
 	tg, err := parseTarget("rtmps://live-api-s.facebook.com:443/rtmp/KEY?s=1", false)
 	require.NoError(t, err)
 	c, p := tg.rtmpURL("live", "cam", "ripple_hops=1")
