@@ -29,15 +29,25 @@ type Relay struct {
 	// name in an edge app starts one, so without it random names make the
 	// server dial its origins without limit.
 	MaxPulls int `mapstructure:"max_pulls"`
+	// MaxTargetsPerStream bounds the forwards of one stream: the app's
+	// forward list, the on_publish hook's targets and the API's together.
+	MaxTargetsPerStream int `mapstructure:"max_targets_per_stream"`
+	// TLSInsecureSkipVerify accepts any certificate from rtmps:// and
+	// https:// destinations and origins (self-signed test servers): the
+	// connection is encrypted but not authenticated.
+	TLSInsecureSkipVerify bool `mapstructure:"tls_insecure_skip_verify"`
 }
 
-// MaxRelayPulls bounds relay.max_pulls.
-const MaxRelayPulls = 100000
+// Bounds of relay.max_pulls and relay.max_targets_per_stream.
+const (
+	MaxRelayPulls   = 100000
+	MaxRelayTargets = 256
+)
 
 // Edge puts an app in edge mode when Origins is not empty: players pull
 // from the origins on demand, publishers are pushed up to one.
 type Edge struct {
-	// Origins are rtmp://host[:port]/app[/stream] and
+	// Origins are rtmp[s]://host[:port]/app[/stream] and
 	// http[s]://host[:port]/path[/{stream}.flv] templates ({app}, {stream}).
 	Origins []string `mapstructure:"origins"`
 	// Selection is failover (in order; the default) or hash (consistent
@@ -64,6 +74,9 @@ func (c *Config) validateRelay() error {
 	if r.MaxPulls < 1 || r.MaxPulls > MaxRelayPulls {
 		errs = append(errs, fmt.Errorf("config: relay.max_pulls: %d out of range [1, %d]", r.MaxPulls, MaxRelayPulls))
 	}
+	if r.MaxTargetsPerStream < 1 || r.MaxTargetsPerStream > MaxRelayTargets {
+		errs = append(errs, fmt.Errorf("config: relay.max_targets_per_stream: %d out of range [1, %d]", r.MaxTargetsPerStream, MaxRelayTargets))
+	}
 	if r.BackoffMax < r.BackoffMin {
 		errs = append(errs, fmt.Errorf("config: relay.backoff_max: %s is less than relay.backoff_min %s", r.BackoffMax, r.BackoffMin))
 	}
@@ -72,6 +85,9 @@ func (c *Config) validateRelay() error {
 		key := "apps." + name
 		if len(a.Forward) > MaxRelayURLs {
 			errs = append(errs, fmt.Errorf("config: %s.forward: %d destinations, limit %d", key, len(a.Forward), MaxRelayURLs))
+		} else if len(a.Forward) > r.MaxTargetsPerStream {
+			errs = append(errs, fmt.Errorf("config: %s.forward: %d destinations, more than relay.max_targets_per_stream %d",
+				key, len(a.Forward), r.MaxTargetsPerStream))
 		}
 		for i, u := range a.Forward {
 			errs = append(errs, relayURL(fmt.Sprintf("%s.forward[%d]", key, i), u, false))
@@ -110,12 +126,12 @@ func relayURL(key, raw string, allowHTTP bool) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("config: %s: %q has no scheme (want rtmp://host/app)", key, raw)
-	case scheme == "rtmp":
+	case scheme == "rtmp", scheme == "rtmps":
 	case allowHTTP && (scheme == "http" || scheme == "https"):
 	default:
-		want := "rtmp"
+		want := "rtmp or rtmps"
 		if allowHTTP {
-			want = "rtmp, http or https"
+			want = "rtmp, rtmps, http or https"
 		}
 		return fmt.Errorf("config: %s: %q: scheme %q is not %s", key, raw, scheme, want)
 	}
@@ -123,8 +139,8 @@ func relayURL(key, raw string, allowHTTP bool) error {
 	if host == "" {
 		return fmt.Errorf("config: %s: %q has no host", key, raw)
 	}
-	if scheme == "rtmp" && strings.Trim(strings.SplitN(path, "?", 2)[0], "/") == "" {
-		return fmt.Errorf("config: %s: %q has no app (want rtmp://host[:port]/app[/stream])", key, raw)
+	if strings.HasPrefix(scheme, "rtmp") && strings.Trim(strings.SplitN(path, "?", 2)[0], "/") == "" {
+		return fmt.Errorf("config: %s: %q has no app (want rtmp[s]://host[:port]/app[/stream])", key, raw)
 	}
 	rest = strings.NewReplacer("{app}", "", "{stream}", "").Replace(raw)
 	if strings.ContainsAny(rest, "{} \t\r\n") {

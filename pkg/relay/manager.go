@@ -3,6 +3,7 @@ package relay
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
 // Manager runs every relay of one server: it watches the hub for publishes
@@ -100,6 +102,7 @@ func New(cfg Config, h *hub.Hub) (*Manager, error) {
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
 		ResponseHeaderTimeout: cfg.Timeout,
 		TLSHandshakeTimeout:   cfg.Timeout,
+		TLSClientConfig:       cfg.httpTLS(),
 		DisableCompression:    true, // FLV is not compressible; gzip only adds latency
 		MaxIdleConnsPerHost:   4,
 	}}
@@ -241,9 +244,31 @@ func (m *Manager) goLocked(st *status, cancel func(error), run func()) {
 	}()
 }
 
-func (m *Manager) newStatusLocked(kind Kind, key, target string) *status {
+func (m *Manager) newStatusLocked(kind Kind, src TargetSource, key, target string) *status {
 	m.nextID++
-	return newStatus(m.log, m.nextID, kind, key, target, time.Now())
+	return newStatus(m.log, m.nextID, kind, src, key, target, time.Now())
+}
+
+// clientConfig is the RTMP client configuration of every relay connection.
+func (m *Manager) clientConfig() rtmp.ClientConfig {
+	return rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, ChunkSize: m.cfg.ChunkSize, Panics: m.cfg.Panics,
+		TLS: m.cfg.TLS, InsecureSkipVerify: m.cfg.InsecureSkipVerify}
+}
+
+// httpTLS is the TLS configuration of https:// origins (nil: Go's default).
+func (c Config) httpTLS() *tls.Config {
+	if c.TLS == nil && !c.InsecureSkipVerify {
+		return nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLS != nil {
+		tc = c.TLS.Clone()
+		tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
+	}
+	if c.InsecureSkipVerify {
+		tc.InsecureSkipVerify = true //nolint:gosec // asked for: self-signed test servers
+	}
+	return tc
 }
 
 // onEvent is the hub watcher: it runs on the hub caller's goroutine, so it
@@ -301,7 +326,7 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 		}
 		return false
 	}
-	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, key, ""))
+	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, SourceConfig, key, ""))
 	m.pulls[key] = p
 	m.goLocked(p.st, p.cancel, p.run)
 	return true

@@ -97,7 +97,7 @@ func (p *puller) loop() error {
 	var lastErr error
 	for i := 0; ; i = (i + 1) % len(order) {
 		o := p.e.origins[order[i]]
-		p.st.connecting(o.display(p.app, p.name), lastErr)
+		p.st.connecting(o.display(p.app, p.name), o.secrets(p.app, p.name, p.currentQuery()), lastErr)
 		got, err := p.pullOnce(o)
 		if p.ctx.Err() != nil {
 			return context.Cause(p.ctx)

@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +19,23 @@ import (
 // by the hub's StreamInfo.Since: a stream that ends and is published again
 // is a new instance with new pushers).
 type pushSet struct {
-	since time.Time
-	list  []*pusher
+	since    time.Time
+	hopQuery string // ripple_hops=N+1 for this instance's destinations
+	// started: the configured forwards, the edge push and the hook's
+	// targets were started (AddTarget may create the set before).
+	started bool
+	list    []*pusher
+}
+
+// forwards counts the set's forwards (what MaxTargets bounds).
+func (s *pushSet) forwards() int {
+	n := 0
+	for _, p := range s.list {
+		if p.kind == KindForward {
+			n++
+		}
+	}
+	return n
 }
 
 // liveResetsBackoff: a push that stayed live this long starts its next
@@ -32,6 +49,7 @@ const liveResetsBackoff = 10 * time.Second
 // only fills and drops its own reader's queue.
 type pusher struct {
 	m         *Manager
+	kind      Kind
 	key       string
 	app, name string
 	since     time.Time
@@ -43,21 +61,26 @@ type pusher struct {
 	cancel context.CancelCauseFunc
 }
 
-// startPushes starts the forwards and the edge push of a newly published
-// stream. Streams pulled by an edge (publisher protocol "relay") are never
-// relayed on; streams that already crossed MaxHops relays are not forwarded.
+// startPushes starts the forwards, the edge push and the hook's targets
+// (Config.StreamTargets) of a newly published stream. Streams pulled by an
+// edge (publisher protocol "relay") are never relayed on; streams that
+// already crossed MaxHops relays are not forwarded.
 func (m *Manager) startPushes(key string, info hub.PublisherInfo) {
 	if info.Protocol == access.ProtoRelay {
 		return
 	}
-	app, name := splitKey(key)
+	app, _ := splitKey(key)
 	fwd := m.forwards[app]
 	e := m.edges[app]
 	var up []target
 	if e != nil {
 		up = e.pushOrder(key)
 	}
-	if len(fwd) == 0 && len(up) == 0 {
+	var extra []string
+	if m.cfg.StreamTargets != nil {
+		extra = m.cfg.StreamTargets(key, info)
+	}
+	if len(fwd) == 0 && len(up) == 0 && len(extra) == 0 {
 		return
 	}
 	si, ok := m.hub.Stream(key) // outside m.mu: hub calls may emit events
@@ -69,38 +92,151 @@ func (m *Manager) startPushes(key string, info hub.PublisherInfo) {
 		m.log.Warn("stream not relayed: too many relay hops", "stream", key, "hops", hops, "max", MaxHops)
 		return
 	}
-	hopQuery := fmt.Sprintf("%s=%d", hopsParam, hops+1)
+	var hooked []target
+	for _, raw := range extra {
+		t, err := parseDestination(raw)
+		if err != nil {
+			m.log.Warn("stream target skipped", "stream", key, "source", SourceHook.String(), "target", Redact(raw), "err", err)
+			continue
+		}
+		hooked = append(hooked, t)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || !m.started {
 		return
 	}
-	if set := m.pushes[key]; set != nil && set.since.Equal(si.Since) {
+	set := m.pushes[key]
+	switch {
+	case set == nil || !set.since.Equal(si.Since):
+		set = &pushSet{since: si.Since, hopQuery: hopQuery(hops)}
+		m.pushes[key] = set
+	case set.started:
 		return // already relaying this instance
 	}
-	set := &pushSet{since: si.Since}
+	set.started = true
 	for _, t := range fwd {
-		set.list = append(set.list, m.newPusherLocked(KindForward, key, app, name, si.Since, []target{t}, hopQuery))
+		m.startPusherLocked(set, m.newPusherLocked(KindForward, SourceConfig, key, si.Since, []target{t}, set.hopQuery))
 	}
 	if len(up) > 0 {
-		q := hopQuery
+		q := set.hopQuery
 		if e.cfg.PassQuery {
-			q = joinQuery(stripHops(info.Query), hopQuery)
+			q = joinQuery(stripHops(info.Query), set.hopQuery)
 		}
-		set.list = append(set.list, m.newPusherLocked(KindPush, key, app, name, si.Since, up, q))
+		m.startPusherLocked(set, m.newPusherLocked(KindPush, SourceConfig, key, si.Since, up, q))
 	}
-	m.pushes[key] = set
-	for _, p := range set.list {
-		m.goLocked(p.st, p.cancel, func() { p.run(set) })
+	for _, t := range hooked {
+		if set.forwards() >= m.cfg.MaxTargets {
+			m.log.Warn("stream target skipped", "stream", key, "source", SourceHook.String(),
+				"target", Redact(t.raw), "err", ErrTooManyTargets, "limit", m.cfg.MaxTargets)
+			continue
+		}
+		m.startPusherLocked(set, m.newPusherLocked(KindForward, SourceHook, key, si.Since, []target{t}, set.hopQuery))
 	}
 }
 
-func (m *Manager) newPusherLocked(kind Kind, key, app, name string, since time.Time, ts []target, query string) *pusher {
-	p := &pusher{m: m, key: key, app: app, name: name, since: since, targets: ts, query: query}
+// hopQuery is the hop parameter of a stream that arrived after hops relays.
+func hopQuery(hops int) string { return fmt.Sprintf("%s=%d", hopsParam, hops+1) }
+
+// parseDestination parses a per-stream target (rtmp:// or rtmps://).
+func parseDestination(raw string) (target, error) {
+	t, err := parseTarget(raw, false)
+	if err != nil {
+		return target{}, fmt.Errorf("%w: %s", ErrInvalidTarget, strings.TrimPrefix(err.Error(), "relay: "))
+	}
+	return t, nil
+}
+
+// AddTarget starts pushing the live stream key to rawURL (rtmp:// or
+// rtmps://, with the {app} and {stream} templates of forwards) as a forward
+// of its own: own hub reader, bounded queue, reconnects with backoff. It
+// runs until RemoveTarget or the end of the stream instance (it survives a
+// publisher's reconnect within the hub's grace). src says who asked. It
+// returns the new forward's Status (its ID names it for RemoveTarget), or
+// ErrInvalidTarget, ErrNotLive, ErrTooManyTargets (MaxTargets) or
+// ErrClosed.
+func (m *Manager) AddTarget(key, rawURL string, src TargetSource) (Status, error) {
+	t, err := parseDestination(rawURL)
+	if err != nil {
+		return Status{}, err
+	}
+	si, ok := m.hub.Stream(key) // outside m.mu: hub calls may emit events
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %s", ErrNotLive, key)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || !m.started {
+		return Status{}, ErrClosed
+	}
+	set := m.pushes[key]
+	if set == nil || !set.since.Equal(si.Since) {
+		set = &pushSet{since: si.Since, hopQuery: hopQuery(hopsOf(si.Publisher.Query))}
+		m.pushes[key] = set
+	}
+	if n := set.forwards(); n >= m.cfg.MaxTargets {
+		return Status{}, fmt.Errorf("%w: %d, limit %d", ErrTooManyTargets, n, m.cfg.MaxTargets)
+	}
+	p := m.newPusherLocked(KindForward, src, key, si.Since, []target{t}, set.hopQuery)
+	m.startPusherLocked(set, p)
+	return p.st.snapshot(), nil
+}
+
+// RemoveTarget stops the forward id of the stream key (any source; a
+// configured one comes back with the next stream instance). The
+// destination gets deleteStream, so its stream ends at once. It returns
+// without waiting; ErrNoTarget if key has no such forward.
+func (m *Manager) RemoveTarget(key string, id uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := m.pushes[key]
+	if set == nil {
+		return fmt.Errorf("%w: %d", ErrNoTarget, id)
+	}
+	for _, p := range set.list {
+		if p.kind == KindForward && p.st.s.ID == id { // ID never changes
+			set.list = removeOne(set.list, p)
+			p.cancel(errRemoved)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %d", ErrNoTarget, id)
+}
+
+// Targets returns the forwards of the stream key (configured, hook and API
+// ones), oldest first, redacted like every Status.
+func (m *Manager) Targets(key string) []Status {
+	m.mu.Lock()
+	var sts []*status
+	if set := m.pushes[key]; set != nil {
+		for _, p := range set.list {
+			if p.kind == KindForward {
+				sts = append(sts, p.st)
+			}
+		}
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, st.snapshot())
+	}
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (m *Manager) newPusherLocked(kind Kind, src TargetSource, key string, since time.Time, ts []target, query string) *pusher {
+	app, name := splitKey(key)
+	p := &pusher{m: m, kind: kind, key: key, app: app, name: name, since: since, targets: ts, query: query}
 	p.ctx, p.cancel = context.WithCancelCause(context.Background())
-	p.st = m.newStatusLocked(kind, key, ts[0].display(app, name))
+	p.st = m.newStatusLocked(kind, src, key, ts[0].display(app, name))
 	return p
+}
+
+// startPusherLocked adds p to set and runs it.
+func (m *Manager) startPusherLocked(set *pushSet, p *pusher) {
+	set.list = append(set.list, p)
+	m.goLocked(p.st, p.cancel, func() { p.run(set) })
 }
 
 // streamEnded stops the pushers of key's ended instance that are not live
@@ -114,8 +250,9 @@ func (m *Manager) streamEnded(key string) {
 		return
 	}
 	delete(m.pushes, key)
+	list := slices.Clone(set.list)
 	m.mu.Unlock()
-	for _, p := range set.list {
+	for _, p := range list {
 		if p.st.state() != StateLive {
 			p.cancel(errEnded)
 		}
@@ -159,7 +296,7 @@ func (p *pusher) loop() error {
 	var err error
 	for i := 0; ; i = (i + 1) % len(p.targets) {
 		t := p.targets[i]
-		p.st.connecting(t.display(p.app, p.name), err)
+		p.st.connecting(t.display(p.app, p.name), t.secrets(p.app, p.name, p.query), err)
 		start := time.Now()
 		err = p.pushOnce(t)
 		if errors.Is(err, errEnded) {
@@ -192,12 +329,12 @@ func (p *pusher) pushOnce(t target) error {
 	connect, stream := t.rtmpURL(p.app, p.name, p.query)
 	ctx, cancel := context.WithTimeout(p.ctx, m.cfg.Timeout)
 	defer cancel()
-	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, ChunkSize: m.cfg.ChunkSize, Panics: m.cfg.Panics})
+	c, err := rtmp.Dial(ctx, connect, m.clientConfig())
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if p.ctx.Err() != nil {
+		if p.ctx.Err() != nil && !p.removed() {
 			c.Abort() // stopped, not ended: see the AfterFunc below
 			return
 		}
@@ -214,8 +351,15 @@ func (p *pusher) pushOnce(t target) error {
 	// local stream that really ended (io.EOF below) is closed with
 	// deleteStream by the deferred Close, and ends there at once too.
 	// Whichever of the two runs first decides (Close after Abort does
-	// nothing): both look at p.ctx.
-	stop := context.AfterFunc(p.ctx, c.Abort)
+	// nothing): both look at p.ctx. A removed target (RemoveTarget) is
+	// closed with deleteStream: its stream ends at the destination now.
+	stop := context.AfterFunc(p.ctx, func() {
+		if p.removed() {
+			_ = c.Close() // always nil
+			return
+		}
+		c.Abort()
+	})
 	defer stop()
 	info := hub.ReaderInfo{Protocol: access.ProtoRelay, RemoteAddr: t.display(p.app, p.name)}
 	for {
@@ -246,6 +390,9 @@ func (p *pusher) pushOnce(t target) error {
 		p.st.set(StateLive, fmt.Errorf("destination too slow: %w", err))
 	}
 }
+
+// removed reports whether RemoveTarget stopped p.
+func (p *pusher) removed() bool { return errors.Is(context.Cause(p.ctx), errRemoved) }
 
 // stripHops removes a hop count from a publisher's query before ours is
 // added.

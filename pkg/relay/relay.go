@@ -12,6 +12,14 @@
 //     players stay attached; it stops IdleTimeout after the last player left.
 //   - Edge push: a publisher on an edge app is pushed up to an origin (same
 //     origin selection), while the local hub still serves local players.
+//   - Per-stream targets (restreaming): one live stream instance pushed to
+//     more destinations, from the on_publish hook's answer
+//     (Config.StreamTargets) or the API (Manager.AddTarget), each a forward
+//     of its own that ends with the stream instance or RemoveTarget.
+//
+// Destinations and origins are rtmp://, rtmps:// (RTMP over TLS) or, for
+// pulls, http(s):// HTTP-FLV. Their stream keys are secrets: everything the
+// package shows of a URL (Status, logs, errors) goes through Redact.
 //
 // Every relay reconnects with capped exponential backoff and jitter, logs one
 // line per state change and nothing per packet, and is visible through
@@ -19,13 +27,16 @@
 package relay
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
@@ -42,6 +53,13 @@ const (
 	// DefaultNotFoundCache is how long a key whose pull found no origin
 	// with the stream is refused at once instead of starting a new pull.
 	DefaultNotFoundCache = 5 * time.Second
+	// DefaultMaxTargets bounds the forwards of one stream (configured,
+	// hook and API ones together).
+	DefaultMaxTargets = 16
+
+	// MaxTargetURL bounds the length of a destination URL given to
+	// AddTarget or by StreamTargets.
+	MaxTargetURL = 2048
 
 	// MaxHops bounds how many relays a stream may cross: a forward adds
 	// hopsParam=N+1 to the destination's publish query and streams that
@@ -95,6 +113,27 @@ type Config struct {
 	// that relay ends with one Error line and its stack, the others and
 	// the server go on.
 	Panics *guard.Recorder
+
+	// TLS configures rtmps:// and https:// connections (nil: the system
+	// roots); the server name is each URL's host.
+	TLS *tls.Config
+	// InsecureSkipVerify accepts any certificate from rtmps:// and
+	// https:// peers (self-signed test servers): encrypted, not
+	// authenticated.
+	InsecureSkipVerify bool
+
+	// MaxTargets bounds the forwards of one stream instance: configured
+	// (AppConfig.Forward), hook (StreamTargets) and API (AddTarget) ones
+	// together. Hook and API targets beyond it are refused
+	// (ErrTooManyTargets). 0: DefaultMaxTargets.
+	MaxTargets int
+	// StreamTargets, if set, returns extra destinations for a newly
+	// published stream instance (the on_publish hook's answer): rtmp:// or
+	// rtmps:// URLs, handled like AddTarget(key, url, SourceHook). It is
+	// called once per instance, when its pushes start, on the hub's event
+	// goroutine: it must return quickly and must not call the hub. Invalid
+	// URLs are logged (redacted) and skipped.
+	StreamTargets func(key string, pub hub.PublisherInfo) []string
 }
 
 // AppConfig is one app's relay settings.
@@ -126,8 +165,18 @@ type EdgeConfig struct {
 var (
 	ErrClosed   = errors.New("relay: manager closed")
 	ErrNotFound = errors.New("relay: no origin has the stream")
+	// ErrNotLive: AddTarget for a key that is not published.
+	ErrNotLive = errors.New("relay: stream is not live")
+	// ErrInvalidTarget: a destination URL that is not rtmp[s]://host/app…
+	// within MaxTargetURL bytes without control characters.
+	ErrInvalidTarget = errors.New("relay: invalid target")
+	// ErrTooManyTargets: the stream already has MaxTargets forwards.
+	ErrTooManyTargets = errors.New("relay: too many targets for the stream")
+	// ErrNoTarget: RemoveTarget of an id that is not a forward of the key.
+	ErrNoTarget = errors.New("relay: no such target")
 	errIdle     = errors.New("relay: idle: no players")
 	errEnded    = errors.New("relay: stream ended")
+	errRemoved  = errors.New("relay: target removed")
 )
 
 func (c Config) withDefaults() Config {
@@ -149,6 +198,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NotFoundCache <= 0 {
 		c.NotFoundCache = DefaultNotFoundCache
+	}
+	if c.MaxTargets <= 0 {
+		c.MaxTargets = DefaultMaxTargets
 	}
 	return c
 }
@@ -175,16 +227,74 @@ func splitKey(key string) (app, name string) {
 	return key[:i], key[i+1:]
 }
 
-// redact drops the query (auth tokens), fragment and user info from a URL
-// for logs and Status.
-func redact(raw string) string {
-	base, _, _ := strings.Cut(raw, "?")
-	base, _, _ = strings.Cut(base, "#")
-	if u, err := url.Parse(base); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
+// Redact returns rawURL as the package shows it (Status, logs, errors):
+// without user info, query and fragment, and with the stream key — the last
+// path element after the app — replaced by ****:
+// rtmp://a.rtmp.youtube.com/live2/KEY?x=1 → rtmp://a.rtmp.youtube.com/live2/****.
+// A URL whose path is only the app keeps it; what is not scheme://… at all
+// becomes ****.
+func Redact(rawURL string) string {
+	s, _, _ := strings.Cut(rawURL, "?")
+	s, _, _ = strings.Cut(s, "#")
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/@:") {
+		if s == "" {
+			return ""
+		}
+		return redacted
 	}
-	return base
+	host, path, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	out := scheme + "://" + host
+	path = strings.Trim(path, "/")
+	if path == "" {
+		return out
+	}
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return out + "/" + path // the app alone: no key
+	}
+	return out + "/" + path[:i] + "/" + redacted
+}
+
+const redacted = "****"
+
+// scrub replaces each secret in msg (longest first) with ****. Secrets
+// shorter than minSecret are left: replacing one or two characters would
+// garble the message without hiding anything worth hiding.
+func scrub(msg string, secrets []string) string {
+	for _, s := range secrets {
+		if len(s) >= minSecret {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
+	}
+	return msg
+}
+
+const minSecret = 3
+
+// secretsOf lists what of an RTMP stream name ("name?query") must not be
+// shown: the whole, the name, the query and each query value, longest
+// first.
+func secretsOf(stream string) []string {
+	out := []string{stream}
+	name, query, _ := strings.Cut(stream, "?")
+	out = append(out, name)
+	if query != "" {
+		out = append(out, query)
+		for kv := range strings.SplitSeq(query, "&") {
+			if _, v, ok := strings.Cut(kv, "="); ok {
+				out = append(out, v)
+				if u, err := url.QueryUnescape(v); err == nil && u != v {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
 
 // hopsOf returns the relay hop count carried by a publish query.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -35,7 +36,7 @@ func (m *Manager) openSource(ctx context.Context, t target, app, name, query str
 		return m.openHTTP(ctx, t.httpURL(app, name, query))
 	}
 	connect, stream := t.rtmpURL(app, name, query)
-	c, err := rtmp.Dial(ctx, connect, rtmp.ClientConfig{Logger: m.log, Timeout: m.cfg.Timeout, Panics: m.cfg.Panics})
+	c, err := rtmp.Dial(ctx, connect, m.clientConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +85,17 @@ func (m *Manager) openHTTP(ctx context.Context, u string) (source, error) {
 	if err != nil {
 		stop()
 		cancel(nil)
-		return nil, fmt.Errorf("relay: request %s: %w", redact(u), err)
+		return nil, fmt.Errorf("relay: request %s: %w", Redact(u), err)
 	}
 	resp, err := m.http.Do(req)
 	if err != nil {
 		stop()
 		cancel(nil)
-		return nil, fmt.Errorf("relay: get %s: %w", redact(u), err)
+		// *url.Error repeats the whole URL, query included.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("relay: get %s: %w", Redact(u), err)
 	}
 	fail := func(err error) (source, error) {
 		stop()
@@ -100,16 +105,16 @@ func (m *Manager) openHTTP(ctx context.Context, u string) (source, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return fail(fmt.Errorf("%w: get %s: %s", errOriginNotFound, redact(u), resp.Status))
+		return fail(fmt.Errorf("%w: get %s: %s", errOriginNotFound, Redact(u), resp.Status))
 	case resp.StatusCode != http.StatusOK:
-		return fail(fmt.Errorf("relay: get %s: %s", redact(u), resp.Status))
+		return fail(fmt.Errorf("relay: get %s: %s", Redact(u), resp.Status))
 	}
 	s := &httpSource{ctx: rctx, body: resp.Body, fr: flv.NewReader(resp.Body), cancel: cancel, timeout: m.cfg.Timeout}
 	s.watch = time.AfterFunc(s.timeout, func() { cancel(fmt.Errorf("%w for %s", errSilent, s.timeout)) })
 	if _, err := s.fr.ReadHeader(); err != nil {
 		s.Close()
 		stop()
-		return nil, fmt.Errorf("relay: get %s: flv header: %w", redact(u), err)
+		return nil, fmt.Errorf("relay: get %s: flv header: %w", Redact(u), err)
 	}
 	if !stop() && ctx.Err() != nil {
 		s.Close()

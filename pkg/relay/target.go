@@ -16,7 +16,7 @@ const (
 
 // target is a parsed destination or origin URL template.
 //
-// RTMP: rtmp://host[:port]/app[/stream][?query]. A path of one segment is the
+// RTMP: rtmp[s]://host[:port]/app[/stream][?query]. A path of one segment is the
 // app and the stream name is appended (the local name); with two or more, the
 // last one is the stream name, as ffmpeg splits it. The split is made on the
 // template, before expansion, so an {app} of several segments stays the app.
@@ -34,46 +34,55 @@ type target struct {
 }
 
 // parseTarget parses a URL template; allowHTTP admits http(s):// origins.
+// Errors show the URL redacted.
 func parseTarget(raw string, allowHTTP bool) (target, error) {
 	t := target{raw: raw}
+	shown := Redact(raw)
+	if len(raw) > MaxTargetURL {
+		return target{}, fmt.Errorf("relay: url %s: %d bytes, limit %d", shown, len(raw), MaxTargetURL)
+	}
+	if i := strings.IndexFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }); i >= 0 {
+		return target{}, fmt.Errorf("relay: url %s: control character or blank at byte %d", shown, i)
+	}
 	base, query, _ := strings.Cut(raw, "?")
 	t.query = query
 	scheme, rest, ok := strings.Cut(base, "://")
 	if !ok {
-		return target{}, fmt.Errorf("relay: url %q has no scheme (want rtmp://host/app)", raw)
+		return target{}, fmt.Errorf("relay: url %s has no scheme (want rtmp://host/app)", shown)
 	}
 	if err := checkVars(raw); err != nil {
 		return target{}, err
 	}
 	switch scheme {
-	case "rtmp":
+	case "rtmp", "rtmps":
 		host, path, _ := strings.Cut(rest, "/")
 		path = strings.Trim(path, "/")
 		if strings.ContainsAny(host, "{}") {
-			return target{}, fmt.Errorf("relay: url %q: no template in the host", raw)
+			return target{}, fmt.Errorf("relay: url %s: no template in the host", shown)
 		}
 		if host == "" || path == "" {
-			return target{}, fmt.Errorf("relay: url %q: want rtmp://host[:port]/app[/stream]", raw)
+			return target{}, fmt.Errorf("relay: url %s: want rtmp[s]://host[:port]/app[/stream]", shown)
 		}
 		app, stream := path, varStream
 		if i := strings.LastIndexByte(path, '/'); i >= 0 {
 			app, stream = path[:i], path[i+1:]
 		}
-		t.prefix, t.stream = "rtmp://"+host+"/"+app, stream
+		t.prefix, t.stream = scheme+"://"+host+"/"+app, stream
 		// Check what a real expansion gives.
 		conn, name := t.rtmpURL("live", "s", "")
 		if _, err := rtmp.ParseURL(conn); err != nil {
-			return target{}, fmt.Errorf("relay: url %q: %w", raw, err)
+			// rtmp.ParseURL's error quotes the URL: keep only that it failed.
+			return target{}, fmt.Errorf("relay: url %s: not a valid rtmp url", shown)
 		}
 		if name == "" {
-			return target{}, fmt.Errorf("relay: url %q has an empty stream name", raw)
+			return target{}, fmt.Errorf("relay: url %s has an empty stream name", shown)
 		}
 	case "http", "https":
 		if !allowHTTP {
-			return target{}, fmt.Errorf("relay: url %q: scheme %q not supported here (want rtmp)", raw, scheme)
+			return target{}, fmt.Errorf("relay: url %s: scheme %q not supported here (want rtmp or rtmps)", shown, scheme)
 		}
 		if host, _, _ := strings.Cut(rest, "/"); strings.ContainsAny(host, "{}") {
-			return target{}, fmt.Errorf("relay: url %q: no template in the host", raw)
+			return target{}, fmt.Errorf("relay: url %s: no template in the host", shown)
 		}
 		t.http = true
 		t.prefix = base
@@ -82,13 +91,13 @@ func parseTarget(raw string, allowHTTP bool) (target, error) {
 		}
 		u, err := url.Parse(t.httpURL("live", "s", ""))
 		if err != nil {
-			return target{}, fmt.Errorf("relay: url %q: %w", raw, err)
+			return target{}, fmt.Errorf("relay: url %s: not a valid http url", shown)
 		}
 		if u.Host == "" {
-			return target{}, fmt.Errorf("relay: url %q has no host", raw)
+			return target{}, fmt.Errorf("relay: url %s has no host", shown)
 		}
 	default:
-		return target{}, fmt.Errorf("relay: url %q: scheme %q not supported (want rtmp or http)", raw, scheme)
+		return target{}, fmt.Errorf("relay: url %s: scheme %q not supported (want rtmp, rtmps or http)", shown, scheme)
 	}
 	return t, nil
 }
@@ -98,7 +107,7 @@ func parseTarget(raw string, allowHTTP bool) (target, error) {
 func checkVars(raw string) error {
 	s := strings.NewReplacer(varApp, "", varStream, "").Replace(raw)
 	if strings.ContainsAny(s, "{}") {
-		return fmt.Errorf("relay: url %q: unknown template variable (want {app} or {stream})", raw)
+		return fmt.Errorf("relay: url %s: unknown template variable (want {app} or {stream})", Redact(raw))
 	}
 	return nil
 }
@@ -130,13 +139,23 @@ func (t target) httpURL(app, name, extra string) string {
 	return u
 }
 
-// display is the expanded URL without its query, for logs and Status.
+// display is the expanded URL redacted (Redact), for logs and Status.
 func (t target) display(app, name string) string {
 	if t.http {
-		return redact(t.httpURL(app, name, ""))
+		return Redact(t.httpURL(app, name, ""))
 	}
 	c, s := t.rtmpURL(app, name, "")
-	return redact(c + "/" + s)
+	return Redact(c + "/" + s)
+}
+
+// secrets lists what must not be shown of the stream name this target
+// publishes or plays for app/name with extra query (see secretsOf).
+func (t target) secrets(app, name, extra string) []string {
+	if t.http {
+		return secretsOf(name + "?" + joinQuery(expand(t.query, app, name), extra))
+	}
+	_, s := t.rtmpURL(app, name, extra)
+	return secretsOf(s)
 }
 
 // joinQuery joins raw query strings with '&', skipping empty ones.

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,13 +52,62 @@ func TestTargetHTTP(t *testing.T) {
 	}
 }
 
-func TestTargetDisplayRedactsQuery(t *testing.T) {
+func TestTargetDisplayRedacts(t *testing.T) {
 	tg, err := parseTarget("rtmp://h/live?token=secret", false)
 	require.NoError(t, err)
-	require.Equal(t, "rtmp://h/live/cam", tg.display("live", "cam"))
+	require.Equal(t, "rtmp://h/live/****", tg.display("live", "cam"))
+	tg, err = parseTarget("rtmps://u:p@h:443/rtmp/KEY", false)
+	require.NoError(t, err)
+	require.Equal(t, "rtmps://h:443/rtmp/****", tg.display("live", "cam"))
 	tg, err = parseTarget("http://u:p@o/{app}?token=secret", true)
 	require.NoError(t, err)
-	require.Equal(t, "http://o/live/cam.flv", tg.display("live", "cam"))
+	require.Equal(t, "http://o/live/****", tg.display("live", "cam"))
+}
+
+func TestParseTargetRTMPS(t *testing.T) {
+	tg, err := parseTarget("rtmps://live-api-s.facebook.com:443/rtmp/KEY?s=1", false)
+	require.NoError(t, err)
+	c, p := tg.rtmpURL("live", "cam", "ripple_hops=1")
+	require.Equal(t, "rtmps://live-api-s.facebook.com:443/rtmp", c)
+	require.Equal(t, "KEY?s=1&ripple_hops=1", p)
+	require.Equal(t, []string{"KEY?s=1&ripple_hops=1", "s=1&ripple_hops=1", "KEY", "1", "1"},
+		tg.secrets("live", "cam", "ripple_hops=1"))
+}
+
+func TestRedact(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl", "rtmp://a.rtmp.youtube.com/live2/****"},
+		{"rtmp://live.twitch.tv/app/live_123_xyz", "rtmp://live.twitch.tv/app/****"},
+		{"rtmps://live-api-s.facebook.com:443/rtmp/FB-1-2?s_bl=1&a=SECRET", "rtmps://live-api-s.facebook.com:443/rtmp/****"},
+		{"rtmp://h", "rtmp://h"},
+		{"rtmp://h/", "rtmp://h"},
+		{"rtmp://h/live", "rtmp://h/live"},
+		{"rtmp://h/live/", "rtmp://h/live"},
+		{"rtmp://h/live?token=SECRET", "rtmp://h/live"},
+		{"rtmp://h/a/b/KEY/", "rtmp://h/a/b/****"},
+		{"rtmp://user:pass@h:1935/live/KEY", "rtmp://h:1935/live/****"},
+		{"rtmp://user:p@ss@h/live/KEY", "rtmp://h/live/****"},
+		{"rtmp://h/live/KEY#frag", "rtmp://h/live/****"},
+		{"http://o:8080/live/cam.flv?token=x", "http://o:8080/live/****"},
+		{"not a url KEY", "****"},
+		{"h/live/KEY", "****"},
+		{"", ""},
+		{"rtmp://h/live/KE\nY", "rtmp://h/live/****"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			require.Equal(t, tc.want, Redact(tc.in))
+		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	secrets := secretsOf("KEY123?token=SEC%2FRET&ripple_hops=1")
+	msg := `rtmp: publish KEY123?token=SEC%2FRET&ripple_hops=1: bad name KEY123, token SEC/RET`
+	got := scrub(msg, secrets)
+	require.NotContains(t, got, "KEY123")
+	require.NotContains(t, got, "SEC")
+	require.Equal(t, "rtmp: publish ****: bad name ****, token ****", got)
 }
 
 func TestTargetErrors(t *testing.T) {
@@ -66,8 +116,13 @@ func TestTargetErrors(t *testing.T) {
 		allowHTTP bool
 		want      string
 	}{
-		{"rtmp://h", false, "want rtmp://host[:port]/app[/stream]"},
-		{"rtmp:///live", false, "want rtmp://host[:port]/app[/stream]"},
+		{"rtmp://h", false, "want rtmp[s]://host[:port]/app[/stream]"},
+		{"rtmp:///live", false, "want rtmp[s]://host[:port]/app[/stream]"},
+		{"rtmps://h", false, "want rtmp[s]://host[:port]/app[/stream]"},
+		{"rtmp://h/live/a b", false, "control character or blank"},
+		{"rtmp://h/live/a\x00b", false, "control character or blank"},
+		{"rtmp://h/live/" + strings.Repeat("k", MaxTargetURL), false, "limit 2048"},
+		{"ftp://h/live/KEY", false, `scheme "ftp" not supported`},
 		{"h/live", false, "no scheme"},
 		{"srt://h/live", true, `scheme "srt" not supported`},
 		{"http://o/live", false, `scheme "http" not supported here`},

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,14 @@ type ClientConfig struct {
 	// finished sending (all chunk streams together). Default 2 ×
 	// MaxMessageSize.
 	MaxPartialBytes int
+	// TLS configures rtmps:// connections; nil: the system roots. Dial
+	// works on a copy: an empty ServerName becomes the URL's host (SNI and
+	// certificate verification) and MinVersion is at least TLS 1.2.
+	TLS *tls.Config
+	// InsecureSkipVerify accepts any certificate from an rtmps:// server
+	// (tests, self-signed servers): the connection is encrypted but not
+	// authenticated.
+	InsecureSkipVerify bool
 	// Panics recovers and counts panics of the connection's goroutines
 	// (its writer and a publisher's background reader), under component
 	// "relay": a panic ends only this connection, whose calls then return
@@ -71,7 +80,8 @@ type ClientConn struct {
 	cfg ClientConfig
 	log *slog.Logger
 	url URL
-	nc  net.Conn
+	nc  net.Conn // the RTMP byte stream: raw, or TLS over raw
+	raw net.Conn // the TCP connection
 	br  *bufio.Reader
 	cr  *ChunkReader
 	w   *writer
@@ -96,9 +106,11 @@ type ClientConn struct {
 	closeStream uint32
 }
 
-// Dial connects to rawURL (rtmp://host[:port]/app[/...][?query]): TCP,
-// handshake, SetChunkSize, then connect, waiting for its `_result`. The
-// whole path is the app; pass the stream name to Publish or Play.
+// Dial connects to rawURL (rtmp[s]://host[:port]/app[/...][?query]): TCP,
+// TLS for rtmps:// (see ClientConfig.TLS), handshake, SetChunkSize, then
+// connect, waiting for its `_result`. ctx and Timeout bound all of it up to
+// connect's answer. The whole path is the app; pass the stream name to
+// Publish or Play.
 func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, error) {
 	u, err := ParseURL(rawURL)
 	if err != nil {
@@ -124,9 +136,18 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, er
 	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", u.Host)
+	raw, err := d.DialContext(dctx, "tcp", u.Host)
 	if err != nil {
 		return nil, fmt.Errorf("rtmp: dial %s: %w", u.Host, err)
+	}
+	nc := raw
+	if u.TLS {
+		tc := tls.Client(raw, cfg.tlsConfig(u))
+		if err := tc.HandshakeContext(dctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("rtmp: tls handshake with %s: %w", u.Host, err)
+		}
+		nc = tc
 	}
 	cctx, ccancel := context.WithCancelCause(context.Background())
 	c := &ClientConn{
@@ -134,6 +155,7 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, er
 		log:       cfg.Logger.With("proto", access.ProtoRTMP, "remote", u.Host),
 		url:       u,
 		nc:        nc,
+		raw:       raw,
 		br:        bufio.NewReaderSize(nc, readBufferSize),
 		ctx:       cctx,
 		cancel:    ccancel,
@@ -141,13 +163,31 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*ClientConn, er
 	}
 	if err := c.dial(dctx); err != nil {
 		ccancel(err)
-		nc.Close()
+		raw.Close()
 		if c.w != nil {
 			<-c.w.done
 		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// tlsConfig is the TLS configuration of a connection to u.
+func (cfg *ClientConfig) tlsConfig(u URL) *tls.Config {
+	var tc *tls.Config
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = u.ServerName()
+	}
+	tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
+	if cfg.InsecureSkipVerify {
+		tc.InsecureSkipVerify = true //nolint:gosec // asked for: tests and self-signed servers
+	}
+	return tc
 }
 
 func (c *ClientConn) dial(ctx context.Context) error {
@@ -198,10 +238,12 @@ func (c *ClientConn) nextTxn() float64 {
 	return c.txn
 }
 
-// kill ends the connection now (writer failure or a fatal read error).
+// kill ends the connection now (writer failure or a fatal read error). It
+// closes the TCP connection itself: a TLS close_notify could wait on a
+// dead peer.
 func (c *ClientConn) kill(cause error) {
 	c.cancel(cause)
-	c.nc.Close()
+	c.raw.Close()
 }
 
 // endWriter is the writer's graceful end (after Close flushed).
@@ -432,6 +474,12 @@ func (c *ClientConn) Close() error {
 			_ = c.w.send(ctx, outItem{op: opClose, err: ErrClientClosed}) // best effort: kill follows
 			select {
 			case <-c.w.done:
+				if c.nc != c.raw {
+					// Flushed: end TLS with close_notify, so the server
+					// reads a clean end of stream (tls.Conn bounds the
+					// alert's write itself).
+					_ = c.nc.Close()
+				}
 			case <-ctx.Done():
 			}
 			cancel()

@@ -749,6 +749,7 @@ func (pp *pipePlayer) checkClient(t *testing.T) {
 	c := &ClientConn{
 		cfg:       ClientConfig{Timeout: time.Minute},
 		nc:        nc,
+		raw:       nc,
 		cr:        NewChunkReader(bufio.NewReaderSize(bytes.NewReader(pp.conn.Bytes()), 4096), 0),
 		ctx:       ctx,
 		cancel:    cancel,
