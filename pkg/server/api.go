@@ -7,6 +7,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/metrics"
+	"github.com/ripplemedia/ripple/pkg/relay"
 )
 
 // ops holds the operator endpoints' state: the API (with its sampler and
@@ -41,6 +42,8 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Connections:   s.connections,
 		Relays:        s.apiRelays(),
 		Recorder:      apiRecorder{s.rec},
+		Forwarder:     apiForwarder{s.relay.m, s.hub},
+		Redact:        relay.Redact,
 		HLSViewers:    s.hls.viewers(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would

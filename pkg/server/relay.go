@@ -1,18 +1,22 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/metrics"
 	"github.com/ripplemedia/ripple/pkg/relay"
 )
 
-// relayPart runs the forwards and edge apps (pkg/relay); m is nil when no
-// app has any.
+// relayPart runs the forwards, restream targets and edge apps
+// (pkg/relay). The manager always runs: any live stream may get targets
+// from the API or the on_publish answer.
 type relayPart struct {
 	m *relay.Manager
 }
@@ -25,9 +29,9 @@ type relayPart struct {
 func (s *Server) initRelay(cfg config.Config) error {
 	rc := relayConfig(cfg, s.log)
 	rc.Panics = &s.panics
-	if len(rc.Apps) == 0 {
-		return nil
-	}
+	// The on_publish answer's targets, kept by the admission check
+	// (forwards.go); called once per stream instance.
+	rc.StreamTargets = func(key string, _ hub.PublisherInfo) []string { return s.auth.targets.take(key) }
 	m, err := relay.New(rc, s.hub)
 	if err != nil {
 		return err
@@ -58,6 +62,9 @@ func relayConfig(cfg config.Config, log *slog.Logger) relay.Config {
 		BackoffMax: cfg.Relay.BackoffMax,
 		ChunkSize:  int(cfg.RTMP.ChunkSize),
 		MaxPulls:   cfg.Relay.MaxPulls,
+		MaxTargets: cfg.Relay.MaxTargetsPerStream,
+		// Testing against self-signed RTMPS servers only.
+		InsecureSkipVerify: cfg.Relay.TLSInsecureSkipVerify,
 	}
 	for app, a := range cfg.Apps {
 		ac := relay.AppConfig{Forward: slices.Clone(a.Forward)}
@@ -100,15 +107,70 @@ func (s *Server) apiRelays() func() []api.Relay {
 		return nil
 	}
 	return func() []api.Relay {
-		rs := s.relay.m.Relays()
-		out := make([]api.Relay, len(rs))
-		for i, r := range rs {
-			out[i] = api.Relay{ID: r.ID, Kind: string(r.Kind), Stream: r.Stream, Target: r.Target,
-				State: string(r.State), LastError: r.LastError, Bytes: r.Bytes, Reconnects: r.Reconnects,
-				Since: r.Since, Started: r.Started}
-		}
-		return out
+		return apiRelayList(s.relay.m.Relays())
 	}
+}
+
+// apiRelayList maps relay snapshots (targets already redacted) for pkg/api.
+func apiRelayList(rs []relay.Status) []api.Relay {
+	out := make([]api.Relay, len(rs))
+	for i, r := range rs {
+		out[i] = apiRelay(r)
+	}
+	return out
+}
+
+func apiRelay(r relay.Status) api.Relay {
+	return api.Relay{ID: r.ID, Kind: string(r.Kind), Stream: r.Stream, Target: r.Target,
+		State: string(r.State), LastError: r.LastError, Bytes: r.Bytes, Reconnects: r.Reconnects,
+		Since: r.Since, Started: r.Started, Bitrate: r.Bitrate, Source: r.Source.String()}
+}
+
+// apiForwarder adapts the relay's per-stream targets to the API.
+type apiForwarder struct {
+	m *relay.Manager
+	h *hub.Hub
+}
+
+func (f apiForwarder) List(key string) ([]api.Relay, error) {
+	if _, ok := f.h.Stream(key); !ok || f.m == nil {
+		return nil, api.ErrNotLive
+	}
+	return apiRelayList(f.m.Targets(key)), nil
+}
+
+func (f apiForwarder) Add(key, url string) (api.Relay, error) {
+	if f.m == nil {
+		return api.Relay{}, api.ErrNotLive
+	}
+	st, err := f.m.AddTarget(key, url, relay.SourceAPI)
+	if err != nil {
+		return api.Relay{}, forwardErr(err)
+	}
+	return apiRelay(st), nil
+}
+
+func (f apiForwarder) Remove(key string, id uint64) error {
+	if f.m == nil {
+		return api.ErrNoTarget
+	}
+	return forwardErr(f.m.RemoveTarget(key, id))
+}
+
+// forwardErr maps the relay's errors to the API's, keeping the relay's
+// (redacted) text.
+func forwardErr(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{relay.ErrNotLive, api.ErrNotLive},
+		{relay.ErrInvalidTarget, api.ErrInvalidTarget},
+		{relay.ErrTooManyTargets, api.ErrTooManyTargets},
+		{relay.ErrNoTarget, api.ErrNoTarget},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%w: %w", m.to, err)
+		}
+	}
+	return err
 }
 
 // metricsRelays maps the snapshots for pkg/metrics; nil when relaying is off.

@@ -50,7 +50,7 @@ func TestRelayEdgeServer(t *testing.T) {
 		Origins: []string{"rtmp://" + origin.RTMPAddr().String() + "/{app}"},
 	}}}
 	edge := start(t, cfg)
-	require.Nil(t, origin.Relays(), "no relays configured")
+	require.Empty(t, origin.Relays(), "no relays configured")
 
 	pub, err := origin.hub.Publish("live/cam", hub.PublisherInfo{Protocol: "test"})
 	require.NoError(t, err)
