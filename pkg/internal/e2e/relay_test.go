@@ -403,37 +403,7 @@ func TestRelayEdgePublish(t *testing.T) {
 // (pull, nginx as origin) → ffprobe: both directions with a foreign server.
 func TestRelayInteropNginx(t *testing.T) {
 	t.Parallel()
-	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-	nginx, err := execLookPath("nginx")
-	_, modErr := os.Stat(module)
-	requireTool(t, "nginx with libnginx-mod-rtmp", err == nil && modErr == nil)
-
-	dir := t.TempDir()
-	port := freePort(t)
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-error_log %[1]s/error.log info;
-pid %[1]s/nginx.pid;
-load_module %[2]s;
-events {}
-rtmp {
-  server {
-    listen 127.0.0.1:%[3]d;
-    chunk_size 4096;
-    application live { live on; }
-  }
-}
-`, dir, module, port)
-	confPath := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
-	ngx := startProc(t, "nginx", nginx, []string{"-p", dir, "-c", confPath}, nil)
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
-	ngxURL := fmt.Sprintf("rtmp://127.0.0.1:%d/live", port)
+	ngx, ngxURL := startNginxRTMP(t)
 
 	const key = "live/ngx"
 	clip := mediaPath(t, "h264_aac_gop1s.mp4")
@@ -466,6 +436,43 @@ relay:
 	checkTimestamps(t, got, time.Second)
 	require.Greater(t, len(got.packets("video")), 50, "edge player frames from nginx")
 	edge.logLine(t, time.Second, 0, `msg="relay state"`, "relay=pull", "state=live", "target="+ngxURL)
+}
+
+// startNginxRTMP runs nginx-rtmp on a free loopback port with one live
+// application and returns it and the application's URL (rtmp://…/live).
+func startNginxRTMP(t *testing.T) (*proc, string) {
+	t.Helper()
+	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+	nginx, err := execLookPath("nginx")
+	_, modErr := os.Stat(module)
+	requireTool(t, "nginx with libnginx-mod-rtmp", err == nil && modErr == nil)
+
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+error_log %[1]s/error.log info;
+pid %[1]s/nginx.pid;
+load_module %[2]s;
+events {}
+rtmp {
+  server {
+    listen 127.0.0.1:%[3]d;
+    chunk_size 4096;
+    application live { live on; }
+  }
+}
+`, dir, module, port)
+	confPath := filepath.Join(dir, "nginx.conf")
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
+	ngx := startProc(t, "nginx", nginx, []string{"-p", dir, "-c", confPath}, nil)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
+	return ngx, fmt.Sprintf("rtmp://127.0.0.1:%d/live", port)
 }
 
 // fetchFLVFor saves an HTTP-FLV stream for d, then stops.
