@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/internal/tlsx/tlstest"
@@ -156,4 +157,43 @@ func (st *sseStream) drain() []sseEvent {
 			return st.seen
 		}
 	}
+}
+
+// TestBrowserTargets: with the API token entered, a restream target is
+// added from a stream's row, shows live and redacted, and is removed from
+// it again; the destination's stream then ends.
+func TestBrowserTargets(t *testing.T) {
+	t.Parallel()
+	const (
+		key   = "live/page"
+		token = "e2e-targets-token"
+	)
+	dest := startServer(t)
+	srv := startServer(t, "RIPPLE_API_TOKEN="+token)
+	pub := publishLoop(t, srv, key, mediaPath(t, "h264_aac_gop1s.mp4"))
+	srv.waitLive(t, key, pub)
+	br := startBrowser(t)
+	tb := br.newTab(t, "targets")
+	tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()))
+	tb.do(t, "enter the token", pageTimeout,
+		chromedp.SendKeys(chromedp.CSS(`#token`), token),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
+	row := `tr[data-stream="` + key + `"]`
+	tb.poll(t, "the add-target field shows", 15*time.Second, `document.querySelector('`+row+` input.target-url')`)
+	tb.do(t, "add a target", pageTimeout,
+		chromedp.SendKeys(chromedp.CSS(row+` input.target-url`), "rtmp://"+dest.RTMPAddr+"/live/from-page-SECRET"),
+		chromedp.Click(chromedp.CSS(row+` button.add-target`)))
+	dest.waitLive(t, "live/from-page-SECRET", nil)
+	tb.poll(t, "the target shows live", 20*time.Second,
+		`(window.ripple.targets['`+key+`'] || []).some((tg) => tg.state === 'live')`)
+	text := eval[string](t, tb, "targets text", pageTimeout, `document.querySelector('`+row+` .targets').textContent`)
+	require.Contains(t, text, "/live/****")
+	require.NotContains(t, text, "SECRET")
+	tb.screenshot(t, "targets.png")
+
+	eval[bool](t, tb, "accept confirmations", pageTimeout, `(() => { window.confirm = () => true; return true; })()`)
+	tb.do(t, "remove it", pageTimeout, chromedp.Click(chromedp.CSS(row+` button.remove-target`)))
+	tb.poll(t, "the target goes", 20*time.Second, `(window.ripple.targets['`+key+`'] || []).length === 0`)
+	require.Eventually(t, func() bool { return dest.head(nil, "live/from-page-SECRET") == "404" }, 20*time.Second,
+		100*time.Millisecond, "the destination's stream ends")
 }
