@@ -59,11 +59,12 @@ function withPlayQuery(url) {
 function playURLs(app, stream) {
   const p = streamPath(app, stream);
   const rtmpHost = rtmpPort === '1935' ? location.hostname : location.hostname + ':' + rtmpPort;
+  const rtmpOff = rtmpPort === '0'; // plain RTMP off (rtmp.listen ""): RTMPS only
   const ws = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const base = location.protocol + '//' + location.host + '/';
   return {
-    rtmp: 'rtmp://' + rtmpHost + '/' + p,
-    rtmpApp: 'rtmp://' + rtmpHost + '/' + app.split('/').map(encodeURIComponent).join('/'),
+    rtmp: rtmpOff ? '' : 'rtmp://' + rtmpHost + '/' + p,
+    rtmpApp: rtmpOff ? '' : 'rtmp://' + rtmpHost + '/' + app.split('/').map(encodeURIComponent).join('/'),
     rtmps: rtmpsPort ? 'rtmps://' + location.hostname + ':' + rtmpsPort + '/' + p : '',
     rtmpsApp: rtmpsPort ? 'rtmps://' + location.hostname + ':' + rtmpsPort + '/' + app.split('/').map(encodeURIComponent).join('/') : '',
     http: withPlayQuery(base + p + '.flv'),
@@ -1095,11 +1096,12 @@ function updateURLs() {
   selectionChanged();
   const u = playURLs(app, stream);
   $('url-rtmp').value = u.rtmp;
+  $('url-rtmp').closest('tr').hidden = !u.rtmp;
   $('url-http').value = u.http;
   $('url-ws').value = u.ws;
   $('url-hls').value = u.hls;
-  $('ffmpeg-url').textContent = u.rtmp;
-  $('obs-server').textContent = u.rtmpApp;
+  $('ffmpeg-url').textContent = u.rtmp || u.rtmps;
+  $('obs-server').textContent = u.rtmpApp || u.rtmpsApp;
   if (u.rtmps) {
     rtmpsRow();
     $('url-rtmps').value = u.rtmps;
