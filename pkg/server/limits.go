@@ -18,6 +18,7 @@ import (
 type limitsPart struct {
 	log        *slog.Logger
 	refusedLog netx.LogLimiter // "request refused", once a second at most
+	wrongProto netx.LogLimiter // TLS on the plain HTTP port, once a second at most
 }
 
 // Listener names, as the connection and refusal metrics, the API's
@@ -44,7 +45,27 @@ func (s *Server) limitHTTP(cfg config.Config, ln net.Listener) net.Listener {
 	if ln == nil { // http.listen "": HTTPS only (wrapTLS shares the caps)
 		return nil
 	}
-	return netx.NewLimitListener(ln, &s.httpLim, s.limits.log)
+	l := netx.NewLimitListener(ln, &s.httpLim, s.limits.log)
+	l.FirstByte = s.limits.plainHTTPFirstByte
+	return l
+}
+
+// tlsRecordHandshake is the first byte of a TLS ClientHello (the record
+// type, RFC 8446 §5.1); no HTTP request starts with it.
+const tlsRecordHandshake = 0x16
+
+// plainHTTPFirstByte refuses a TLS handshake on the plain HTTP port with one
+// log line (a second at most) that says where TLS is served, instead of
+// net/http's silent 400.
+func (l *limitsPart) plainHTTPFirstByte(b byte, remote net.Addr) bool {
+	if b != tlsRecordHandshake {
+		return true
+	}
+	if n, ok := l.wrongProto.Allow(); ok {
+		l.log.Info("TLS handshake on the plain HTTP port: closed (HTTPS is http.tls.listen)",
+			"remote", remote.String(), "suppressed", n)
+	}
+	return false
 }
 
 // maxBody bounds a request body (the API reads small JSON documents at

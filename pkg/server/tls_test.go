@@ -245,3 +245,21 @@ func TestTLSHandshakeBounded(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF, "the server closes an HTTPS conn that sends nothing")
 
 }
+
+// A TLS client on the plain HTTP port is closed at its first byte with one
+// log line, instead of net/http's silent 400; plain HTTP there is served.
+func TestTLSClientOnPlainHTTPPort(t *testing.T) {
+	r := start(t, testConfig(t))
+	conn, err := tls.Dial("tcp", r.HTTPAddr().String(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // no certificate is ever shown
+	if err == nil {
+		conn.Close()
+	}
+	require.Error(t, err, "no TLS on the plain port")
+	require.Eventually(t, func() bool {
+		return strings.Contains(r.logs.String(), "TLS handshake on the plain HTTP port")
+	}, waitTimeout, 10*time.Millisecond)
+	resp, err := http.Get(r.url("/healthz"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}

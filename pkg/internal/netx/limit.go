@@ -114,7 +114,17 @@ type LimitListener struct {
 	lim   *ConnLimiter
 	log   *slog.Logger
 	limit LogLimiter
+
+	// FirstByte, if set, sees the first byte a connection sends (its first
+	// Read): false fails that Read with ErrWrongProtocol, so the server
+	// closes the connection (a TLS handshake on a plain port). Set it
+	// before Accept is called.
+	FirstByte func(b byte, remote net.Addr) bool
 }
+
+// ErrWrongProtocol fails the first read of a connection whose first byte
+// LimitListener.FirstByte refused.
+var ErrWrongProtocol = errors.New("netx: the client speaks another protocol on this port")
 
 // NewLimitListener wraps ln. log nil discards.
 func NewLimitListener(ln net.Listener, lim *ConnLimiter, log *slog.Logger) *LimitListener {
@@ -141,7 +151,7 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
-			return &LimitedTCPConn{TCPConn: tc, release: release}, nil
+			return &LimitedTCPConn{TCPConn: tc, release: release, first: l.FirstByte}, nil
 		}
 		return &limitedConn{Conn: nc, release: release}, nil
 	}
@@ -152,6 +162,21 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 type LimitedTCPConn struct {
 	*net.TCPConn
 	release func()
+	first   func(b byte, remote net.Addr) bool // LimitListener.FirstByte, until the first byte is read
+}
+
+// Read reads from the connection; the first byte read goes to
+// LimitListener.FirstByte. Reads come from one goroutine at a time.
+func (c *LimitedTCPConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	if c.first != nil && n > 0 {
+		f := c.first
+		c.first = nil
+		if !f(b[0], c.RemoteAddr()) {
+			return 0, ErrWrongProtocol
+		}
+	}
+	return n, err
 }
 
 // Close closes the connection and releases its slot.

@@ -101,3 +101,40 @@ func TestLimitListener(t *testing.T) {
 	_, perIP := lim.Refused()
 	require.Equal(t, uint64(1), perIP)
 }
+
+// FirstByte sees each connection's first byte once: refused, the read
+// fails with ErrWrongProtocol; accepted, it is read as usual.
+func TestLimitListenerFirstByte(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := NewLimitListener(inner, &ConnLimiter{}, nil)
+	var seen []byte
+	l.FirstByte = func(b byte, _ net.Addr) bool {
+		seen = append(seen, b)
+		return b != 0x16
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		send string
+		ok   bool
+	}{{"\x16\x03\x01", false}, {"GET / HTTP/1.1", true}} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(t, err)
+		_, err = c.Write([]byte(tc.send))
+		require.NoError(t, err)
+		sc, err := l.Accept()
+		require.NoError(t, err)
+		buf := make([]byte, 64)
+		n, err := sc.Read(buf)
+		if tc.ok {
+			require.NoError(t, err)
+			require.Equal(t, tc.send, string(buf[:n]))
+		} else {
+			require.ErrorIs(t, err, ErrWrongProtocol)
+			require.Zero(t, n)
+		}
+		require.NoError(t, sc.Close())
+		require.NoError(t, c.Close())
+	}
+	require.Equal(t, []byte{0x16, 'G'}, seen)
+}
