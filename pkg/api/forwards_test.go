@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 )
 
 // fakeForwarder stands in for pkg/relay (tested on its own and adapted in
@@ -106,23 +107,8 @@ func (e *env) send(t *testing.T, method, path, body string, hdr map[string]strin
 	return resp.StatusCode, b
 }
 
-// lockedBuffer is a log sink written by handlers and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects output written from several goroutines.
+type lockedBuffer = logtest.Buffer
 
 func TestForwards(t *testing.T) {
 	const key1 = "rtmp://a.rtmp.youtube.com/live2/SECRET1"

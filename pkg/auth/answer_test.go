@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,11 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 )
 
 func TestParseForward(t *testing.T) {
@@ -64,23 +64,8 @@ func TestHookAddr(t *testing.T) {
 	require.Equal(t, "(unparseable)", hookAddr("http://h/%zz"))
 }
 
-// syncBuffer is a log sink written by the checker and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = logtest.Buffer
 
 // TestCheckPublishForward runs the on_publish hook over HTTP and checks the
 // targets its answer gives, whatever the answer's label.

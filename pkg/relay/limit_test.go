@@ -1,11 +1,9 @@
 package relay
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 )
 
 // silentOrigin accepts TCP connections and never answers, so every pull
@@ -56,23 +55,8 @@ func silentOrigin(t *testing.T) string {
 	return "rtmp://" + ln.Addr().String() + "/{app}"
 }
 
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
+// lockedBuffer collects output written from several goroutines.
+type lockedBuffer = logtest.Buffer
 
 // TestEdgePullLimits: at most MaxPulls pulls run at once (demand beyond is
 // refused and logged once, not per request), and a key whose pull found
@@ -106,11 +90,11 @@ func TestEdgePullLimits(t *testing.T) {
 		require.False(t, h.Demand(key, info), key)
 	}
 	require.Len(t, m.Relays(), 2)
-	require.Equal(t, 1, logs.count("edge pulls at limit"), "one line per state change")
+	require.Equal(t, 1, logs.Count("edge pulls at limit"), "one line per state change")
 
 	// Both pulls give up after one silent attempt (Timeout > NotFoundTimeout).
 	eventually(t, "pulls stopped", func() bool { return len(m.Relays()) == 0 })
-	require.Equal(t, 1, logs.count("edge pulls below limit again"))
+	require.Equal(t, 1, logs.Count("edge pulls below limit again"))
 
 	require.False(t, h.Demand("live/a", info), "not-found key refused from the cache")
 	require.False(t, h.Demand("live/b", info), "not-found key refused from the cache")

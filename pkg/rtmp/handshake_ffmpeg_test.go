@@ -9,13 +9,14 @@ import (
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ripplemedia/ripple/pkg/amf0"
+	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 )
 
 // Interop of the handshake with a real ffmpeg (Debian 12 ships 5.1). ffmpeg
@@ -48,23 +49,8 @@ func (rr *recordingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// lockedBuffer collects ffmpeg's stderr, written by exec's copying goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer collects output written from several goroutines.
+type lockedBuffer = logtest.Buffer
 
 // startFFmpeg runs ffmpeg until the test ends; stderr is returned for errors.
 func startFFmpeg(t *testing.T, args ...string) *lockedBuffer {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
 
@@ -66,23 +67,8 @@ func run(t *testing.T, ctx context.Context, name string, args ...string) (wait f
 	return wait
 }
 
-// syncBuffer collects a command's output (written by exec's goroutines).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = logtest.Buffer
 
 // badLines returns ffmpeg output lines that indicate an interop problem.
 func badLines(out string) []string {
