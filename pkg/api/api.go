@@ -247,6 +247,14 @@ func (p *statusProbe) WriteHeader(code int)        { p.code = code }
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) bool {
 	if a.cfg.Token == "" {
 		if !a.cfg.RequireToken {
+			// A loopback bind is open to this machine, but a reverse
+			// proxy in front of it would open it to the world: changes
+			// (kicks, recordings, restream targets that push a stream
+			// anywhere) relayed by one need a token.
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && proxied(r) {
+				writeError(w, http.StatusForbidden, msgNeedTokenProxyChange)
+				return false
+			}
 			return true
 		}
 		ok, why := localRead(r)
@@ -278,6 +286,8 @@ const (
 		"changes (kicks, recordings, restream targets) need a token; set api.token and send Authorization: Bearer TOKEN"
 	msgNeedTokenRemote = "api.token is not set and http.listen is not a loopback address: " +
 		"without a token the API answers only reads from this machine; set api.token and send Authorization: Bearer TOKEN"
+	msgNeedTokenProxyChange = "api.token is not set and the request came through a proxy: " +
+		"changes (kicks, recordings, restream targets) need a token; set api.token and send Authorization: Bearer TOKEN"
 	msgNeedTokenProxy = "api.token is not set and the request came through a proxy: " +
 		"without a token the API answers only direct reads from this machine; set api.token and send Authorization: Bearer TOKEN"
 )
@@ -294,14 +304,22 @@ var proxyHeaders = []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"}
 // way a proxy header refuses the request, since a local reverse proxy makes
 // every remote client look local. A proxy that adds none of these headers
 // cannot be told apart: set api.token behind one. why is the refusal.
+// proxied reports whether r carries a header a proxy adds.
+func proxied(r *http.Request) bool {
+	for _, h := range proxyHeaders {
+		if len(r.Header.Values(h)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func localRead(r *http.Request) (ok bool, why string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false, msgNeedTokenChange
 	}
-	for _, h := range proxyHeaders {
-		if len(r.Header.Values(h)) > 0 {
-			return false, msgNeedTokenProxy
-		}
+	if proxied(r) {
+		return false, msgNeedTokenProxy
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
