@@ -27,6 +27,8 @@ var (
 	ErrNotLive          = errors.New("stream not live")
 	ErrAlreadyRecording = errors.New("stream already being recorded")
 	ErrNotRecording     = errors.New("stream not being recorded")
+	// ErrBadFilter: List was given an app or stream no stream can have.
+	ErrBadFilter = errors.New("not a stream's app or name")
 )
 
 // recordSuffix names a stream's recording sub-resource:
@@ -70,6 +72,10 @@ func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Recorder != nil {
 		q := r.URL.Query()
 		list, err := a.cfg.Recorder.List(q.Get("app"), q.Get("stream"))
+		if errors.Is(err, ErrBadFilter) {
+			writeError(w, http.StatusBadRequest, "app and stream must be a stream's app and name")
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "list recordings: "+err.Error())
 			return

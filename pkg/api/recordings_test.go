@@ -147,3 +147,12 @@ func TestRecordingEvents(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(evs[1].data), &got))
 	require.Equal(t, "write: no space left on device", got["error"])
 }
+
+// A filter no stream can have is refused before the recorder walks a
+// directory for it.
+func TestRecordingsBadFilter(t *testing.T) {
+	rec := &fakeRecorder{recording: map[string]bool{}, listErr: ErrBadFilter}
+	e := newEnv(t, Config{Recorder: rec})
+	status, _, body := e.call(t, "GET", "/api/v1/recordings?app=..%2F..&stream=proc", nil)
+	requireError(t, status, body, http.StatusBadRequest, "must be a stream's app and name")
+}

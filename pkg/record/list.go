@@ -2,12 +2,15 @@ package record
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
 // fileEntry is a recording found on disk.
@@ -57,6 +60,11 @@ func (m *Manager) templates(app string) []*template {
 // 0 when unknown. The error is the first directory that could not be
 // read; what could be read is returned with it.
 func (m *Manager) Recordings(app, stream string) ([]Recording, error) {
+	// The filter names a directory to walk: it must be a stream key's
+	// parts, or a client could walk the file system with "..".
+	if app != "" && !hub.ValidKey(app+"/x") || stream != "" && !hub.ValidName(stream) {
+		return nil, fmt.Errorf("%w: app %q, stream %q", ErrBadFilter, app, stream)
+	}
 	entries, err := m.list(app, stream, true)
 	out := make([]Recording, len(entries))
 	for i, e := range entries {

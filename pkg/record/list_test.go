@@ -230,3 +230,20 @@ func TestRetention(t *testing.T) {
 		require.NotEmpty(t, kept)
 	})
 }
+
+// A filter is a stream key's parts: ".." or a separator in it would make
+// Recordings walk outside the recordings root.
+func TestRecordingsFilterChecked(t *testing.T) {
+	h := hub.New(hub.Config{})
+	defer h.Close()
+	m := New(Config{Root: t.TempDir()}, h)
+	defer m.Close()
+	for _, f := range [][2]string{{"../../..", "proc"}, {"live", "../x"}, {"live", "a/b"}, {"/etc", "x"}, {"live/..", "x"}} {
+		_, err := m.Recordings(f[0], f[1])
+		require.ErrorIs(t, err, ErrBadFilter, "%q", f)
+	}
+	_, err := m.Recordings("live/x", "cam")
+	require.NoError(t, err, "a nested app is a stream key's app")
+	_, err = m.Recordings("", "")
+	require.NoError(t, err)
+}

@@ -48,6 +48,9 @@ var (
 	ErrAlreadyRecording = errors.New("record: stream already recording")
 	ErrNotRecording     = errors.New("record: stream not recording")
 	ErrClosed           = errors.New("record: manager closed")
+	// ErrBadFilter: Recordings was asked for an app or stream that no
+	// stream key can have.
+	ErrBadFilter = errors.New("record: not a stream's app or name")
 )
 
 // Format is a recording's container.

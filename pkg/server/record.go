@@ -123,7 +123,7 @@ func (a apiRecorder) Recording(key string) bool { return a.m.Recording(key) }
 func (a apiRecorder) List(app, stream string) ([]api.Recording, error) {
 	list, err := a.m.Recordings(app, stream)
 	if err != nil {
-		return nil, err
+		return nil, recordErr(err)
 	}
 	out := make([]api.Recording, len(list))
 	for i, r := range list {
@@ -141,6 +141,8 @@ func recordErr(err error) error {
 		return api.ErrAlreadyRecording
 	case errors.Is(err, record.ErrNotRecording):
 		return api.ErrNotRecording
+	case errors.Is(err, record.ErrBadFilter):
+		return api.ErrBadFilter
 	}
 	return err
 }
