@@ -237,7 +237,7 @@ func (a *authPart) admit(ctx context.Context, r access.Request) error {
 	case r.Action == access.Publish:
 		targets, err := a.chk.CheckPublishForward(ctx, req)
 		if err == nil {
-			a.targets.put(r.Key, targets) // forwards.go
+			a.targets.put(r.Key, r.RemoteAddr, targets) // forwards.go
 		}
 		return err
 	case r.Protocol == access.ProtoHLS, r.Protocol == access.ProtoThumbnail, r.Protocol == access.ProtoRecord:

@@ -8,9 +8,13 @@ import (
 // Restream targets named by the on_publish hook's answer reach the relay
 // through hookTargets: the admission check (access.Func) returns only a
 // verdict, so authPart.admit stores the admitted publish's targets by
-// stream key, and the relay takes them when the stream's pushes start
-// (relay.Config.StreamTargets). Every admitted publish overwrites its key's
-// entry, with no targets too, so a publish never inherits another's.
+// stream key and publisher address, and the relay takes them when the
+// stream's pushes start (relay.Config.StreamTargets, with the publisher
+// the hub took). Two publishers admitted for one key at once each keep
+// their own targets: the one that loses the publish never sends its stream
+// to the other's destinations, nor the other way round. Every admitted
+// publish overwrites its entry, with no targets too, so a publish never
+// inherits an earlier one's.
 const (
 	// hookTargetsTTL bounds how long an admitted publish's targets wait
 	// for the stream to start (the RTMP publish follows its admission at
@@ -31,8 +35,13 @@ type hookEntry struct {
 	at      time.Time
 }
 
-// put records key's targets (nil included: see above).
-func (h *hookTargets) put(key string, targets []string) {
+// hookKey names one publisher of one stream.
+func hookKey(key, remote string) string { return key + "\x00" + remote }
+
+// put records the targets of the publisher at remote for key (nil
+// included: see above).
+func (h *hookTargets) put(key, remote string, targets []string) {
+	key = hookKey(key, remote)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.clock()
@@ -45,8 +54,10 @@ func (h *hookTargets) put(key string, targets []string) {
 	h.m[key] = hookEntry{targets: targets, at: now}
 }
 
-// take returns and forgets key's targets, if still fresh.
-func (h *hookTargets) take(key string) []string {
+// take returns and forgets the targets of the publisher at remote for key,
+// if still fresh.
+func (h *hookTargets) take(key, remote string) []string {
+	key = hookKey(key, remote)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.m[key]

@@ -31,7 +31,9 @@ func (s *Server) initRelay(cfg config.Config) error {
 	rc.Panics = &s.panics
 	// The on_publish answer's targets, kept by the admission check
 	// (forwards.go); called once per stream instance.
-	rc.StreamTargets = func(key string, _ hub.PublisherInfo) []string { return s.auth.targets.take(key) }
+	rc.StreamTargets = func(key string, pub hub.PublisherInfo) []string {
+		return s.auth.targets.take(key, pub.RemoteAddr)
+	}
 	m, err := relay.New(rc, s.hub)
 	if err != nil {
 		return err
