@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ripplemedia/ripple/pkg/internal/netx"
 	"github.com/ripplemedia/ripple/pkg/thumb"
 	"github.com/ripplemedia/ripple/web"
 )
@@ -17,7 +18,7 @@ import (
 //	/               the player page and its assets
 //
 // Go 1.22 patterns cannot match a suffix, so "/" dispatches on it.
-func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort, rtmpsPort int, thumbEvery time.Duration) *http.ServeMux {
+func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort, rtmpsPort int, thumbEvery, writeTimeout time.Duration) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -27,7 +28,7 @@ func newMux(flv http.Handler, thumbs *thumb.Thumbnailer, rtmpPort, rtmpsPort int
 	page := web.Handler(web.WithRTMPPort(rtmpPort), web.WithRTMPS(rtmpsPort), web.WithThumbnails(thumbs != nil, thumbEvery))
 	rt := suffixRouter{flv: flv, jpg: http.NotFoundHandler(), page: page}
 	if thumbs != nil {
-		rt.jpg = thumbs
+		rt.jpg = netx.WriteDeadlines(thumbs, writeTimeout)
 	}
 	mux.Handle("/", rt)
 	return mux

@@ -101,15 +101,13 @@ func apiRecording(r record.Recording) api.Recording {
 // behind play admission, every write under http.write_timeout) ahead of
 // next: HLS would otherwise take a name ending in .mp4.
 func (s *Server) serveRecordings(next http.Handler) http.Handler {
-	files := s.rec.Handler(s.auth.admitHTTP(access.ProtoRecord))
+	files := netx.WriteDeadlines(s.rec.Handler(s.auth.admitHTTP(access.ProtoRecord)), s.cfg.HTTP.WriteTimeout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, recordingsPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		dw := netx.NewDeadlineWriter(w, s.cfg.HTTP.WriteTimeout)
-		defer dw.Clear()
-		files.ServeHTTP(dw, r)
+		files.ServeHTTP(w, r)
 	})
 }
 

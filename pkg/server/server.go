@@ -163,7 +163,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.rec, err = s.newRecorder(cfg); err != nil {
 		return nil, err
 	}
-	mux := newMux(s.flv, s.thumbs, rtmpPort, portOf(s.RTMPSAddr()), cfg.Thumbnail.Interval)
+	mux := newMux(s.flv, s.thumbs, rtmpPort, portOf(s.RTMPSAddr()), cfg.Thumbnail.Interval, cfg.HTTP.WriteTimeout)
 	s.mountOps(mux)
 	s.http = &http.Server{
 		Handler:           s.guardHTTP(s.auth.realIP(s.limits.requests(s.serveRecordings(s.hls.wrap(mux))))),

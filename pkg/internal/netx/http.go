@@ -46,5 +46,17 @@ func (w DeadlineWriter) Clear() {
 	_ = w.rc.SetWriteDeadline(time.Time{}) // unsupported writers have none to clear
 }
 
+// WriteDeadlines serves h with a DeadlineWriter of timeout; the response's
+// last buffered bytes are flushed under the deadline too, before it is
+// cleared.
+func WriteDeadlines(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dw := NewDeadlineWriter(w, timeout)
+		defer dw.Clear()
+		defer func() { _ = dw.rc.Flush() }() // a failed flush means the client left
+		h.ServeHTTP(dw, r)
+	})
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (w DeadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
