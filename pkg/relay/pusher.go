@@ -165,6 +165,11 @@ func (m *Manager) AddTarget(key, rawURL string, src TargetSource) (Status, error
 	if !ok {
 		return Status{}, fmt.Errorf("%w: %s", ErrNotLive, key)
 	}
+	// A target that loops back (A → B → A) is stopped by the hop count,
+	// as configured forwards are.
+	if hops := hopsOf(si.Publisher.Query); hops >= MaxHops {
+		return Status{}, fmt.Errorf("%w: the stream already crossed %d relays (at most %d)", ErrInvalidTarget, hops, MaxHops)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || !m.started {
@@ -260,21 +265,26 @@ func (m *Manager) streamEnded(key string) {
 }
 
 func (p *pusher) run(set *pushSet) {
-	err := p.loop()
-	if errors.Is(err, errEnded) {
-		err = nil
-	}
-	p.st.set(StateStopped, err)
-	p.cancel(nil)
-	m := p.m
-	m.mu.Lock()
-	if m.pushes[p.key] == set {
-		set.list = removeOne(set.list, p)
-		if len(set.list) == 0 {
-			delete(m.pushes, p.key)
+	// Deferred: a panic parsing a hostile destination's reply (recovered
+	// by goLocked's guard) must not leave the pusher counted and listed.
+	err := errors.New("relay: push ended by a panic")
+	defer func() {
+		if errors.Is(err, errEnded) {
+			err = nil
 		}
-	}
-	m.mu.Unlock()
+		p.st.set(StateStopped, err)
+		p.cancel(nil)
+		m := p.m
+		m.mu.Lock()
+		if m.pushes[p.key] == set {
+			set.list = removeOne(set.list, p)
+			if len(set.list) == 0 {
+				delete(m.pushes, p.key)
+			}
+		}
+		m.mu.Unlock()
+	}()
+	err = p.loop()
 }
 
 func removeOne(list []*pusher, p *pusher) []*pusher {

@@ -53,6 +53,7 @@ func parseTarget(raw string, allowHTTP bool) (target, error) {
 	if err := checkVars(raw); err != nil {
 		return target{}, err
 	}
+	scheme = strings.ToLower(scheme) // schemes are case-insensitive (RFC 3986 §3.1)
 	switch scheme {
 	case "rtmp", "rtmps":
 		host, path, _ := strings.Cut(rest, "/")

@@ -65,6 +65,9 @@ func TestTargetDisplayRedacts(t *testing.T) {
 }
 
 func TestParseTargetRTMPS(t *testing.T) {
+	upper, err := parseTarget("RTMPS://live-api-s.facebook.com:443/rtmp/KEY", false)
+	require.NoError(t, err, "schemes are case-insensitive")
+	require.Equal(t, "rtmps://live-api-s.facebook.com:443/rtmp/****", upper.display("live", "cam"))
 	tg, err := parseTarget("rtmps://live-api-s.facebook.com:443/rtmp/KEY?s=1", false)
 	require.NoError(t, err)
 	c, p := tg.rtmpURL("live", "cam", "ripple_hops=1")

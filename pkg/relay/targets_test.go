@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -91,6 +92,19 @@ func TestAddTargetInvalid(t *testing.T) {
 		require.NotContains(t, err.Error(), secretKey, "the error shows the URL redacted")
 	}
 	require.Empty(t, m.Relays())
+}
+
+// A stream that already crossed MaxHops relays gets no API target either:
+// a loop through the API (A → B → A) stops like one through forwards.
+func TestAddTargetHops(t *testing.T) {
+	origin := newNode(t, hub.Config{})
+	m := newManager(t, origin.hub, Config{})
+	pub, err := origin.hub.Publish("live/loop", hub.PublisherInfo{Protocol: "test", Query: fmt.Sprintf("%s=%d", hopsParam, MaxHops)})
+	require.NoError(t, err)
+	defer pub.Close()
+	_, err = m.AddTarget("live/loop", "rtmp://h/live/x", SourceAPI)
+	require.ErrorIs(t, err, ErrInvalidTarget)
+	require.ErrorContains(t, err, "crossed")
 }
 
 func TestMaxTargets(t *testing.T) {
