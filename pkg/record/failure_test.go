@@ -297,3 +297,22 @@ func TestEvictedRejoins(t *testing.T) {
 	pub.Close()
 	e.wait(EventDone)
 }
+
+// What a recording holds while it waits for an audio configuration is
+// bounded in bytes too: a publisher sending huge frames without audio
+// starts the file once 16 MiB are held, not after startWait of media.
+func TestHoldBoundedInBytes(t *testing.T) {
+	e := newEnv(t, Rule{Enabled: true})
+	pub := e.publish(testKey)
+	// onMetaData announces AAC; no audio packet ever comes.
+	var pkts []*av.Packet
+	for _, p := range generated(mediatest.Config{FPS: 30, GOP: 300, KeySize: 1 << 20, FrameSz: 1 << 20}, 60) {
+		if p.Kind != av.KindAudio {
+			pkts = append(pkts, p)
+		}
+	}
+	write(t, pub, pkts...)
+	ev := e.wait(EventStarted)
+	require.Equal(t, testKey, ev.Recording.Key, "started within ~30 frames (1 s of media, 30 MiB), before startWait")
+	pub.Close()
+}

@@ -82,6 +82,7 @@ type recorder struct {
 
 	cur      *recFile
 	hold     []*av.Packet // from a start point while the audio's configuration is awaited
+	holdSize int          // payload bytes in hold (maxHoldBytes)
 	needCut  bool         // the tracks changed: a new file at the next start point
 	failing  bool         // the last open or write failed
 	failedAt time.Time
@@ -254,6 +255,7 @@ func (r *recorder) Frame(p *av.Packet) error {
 	}
 	if r.hold != nil {
 		r.hold = append(r.hold, p)
+		r.holdSize += len(p.Data)
 		r.release(false)
 		return nil
 	}
@@ -264,24 +266,33 @@ func (r *recorder) Frame(p *av.Packet) error {
 		}
 	case startHold:
 		r.hold = append(r.hold, p)
+		r.holdSize = len(p.Data)
 	}
 	return nil
 }
 
-// maxHold bounds the packets held at a start point (see startHold).
-const maxHold = 1024
+// maxHold and maxHoldBytes bound what is held at a start point (see
+// startHold): taken out of the hub reader's queue, those packets are no
+// longer under hub.queue_max_bytes, and a publisher that announces audio
+// and never configures it must not pin more than this.
+const (
+	maxHold      = 1024
+	maxHoldBytes = 16 << 20
+)
 
 // release starts the file the held packets begin with once the audio
-// track is configured, or without it once startWait of media or maxHold
-// packets are held, or when force is set (the recording ends).
+// track is configured, or without it once startWait of media, maxHold
+// packets or maxHoldBytes are held, or when force is set (the recording
+// ends).
 func (r *recorder) release(force bool) {
 	first, last := r.hold[0], r.hold[len(r.hold)-1]
 	as := r.audioState()
-	if as == trackNotYet && !force && last.DTS-first.DTS < startWait && len(r.hold) < maxHold {
+	if as == trackNotYet && !force && last.DTS-first.DTS < startWait && len(r.hold) < maxHold &&
+		r.holdSize < maxHoldBytes {
 		return
 	}
 	hold := r.hold
-	r.hold = nil
+	r.hold, r.holdSize = nil, 0
 	if r.open(first, true, as == trackReady) {
 		for _, q := range hold {
 			if r.cur == nil {
@@ -760,7 +771,7 @@ func (r *recorder) fail(rec Recording, err error) {
 func (r *recorder) abort(err error) {
 	r.m.errs.Add(1)
 	clear(r.hold)
-	r.hold = nil
+	r.hold, r.holdSize = nil, 0
 	f := r.cur
 	r.cur = nil
 	rec := r.bare()
