@@ -316,3 +316,18 @@ func TestHoldBoundedInBytes(t *testing.T) {
 	require.Equal(t, testKey, ev.Recording.Key, "started within ~30 frames (1 s of media, 30 MiB), before startWait")
 	pub.Close()
 }
+
+// A publisher that never sends another keyframe cannot grow one file past
+// max_bytes: the file ends there and the next starts at a keyframe.
+func TestKeyframelessFileBounded(t *testing.T) {
+	const limit = 2 << 20
+	e := newEnv(t, Rule{Enabled: true, MaxBytes: limit})
+	pub := e.publish(testKey)
+	// One keyframe, then 1 MiB inter frames only.
+	write(t, pub, generated(mediatest.Config{NoAudio: true, FPS: 30, GOP: 1 << 20, KeySize: 64 << 10, FrameSz: 256 << 10}, 40)...)
+	started := e.wait(EventStarted)
+	done := e.wait(EventDone)
+	require.Equal(t, started.Recording.Path, done.Recording.Path)
+	require.LessOrEqual(t, done.Recording.Size, int64(limit+(512<<10)), "ended at max_bytes (plus the frame that crossed it)")
+	pub.Close()
+}

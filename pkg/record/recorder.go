@@ -247,7 +247,13 @@ func (r *recorder) Frame(p *av.Packet) error {
 			p.Kind == av.KindAudio && !f.hasA && r.audioState() == trackReady) {
 			r.needCut = true // a track the file lacks can now go in one
 		}
-		if !r.cutHere(p) {
+		switch {
+		case r.overgrown(f, p):
+			// No keyframe to cut at (a broken or hostile publisher):
+			// the file ends here, and the next one starts at a keyframe.
+			r.log.Warn("recording file ended without a keyframe to cut at", "path", f.rec.Path,
+				"size", f.out.size, "media", time.Duration(p.DTS-f.base)*time.Millisecond)
+		case !r.cutHere(p):
 			r.write(p)
 			return nil
 		}
@@ -536,6 +542,34 @@ func (r *recorder) plan(p *av.Packet) (d startDecision, withV, withA bool) {
 // cutHere reports whether the file in progress ends before p: p is where
 // a new file can start, and the file reached SegmentDuration or the
 // stream's tracks changed.
+// overgrown reports whether f must end before p although p is no place to
+// cut: past maxSegmentFactor segment durations of media (minOvergrown at
+// least), or, with
+// max_bytes set, at that many bytes (a file may not outgrow what the
+// stream may keep). Keyframe-less video would otherwise grow one file
+// for as long as the stream lives.
+func (r *recorder) overgrown(f *recFile, p *av.Packet) bool {
+	if r.rule.MaxBytes > 0 {
+		size := f.out.size // what the file was given, and the fMP4 fragment in the making
+		if f.mp4 != nil {
+			size += int64(f.mp4.pend)
+		}
+		if size >= r.rule.MaxBytes {
+			return true
+		}
+	}
+	limit := max(maxSegmentFactor*r.rule.SegmentDuration, minOvergrown)
+	return p.DTS-f.base >= limit.Milliseconds()
+}
+
+// A file with no keyframe to cut at ends after maxSegmentFactor segment
+// durations, and never before minOvergrown (longer than any sane GOP: a
+// stream with long GOPs and short segments must not lose media to it).
+const (
+	maxSegmentFactor = 3
+	minOvergrown     = time.Minute
+)
+
 func (r *recorder) cutHere(p *av.Packet) bool {
 	f := r.cur
 	if !r.needCut && p.DTS-f.base < r.rule.SegmentDuration.Milliseconds() {
