@@ -85,7 +85,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, t *template,
 		format = a.rec.Format
 		h.Set("Cache-Control", "no-cache")
 	} else if !mt.formatKnown {
-		format = sniffFormat(filepath.Join(dir, rel))
+		format = sniffOpen(f) // the file already opened inside the root, not its path again
 	}
 	h.Set("Content-Type", format.contentType())
 	h.Set("X-Content-Type-Options", "nosniff")

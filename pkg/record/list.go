@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -182,8 +183,13 @@ func sniffFormat(path string) Format {
 		return FormatFMP4
 	}
 	defer f.Close()
+	return sniffOpen(f)
+}
+
+// sniffOpen tells the format from the first bytes of an open file.
+func sniffOpen(f io.ReaderAt) Format {
 	var b [3]byte
-	if _, err := f.Read(b[:]); err == nil && string(b[:]) == "FLV" {
+	if _, err := f.ReadAt(b[:], 0); err == nil && string(b[:]) == "FLV" {
 		return FormatFLV
 	}
 	return FormatFMP4
