@@ -100,6 +100,14 @@ func (ca *CA) Leaf(t testing.TB, cn string) Leaf {
 	}
 }
 
+// TLS returns the pair for a tls.Config's Certificates.
+func (l Leaf) TLS(t testing.TB) tls.Certificate {
+	t.Helper()
+	c, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
+	require.NoError(t, err)
+	return c
+}
+
 // Write writes the pair into dir as cert.pem and key.pem (replacing them
 // by rename, as certificate renewal tools do) and returns their paths.
 func (l Leaf) Write(t testing.TB, dir string) (certFile, keyFile string) {
