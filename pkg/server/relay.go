@@ -95,19 +95,11 @@ func edgeSelection(s config.EdgeSelection) relay.Selection {
 	return relay.SelectFailover
 }
 
-// Relays returns a snapshot of the running relays (nil without any).
-func (s *Server) Relays() []relay.Status {
-	if s.relay.m == nil {
-		return nil
-	}
-	return s.relay.m.Relays()
-}
+// Relays returns a snapshot of the running relays.
+func (s *Server) Relays() []relay.Status { return s.relay.m.Relays() }
 
-// apiRelays maps the snapshots for pkg/api; nil when relaying is off.
+// apiRelays maps the snapshots for pkg/api.
 func (s *Server) apiRelays() func() []api.Relay {
-	if s.relay.m == nil {
-		return nil
-	}
 	return func() []api.Relay {
 		return apiRelayList(s.relay.m.Relays())
 	}
@@ -128,23 +120,21 @@ func apiRelay(r relay.Status) api.Relay {
 		Since: r.Since, Started: r.Started, Bitrate: r.Bitrate, Source: r.Source.String()}
 }
 
-// apiForwarder adapts the relay's per-stream targets to the API.
+// apiForwarder adapts the relay's per-stream targets to the API (the
+// manager always runs: relayPart).
 type apiForwarder struct {
 	m *relay.Manager
 	h *hub.Hub
 }
 
 func (f apiForwarder) List(key string) ([]api.Relay, error) {
-	if _, ok := f.h.Stream(key); !ok || f.m == nil {
+	if _, ok := f.h.Stream(key); !ok {
 		return nil, api.ErrNotLive
 	}
 	return apiRelayList(f.m.Targets(key)), nil
 }
 
 func (f apiForwarder) Add(key, url string) (api.Relay, error) {
-	if f.m == nil {
-		return api.Relay{}, api.ErrNotLive
-	}
 	st, err := f.m.AddTarget(key, url, relay.SourceAPI)
 	if err != nil {
 		return api.Relay{}, forwardErr(err)
@@ -153,9 +143,6 @@ func (f apiForwarder) Add(key, url string) (api.Relay, error) {
 }
 
 func (f apiForwarder) Remove(key string, id uint64) error {
-	if f.m == nil {
-		return api.ErrNoTarget
-	}
 	return forwardErr(f.m.RemoveTarget(key, id))
 }
 
@@ -175,11 +162,8 @@ func forwardErr(err error) error {
 	return err
 }
 
-// metricsRelays maps the snapshots for pkg/metrics; nil when relaying is off.
+// metricsRelays maps the snapshots for pkg/metrics.
 func (s *Server) metricsRelays() func() []metrics.Relay {
-	if s.relay.m == nil {
-		return nil
-	}
 	return func() []metrics.Relay {
 		rs := s.relay.m.Relays()
 		out := make([]metrics.Relay, len(rs))
