@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/guard"
 	"github.com/ripplemedia/ripple/pkg/internal/logtest"
 	"github.com/ripplemedia/ripple/pkg/internal/tlsx/tlstest"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
@@ -301,3 +304,59 @@ func newTLSNode(t *testing.T) (*node, *x509.CertPool) {
 
 // syncBuffer collects output written from several goroutines.
 type syncBuffer = logtest.Buffer
+
+// panicOnLive is a log handler that panics, once, on the first "relay
+// state" line saying a relay went live: a panic inside a pusher, which its
+// guard recovers.
+type panicOnLive struct {
+	slog.Handler
+	done *atomic.Bool
+}
+
+func (panicOnLive) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h panicOnLive) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "relay state" {
+		live := false
+		r.Attrs(func(a slog.Attr) bool {
+			live = live || a.Key == "state" && a.Value.String() == string(StateLive)
+			return true
+		})
+		if live && h.done.CompareAndSwap(false, true) {
+			panic("relay test: a panic inside a pusher")
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h panicOnLive) WithAttrs(as []slog.Attr) slog.Handler {
+	return panicOnLive{Handler: h.Handler.WithAttrs(as), done: h.done}
+}
+
+func (h panicOnLive) WithGroup(name string) slog.Handler {
+	return panicOnLive{Handler: h.Handler.WithGroup(name), done: h.done}
+}
+
+// A pusher ended by a recovered panic is neither listed nor counted
+// against MaxTargets: its cleanup is deferred.
+func TestTargetPanicCleansUp(t *testing.T) {
+	origin := newNode(t, hub.Config{})
+	dest := newNode(t, hub.Config{})
+	var panicked atomic.Bool
+	panics := &guard.Recorder{}
+	m, err := New(Config{Logger: slog.New(panicOnLive{Handler: slog.DiscardHandler, done: &panicked}),
+		Timeout: 2 * time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		MaxTargets: 1, Panics: panics}, origin.hub)
+	require.NoError(t, err)
+	m.Start()
+	t.Cleanup(func() { _ = m.Close() })
+	feed(t, origin.hub, "live/cam")
+	_, err = m.AddTarget("live/cam", dest.rtmpURL("restream")+"/a", SourceAPI)
+	require.NoError(t, err)
+	eventually(t, "the panic recovered and the pusher gone", func() bool {
+		return panicked.Load() && len(m.Targets("live/cam")) == 0 && len(m.Relays()) == 0
+	})
+	require.NotEmpty(t, panics.Counts(), "the guard counted it")
+	_, err = m.AddTarget("live/cam", dest.rtmpURL("restream")+"/b", SourceAPI)
+	require.NoError(t, err, "its slot is free again")
+}
