@@ -35,9 +35,11 @@ func TestHandler(t *testing.T) {
 	e := newEnv(t, Rule{Enabled: true}, graceZero)
 	e.mu.Lock()
 	e.rules["live/flv"] = Rule{Enabled: true, Format: FormatFLV}
+	// A name that does not say the format (no {ext}): it is sniffed.
+	e.rules["live/rec"] = Rule{Enabled: true, Format: FormatFLV, Path: "recordings/{app}/{stream}/{time}.rec"}
 	e.mu.Unlock()
 	var names = map[string]string{}
-	for _, key := range []string{testKey, "live/secret", "live/flv"} {
+	for _, key := range []string{testKey, "live/secret", "live/flv", "live/rec"} {
 		g := mediatest.New(mediatest.Config{})
 		pub := e.publish(key)
 		write(t, pub, append(g.Headers(), g.Packets(200)...)...)
@@ -88,6 +90,15 @@ func TestHandler(t *testing.T) {
 		res, _ = get(t, h, http.MethodPost, "/recordings/"+names[testKey], nil)
 		require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
 		require.Equal(t, "GET, HEAD", res.Header.Get("Allow"))
+	})
+
+	// A file whose name does not say its format is served with the type
+	// its first bytes give.
+	t.Run("sniffed", func(t *testing.T) {
+		res, body := get(t, h, http.MethodGet, "/recordings/"+names["live/rec"], nil)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Equal(t, "FLV", string(body[:3]))
+		require.Equal(t, "video/x-flv", res.Header.Get("Content-Type"))
 	})
 
 	t.Run("authorize", func(t *testing.T) {
