@@ -163,6 +163,10 @@ func TestTLSBrowser(t *testing.T) {
 			tb.do(t, "open the page over https", pageTimeout,
 				chromedp.Navigate("https://"+s.HTTPSAddr+"/#"+key+"?"+tc.proto))
 			requireLocalLibs(t, tb)
+			_, port, err := net.SplitHostPort(s.RTMPSAddr)
+			require.NoError(t, err)
+			require.Equal(t, "rtmps://127.0.0.1:"+port+"/"+key,
+				eval[string](t, tb, "the RTMPS URL", pageTimeout, `document.getElementById('url-rtmps').value`))
 			tb.do(t, "press Play", pageTimeout, chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
 			res := eval[playResult](t, tb, "watch playback", browserPlayTimeout+5*time.Second,
 				fmt.Sprintf(watchPlayback, 3.0, browserPlayTimeout.Milliseconds()))
