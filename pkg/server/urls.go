@@ -37,15 +37,22 @@ func newStartURLs(rtmpAddr, httpAddr net.Addr, hls bool) startURLs {
 		u.RTMP = u.Publish
 	}
 	if httpAddr != nil {
-		h := urlHost(httpAddr)
-		u.Page = "http://" + h + "/"
-		u.FLV = "http://" + h + "/" + exampleKey + ".flv"
-		u.WSFLV = "ws://" + h + "/" + exampleKey + ".flv"
-		if hls {
-			u.HLS = "http://" + h + "/" + exampleKey + ".m3u8"
-		}
+		u.Page, u.FLV, u.WSFLV, u.HLS = httpURLs("http", "ws", httpAddr, hls)
 	}
 	return u
+}
+
+// httpURLs are the page, HTTP-FLV, WebSocket-FLV and (with hls) HLS URLs of
+// an HTTP listener at a.
+func httpURLs(scheme, wsScheme string, a net.Addr, hls bool) (page, flv, ws, hlsURL string) {
+	base := urlHost(a) + "/"
+	page = scheme + "://" + base
+	flv = page + exampleKey + ".flv"
+	ws = wsScheme + "://" + base + exampleKey + ".flv"
+	if hls {
+		hlsURL = page + exampleKey + ".m3u8"
+	}
+	return page, flv, ws, hlsURL
 }
 
 // addTLS adds the URLs of the RTMPS and HTTPS listeners (nil: off).
@@ -54,13 +61,7 @@ func (u *startURLs) addTLS(rtmpsAddr, httpsAddr net.Addr, hls bool) {
 		u.RTMPS = "rtmps://" + urlHost(rtmpsAddr) + "/" + exampleKey
 	}
 	if httpsAddr != nil {
-		h := urlHost(httpsAddr)
-		u.PageTLS = "https://" + h + "/"
-		u.FLVTLS = "https://" + h + "/" + exampleKey + ".flv"
-		u.WSSFLV = "wss://" + h + "/" + exampleKey + ".flv"
-		if hls {
-			u.HLSTLS = "https://" + h + "/" + exampleKey + ".m3u8"
-		}
+		u.PageTLS, u.FLVTLS, u.WSSFLV, u.HLSTLS = httpURLs("https", "wss", httpsAddr, hls)
 	}
 }
 
