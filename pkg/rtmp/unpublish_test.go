@@ -46,6 +46,19 @@ func waitEventType(t *testing.T, ch <-chan hub.Event, typ hub.EventType, key str
 	}
 }
 
+// rawPublisher connects a raw client to addr that publishes live/name and
+// returns it with its message stream id.
+func rawPublisher(t *testing.T, addr, name string) (*rawConn, uint32) {
+	t.Helper()
+	r := dialRaw(t, addr)
+	r.handshake(t)
+	r.connect(t)
+	id := r.createStream(t, 2)
+	r.command(t, id, "publish", 3, nil, name, "live")
+	require.Equal(t, codePublishStart, r.expectStatus(t).String("code"))
+	return r, id
+}
+
 // TestStopOnPurposeEndsStream: a publisher that says it stops (FCUnpublish,
 // deleteStream or closeStream of its stream) ends the stream at once: its
 // players drain and see the end although the reconnect grace is long, and
@@ -70,12 +83,7 @@ func TestStopOnPurposeEndsStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := startServer(t, ServerConfig{}, hub.Config{ReconnectGrace: graceForever})
 			events := watchEvents(t, env.hub)
-			r := dialRaw(t, env.addr)
-			r.handshake(t)
-			r.connect(t)
-			id := r.createStream(t, 2)
-			r.command(t, id, "publish", 3, nil, "cam", "live")
-			require.Equal(t, codePublishStart, r.expectStatus(t).String("code"))
+			r, id := rawPublisher(t, env.addr, "cam")
 			play := env.player(t, "cam")
 
 			tc.stop(t, r, id)
@@ -140,12 +148,7 @@ func TestClientAbortKeepsGrace(t *testing.T) {
 func TestDroppedPublisherKeepsGrace(t *testing.T) {
 	env := startServer(t, ServerConfig{}, hub.Config{ReconnectGrace: graceForever})
 	events := watchEvents(t, env.hub)
-	r := dialRaw(t, env.addr)
-	r.handshake(t)
-	r.connect(t)
-	id := r.createStream(t, 2)
-	r.command(t, id, "publish", 3, nil, "cam", "live")
-	require.Equal(t, codePublishStart, r.expectStatus(t).String("code"))
+	r, id := rawPublisher(t, env.addr, "cam")
 	env.player(t, "cam")
 	// deleteStream of a stream that is not the published one ends nothing.
 	r.command(t, 0, "deleteStream", 0, nil, float64(id+1))
