@@ -46,6 +46,7 @@ type Config struct {
 	API             API            `mapstructure:"api"`
 	Auth            Auth           `mapstructure:"auth"`
 	Relay           Relay          `mapstructure:"relay"`
+	Cluster         Cluster        `mapstructure:"cluster"`
 	Record          Record         `mapstructure:"record"`
 	Thumbnail       Thumbnail      `mapstructure:"thumbnail"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`

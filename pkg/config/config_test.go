@@ -66,6 +66,7 @@ func wantDefaults() Config {
 		API:             API{EventsStatsInterval: 2 * time.Second, EventsKeepAlive: 15 * time.Second},
 		Auth:            wantAuthDefaults(),
 		Relay:           wantRelayDefaults(),
+		Cluster:         Cluster{Lease: 10 * time.Second},
 		Record:          wantRecordDefaults(),
 		Thumbnail:       wantThumbnailDefaults(),
 		ShutdownTimeout: 10 * time.Second,
