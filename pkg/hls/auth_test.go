@@ -285,11 +285,11 @@ func TestAuthOnDemand(t *testing.T) {
 			e := newEnv(t, Config{OnDemand: true, Authorize: g.authorize, AuthScope: scope}, hub.Config{})
 			var mu sync.Mutex
 			var demanded []string
-			e.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+			e.hub.SetDemand(func(key string, info hub.ReaderInfo) error {
 				mu.Lock()
 				defer mu.Unlock()
 				demanded = append(demanded, key+" "+info.Query)
-				return false
+				return hub.ErrStreamNotFound
 			})
 			for _, p := range []string{"/live/other.m3u8", "/live/other/media.m3u8"} {
 				resp, _ := e.get(t, p)

@@ -72,7 +72,11 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch object {
 	case access.ObjectPlaylist:
-		mx := m.demand(r.Context(), key, r)
+		mx, err := m.demand(r.Context(), key, r)
+		if err != nil {
+			httpError(w, http.StatusServiceUnavailable, "stream unavailable: "+err.Error(), ccNotFound)
+			return
+		}
 		if mx == nil {
 			httpError(w, http.StatusNotFound, "stream not found", ccNotFound)
 			return
@@ -81,14 +85,19 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.serveTop(w, r, mx, key[strings.LastIndexByte(key, '/')+1:])
 	case access.ObjectMedia:
 		mx := m.get(key)
-		if mx == nil && m.cfg.OnDemand {
-			// On demand, a player that kept the media playlist URL
-			// restarts an idled-out muxer too; starting one (or an edge
-			// pull) is always checked first, whatever the scope.
+		if mx == nil {
+			// A player that kept the media playlist URL restarts an
+			// idled-out muxer too (on demand, or of a pulled stream);
+			// starting one (or a pull) is always checked first,
+			// whatever the scope.
 			if !admitted && !m.admit(w, r, key, object) {
 				return
 			}
-			mx = m.demand(r.Context(), key, r)
+			var err error
+			if mx, err = m.demand(r.Context(), key, r); err != nil {
+				httpError(w, http.StatusServiceUnavailable, "stream unavailable: "+err.Error(), ccNotFound)
+				return
+			}
 		}
 		if mx == nil {
 			// media.m3u8 is reserved: never a stream named "media".

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,7 +71,9 @@ func (m *Manager) Start() {
 	m.unwatch = m.hub.Watch(m.onEvent)
 	if !m.cfg.OnDemand {
 		for _, s := range m.hub.Streams() {
-			m.ensure(s.Key)
+			if s.Publisher.Protocol != access.ProtoRelay {
+				m.ensure(s.Key, false)
+			}
 		}
 	}
 }
@@ -90,16 +93,18 @@ func (m *Manager) onEvent(e hub.Event) {
 			return
 		}
 	}
-	if !m.cfg.OnDemand {
-		m.ensure(e.Key)
+	// A pulled stream (edge or cluster) is muxed only for HLS players
+	// (demand), so that the pull can stop when they are gone.
+	if !m.cfg.OnDemand && e.Publisher.Protocol != access.ProtoRelay {
+		m.ensure(e.Key, false)
 	}
 }
 
-// ensure returns key's running muxer, starting one if needed; nil after
-// Close.
+// ensure returns key's running muxer, starting one if needed (one that
+// stops after IdleTimeout without requests if idle); nil after Close.
 //
 //nolint:contextcheck // a muxer outlives the request that starts it: it runs on a context of its own
-func (m *Manager) ensure(key string) *muxer {
+func (m *Manager) ensure(key string, idle bool) *muxer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -116,7 +121,7 @@ func (m *Manager) ensure(key string) *muxer {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		if m.cfg.OnDemand {
+		if idle {
 			m.wg.Add(1)
 			go func() {
 				defer m.wg.Done()
@@ -149,24 +154,35 @@ func (m *Manager) get(key string) *muxer {
 	return nil
 }
 
-// demand finds or starts (OnDemand) the muxer of key for a playlist
-// request, asking the hub for the stream when it is not live.
-func (m *Manager) demand(ctx context.Context, key string, r *http.Request) *muxer {
-	if mx := m.get(key); mx != nil || !m.cfg.OnDemand {
-		return mx
+// demand finds or starts the muxer of key for a playlist request, asking
+// the hub for the stream when it is not live here (an edge or cluster pull
+// starts then). Muxers of pulled streams, and all of them with OnDemand,
+// stop when no request came for IdleTimeout, so that the pull can idle out
+// too. The error is the hub's when where the stream lives cannot be known
+// now; nil with a nil muxer means not found.
+func (m *Manager) demand(ctx context.Context, key string, r *http.Request) (*muxer, error) {
+	if mx := m.get(key); mx != nil {
+		return mx, nil
 	}
-	if _, live := m.hub.Stream(key); !live {
+	si, live := m.hub.Stream(key)
+	if !live {
 		info := hub.ReaderInfo{Protocol: access.ProtoHLS, RemoteAddr: r.RemoteAddr, Query: upstreamQuery(r.URL.Query())}
-		if !m.hub.Demand(key, info) {
-			return nil
+		if err := m.hub.Demand(key, info); err != nil {
+			if errors.Is(err, hub.ErrStreamNotFound) {
+				err = nil
+			}
+			return nil, err
 		}
 		wctx, cancel := context.WithTimeout(ctx, demandWait)
 		defer cancel()
 		if err := m.waitStream(wctx, key); err != nil {
-			return nil
+			return nil, nil
+		}
+		if si, live = m.hub.Stream(key); !live {
+			return nil, nil
 		}
 	}
-	return m.ensure(key)
+	return m.ensure(key, m.cfg.OnDemand || si.Publisher.Protocol == access.ProtoRelay), nil
 }
 
 // waitStream is hub.WaitStream that also gives up on Close.

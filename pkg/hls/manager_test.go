@@ -70,11 +70,11 @@ func TestOnDemand(t *testing.T) {
 	e := newEnv(t, Config{OnDemand: true, IdleTimeout: 300 * time.Millisecond}, hub.Config{})
 	var mu sync.Mutex
 	var demanded []string
-	e.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+	e.hub.SetDemand(func(key string, info hub.ReaderInfo) error {
 		mu.Lock()
 		defer mu.Unlock()
 		demanded = append(demanded, key+" "+info.Protocol+" "+info.Query)
-		return false
+		return hub.ErrStreamNotFound
 	})
 
 	t.Run("not live asks the hub then 404", func(t *testing.T) {

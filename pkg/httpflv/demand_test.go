@@ -28,9 +28,9 @@ func TestDemandStartsSource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, Config{DemandWait: waitFor + tc.delay})
 			pubs := make(chan *hub.Publisher, 1)
-			e.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+			e.hub.SetDemand(func(key string, info hub.ReaderInfo) error {
 				if key != "edge/cam" || info.Protocol != "http-flv" {
-					return false
+					return hub.ErrStreamNotFound
 				}
 				go func() { // the "pull" comes up asynchronously, like a relay dial
 					<-time.After(tc.delay) // a slow origin, not synchronisation
@@ -39,7 +39,7 @@ func TestDemandStartsSource(t *testing.T) {
 						pubs <- p
 					}
 				}()
-				return true
+				return nil
 			})
 
 			type got struct {
@@ -85,7 +85,12 @@ func TestDemandStartsSource(t *testing.T) {
 
 	// A key the demand handler does not own: 404 without waiting.
 	e := newEnv(t, Config{DemandWait: waitFor})
-	e.hub.SetDemand(func(key string, _ hub.ReaderInfo) bool { return key == "edge/cam" })
+	e.hub.SetDemand(func(key string, _ hub.ReaderInfo) error {
+		if key == "edge/cam" {
+			return nil
+		}
+		return hub.ErrStreamNotFound
+	})
 	resp2, err := http.Get(e.url("/live/cam.flv"))
 	require.NoError(t, err)
 	resp2.Body.Close()
@@ -96,7 +101,7 @@ func TestDemandStartsSource(t *testing.T) {
 func TestDemandTimesOut(t *testing.T) {
 	e := newEnv(t, Config{DemandWait: 50 * time.Millisecond})
 	asked := make(chan string, 1)
-	e.hub.SetDemand(func(key string, _ hub.ReaderInfo) bool { asked <- key; return true })
+	e.hub.SetDemand(func(key string, _ hub.ReaderInfo) error { asked <- key; return nil })
 	resp, err := http.Get(e.url("/edge/none.flv"))
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -156,14 +156,23 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, key string) {
 
 	rinfo := hub.ReaderInfo{Protocol: proto, RemoteAddr: r.RemoteAddr, Query: r.URL.RawQuery}
 	rd, err = h.hub.Subscribe(key, rinfo)
-	if errors.Is(err, hub.ErrStreamNotFound) && h.hub.Demand(key, rinfo) {
-		// A source is being started for this player (edge pull): wait
-		// for it, bounded, instead of answering 404 at once.
-		wctx, wcancel := context.WithTimeout(ctx, h.cfg.DemandWait)
-		if h.hub.WaitStream(wctx, key) == nil {
-			rd, err = h.hub.Subscribe(key, rinfo)
+	if errors.Is(err, hub.ErrStreamNotFound) {
+		switch derr := h.hub.Demand(key, rinfo); {
+		case derr == nil:
+			// A source is being started for this player (edge or
+			// cluster pull): wait for it, bounded, instead of answering
+			// 404 at once.
+			wctx, wcancel := context.WithTimeout(ctx, h.cfg.DemandWait)
+			if h.hub.WaitStream(wctx, key) == nil {
+				rd, err = h.hub.Subscribe(key, rinfo)
+			}
+			wcancel()
+		case !errors.Is(derr, hub.ErrStreamNotFound):
+			// Where the stream lives cannot be known now (the cluster
+			// registry is down): say so rather than "not found".
+			httpError(w, http.StatusServiceUnavailable, "stream unavailable: "+derr.Error())
+			return
 		}
-		wcancel()
 	}
 	switch {
 	case err == nil:

@@ -112,24 +112,27 @@ func (h *Hub) emit(e Event) {
 }
 
 // SetDemand installs the handler Demand calls; nil removes it. An edge
-// relay uses it to start an upstream pull on the first player.
-func (h *Hub) SetDemand(fn func(key string, info ReaderInfo) bool) {
+// relay or a cluster node uses it to start an upstream pull on the first
+// player.
+func (h *Hub) SetDemand(fn func(key string, info ReaderInfo) error) {
 	h.demandMu.Lock()
 	h.demand = fn
 	h.demandMu.Unlock()
 }
 
-// Demand tells the hub that a reader wants key, which is not live. It
-// reports whether a source for key is being started (an edge pull), in
-// which case the caller should WaitStream for a bounded time before giving
-// up; without a demand handler it returns false and the caller fails at
-// once (HTTP 404) or waits on its own terms (RTMP play).
-func (h *Hub) Demand(key string, info ReaderInfo) bool {
+// Demand tells the hub that a reader wants key, which is not live. nil
+// means a source for key is being started (an edge or cluster pull): the
+// caller should WaitStream for a bounded time before giving up.
+// ErrStreamNotFound (also without a demand handler) means no source will
+// come: the caller fails at once (HTTP 404) or waits on its own terms (RTMP
+// play). Any other error says why the source cannot be known now (the
+// cluster registry is unreachable): the caller refuses with it (HTTP 503).
+func (h *Hub) Demand(key string, info ReaderInfo) error {
 	h.demandMu.Lock()
 	fn := h.demand
 	h.demandMu.Unlock()
 	if fn == nil || !ValidKey(key) {
-		return false
+		return ErrStreamNotFound
 	}
 	return fn(key, info)
 }

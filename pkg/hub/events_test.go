@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -130,20 +131,28 @@ func TestReaderDone(t *testing.T) {
 
 func TestDemand(t *testing.T) {
 	h, _, _ := testHub(t, Config{})
-	require.False(t, h.Demand("live/cam", ReaderInfo{}), "no handler: fail at once")
+	require.ErrorIs(t, h.Demand("live/cam", ReaderInfo{}), ErrStreamNotFound, "no handler: fail at once")
 
 	var asked []string
-	h.SetDemand(func(key string, info ReaderInfo) bool {
+	down := errors.New("registry down")
+	h.SetDemand(func(key string, info ReaderInfo) error {
 		asked = append(asked, key+" "+info.Protocol)
-		return key == "edge/cam"
+		switch key {
+		case "edge/cam":
+			return nil
+		case "remote/cam":
+			return down
+		}
+		return ErrStreamNotFound
 	})
-	require.True(t, h.Demand("edge/cam", ReaderInfo{Protocol: "http-flv"}))
-	require.False(t, h.Demand("live/cam", ReaderInfo{Protocol: "rtmp"}))
-	require.False(t, h.Demand("../x", ReaderInfo{}), "invalid keys never reach the handler")
-	require.Equal(t, []string{"edge/cam http-flv", "live/cam rtmp"}, asked)
+	require.NoError(t, h.Demand("edge/cam", ReaderInfo{Protocol: "http-flv"}))
+	require.ErrorIs(t, h.Demand("live/cam", ReaderInfo{Protocol: "rtmp"}), ErrStreamNotFound)
+	require.ErrorIs(t, h.Demand("remote/cam", ReaderInfo{Protocol: "hls"}), down, "the handler's reason reaches the caller")
+	require.ErrorIs(t, h.Demand("../x", ReaderInfo{}), ErrStreamNotFound, "invalid keys never reach the handler")
+	require.Equal(t, []string{"edge/cam http-flv", "live/cam rtmp", "remote/cam hls"}, asked)
 
 	h.SetDemand(nil)
-	require.False(t, h.Demand("edge/cam", ReaderInfo{}))
+	require.ErrorIs(t, h.Demand("edge/cam", ReaderInfo{}), ErrStreamNotFound)
 }
 
 // Closing an evicted reader must not rewrite why it ended: the protocol's

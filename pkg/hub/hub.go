@@ -217,7 +217,7 @@ type Hub struct {
 
 	watch    watchers
 	demandMu sync.Mutex
-	demand   func(key string, info ReaderInfo) bool
+	demand   func(key string, info ReaderInfo) error
 }
 
 // waiter is shared by all WaitStream calls on one key.

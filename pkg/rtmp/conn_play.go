@@ -46,9 +46,13 @@ func (c *conn) onPlay(cmd *command, msid uint32) error {
 	info := hub.ReaderInfo{Protocol: access.ProtoRTMP, RemoteAddr: c.remote, Query: query}
 	r, err := c.hub.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
-		// An edge app starts its upstream pull here; either way RTMP
-		// players wait PlayWait before StreamNotFound.
-		c.hub.Demand(key, info)
+		// An edge app or a cluster node starts its upstream pull here;
+		// either way RTMP players wait PlayWait before StreamNotFound,
+		// unless where the stream lives cannot be known now.
+		if derr := c.hub.Demand(key, info); derr != nil && !errors.Is(derr, hub.ErrStreamNotFound) {
+			return c.refuse(fmt.Errorf("%w: play %q: %w", errRefused, key, derr),
+				onStatusMessage(msid, levelError, codePlayFailed, "stream "+key+" unavailable: "+derr.Error()))
+		}
 		wctx, cancel := context.WithTimeout(c.ctx, c.cfg.PlayWait)
 		err = c.hub.WaitStream(wctx, key)
 		cancel()

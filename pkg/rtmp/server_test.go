@@ -383,11 +383,11 @@ func TestSlowPlayer(t *testing.T) {
 func TestPlayDemandsStream(t *testing.T) {
 	env := startServer(t, ServerConfig{PlayWait: testTimeout}, hub.Config{})
 	asked := make(chan hub.ReaderInfo, 1)
-	env.hub.SetDemand(func(key string, info hub.ReaderInfo) bool {
+	env.hub.SetDemand(func(key string, info hub.ReaderInfo) error {
 		if key == "live/edge" {
 			asked <- info
 		}
-		return true
+		return nil
 	})
 	c := env.dial(t)
 	played := make(chan error, 1)
