@@ -54,7 +54,7 @@ func TestEdgePullSharedAndIdle(t *testing.T) {
 					info := hub.ReaderInfo{Protocol: "test", Query: fmt.Sprintf("token=t%d", i)}
 					r, err := edge.hub.Subscribe("live/cam", info)
 					if errors.Is(err, hub.ErrStreamNotFound) {
-						if !edge.hub.Demand("live/cam", info) {
+						if edge.hub.Demand("live/cam", info) != nil {
 							errs <- errors.New("demand refused")
 							return
 						}
@@ -141,8 +141,8 @@ func TestEdgeNotFound(t *testing.T) {
 	down := deadAddr(t)
 	m := newManager(t, edge.hub, edgeConfig("rtmp://"+down+"/live", origin.rtmpURL("live"), origin.http.URL))
 	start := time.Now()
-	require.True(t, edge.hub.Demand("live/nope", hub.ReaderInfo{Protocol: "test"}))
-	require.True(t, edge.hub.Demand("live/nope", hub.ReaderInfo{Protocol: "test"}))
+	require.NoError(t, edge.hub.Demand("live/nope", hub.ReaderInfo{Protocol: "test"}))
+	require.NoError(t, edge.hub.Demand("live/nope", hub.ReaderInfo{Protocol: "test"}))
 	require.Len(t, m.Relays(), 1, "one pull per key")
 	eventually(t, "pull given up", func() bool { return len(m.Relays()) == 0 })
 	took := time.Since(start)
@@ -205,8 +205,8 @@ func TestEdgeLaterTokenWins(t *testing.T) {
 	feed(t, origin.hub, "live/cam")
 	joined := waitEvent(t, origin.hub, func(e hub.Event) bool { return e.Type == hub.EventReaderJoin })
 
-	require.True(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=bad"}))
-	require.True(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=good"}))
+	require.NoError(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=bad"}))
+	require.NoError(t, edge.hub.Demand("live/cam", hub.ReaderInfo{Protocol: "test", Query: "token=good"}))
 	r := subscribe(t, edge.hub, "live/cam", hub.ReaderInfo{Protocol: "test"})
 	readN(t, r, 10)
 	require.Equal(t, "token=good", joined("origin reader").Reader.Query)

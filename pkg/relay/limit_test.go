@@ -83,11 +83,11 @@ func TestEdgePullLimits(t *testing.T) {
 	defer m.Close()
 
 	info := hub.ReaderInfo{Protocol: "test"}
-	require.True(t, h.Demand("live/a", info))
-	require.True(t, h.Demand("live/b", info))
-	require.True(t, h.Demand("live/a", info), "a running pull is shared, not counted again")
+	require.NoError(t, h.Demand("live/a", info))
+	require.NoError(t, h.Demand("live/b", info))
+	require.NoError(t, h.Demand("live/a", info), "a running pull is shared, not counted again")
 	for _, key := range []string{"live/c", "live/d", "live/c", "live/e"} {
-		require.False(t, h.Demand(key, info), key)
+		require.Error(t, h.Demand(key, info), key)
 	}
 	require.Len(t, m.Relays(), 2)
 	require.Equal(t, 1, logs.Count("edge pulls at limit"), "one line per state change")
@@ -96,10 +96,10 @@ func TestEdgePullLimits(t *testing.T) {
 	eventually(t, "pulls stopped", func() bool { return len(m.Relays()) == 0 })
 	require.Equal(t, 1, logs.Count("edge pulls below limit again"))
 
-	require.False(t, h.Demand("live/a", info), "not-found key refused from the cache")
-	require.False(t, h.Demand("live/b", info), "not-found key refused from the cache")
+	require.Error(t, h.Demand("live/a", info), "not-found key refused from the cache")
+	require.Error(t, h.Demand("live/b", info), "not-found key refused from the cache")
 	require.Empty(t, m.Relays(), "no pull started for a cached not-found key")
-	require.True(t, h.Demand("live/c", info), "a free slot takes a new key")
+	require.NoError(t, h.Demand("live/c", info), "a free slot takes a new key")
 	require.Len(t, m.Relays(), 1)
 }
 
@@ -123,7 +123,7 @@ func TestEdgeNotFoundCacheExpires(t *testing.T) {
 	defer m.Close()
 
 	info := hub.ReaderInfo{Protocol: "test"}
-	require.True(t, h.Demand("live/a", info))
+	require.NoError(t, h.Demand("live/a", info))
 	eventually(t, "pull stopped", func() bool { return len(m.Relays()) == 0 })
-	eventually(t, "cache entry expired", func() bool { return h.Demand("live/a", info) })
+	eventually(t, "cache entry expired", func() bool { return h.Demand("live/a", info) == nil })
 }

@@ -29,6 +29,7 @@ type Manager struct {
 
 	forwards map[string][]target // app → destinations
 	edges    map[string]*edgeApp // app → edge settings
+	cluster  *edgeApp            // cluster pulls' settings; nil: not in a cluster
 
 	unwatch func()
 	wg      sync.WaitGroup
@@ -59,6 +60,8 @@ type edgeApp struct {
 	names   []string // origin templates, the ring's identities
 	ring    *ring    // SelectHash only
 	rtmp    []int    // indexes of rtmp origins (edge push targets)
+	// locate, for cluster pulls (no origins), names the owner's node.
+	locate func(ctx context.Context, key string) (string, error)
 }
 
 // order returns origin indexes in the order to try for key.
@@ -97,6 +100,12 @@ func New(cfg Config, h *hub.Hub) (*Manager, error) {
 		notFound: make(map[string]time.Time),
 		pushes:   make(map[string]*pushSet),
 		running:  make(map[uint64]*handle),
+	}
+	if cfg.Cluster != nil {
+		if cfg.Cluster.Locate == nil {
+			return nil, errors.New("relay: cluster without Locate")
+		}
+		m.cluster = newClusterApp(cfg.Cluster)
 	}
 	m.http = &http.Client{Transport: &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
@@ -162,7 +171,7 @@ func (m *Manager) Start() {
 		}
 	}
 	m.unwatch = m.hub.Watch(m.onEvent)
-	if len(m.edges) > 0 {
+	if m.pullsAny() {
 		m.hub.SetDemand(m.demand)
 	}
 }
@@ -184,7 +193,7 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	if started {
 		m.unwatch()
-		if len(m.edges) > 0 {
+		if m.pullsAny() {
 			m.hub.SetDemand(nil)
 		}
 	}
@@ -292,18 +301,25 @@ func (m *Manager) onEvent(e hub.Event) {
 	}
 }
 
+// pullsAny reports whether players may start pulls (edge apps, cluster).
+func (m *Manager) pullsAny() bool { return len(m.edges) > 0 || m.cluster != nil }
+
 // demand is the hub's demand handler: the first player of a stream of an
-// edge app starts its one pull; later ones share it.
-func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
+// edge app starts its one pull; later ones share it. A stream of another
+// app is pulled from its cluster owner, if in a cluster.
+func (m *Manager) demand(key string, info hub.ReaderInfo) error {
 	app, _ := splitKey(key)
 	e := m.edges[app]
 	if e == nil {
-		return false
+		if m.cluster != nil {
+			return m.clusterDemand(key, info)
+		}
+		return hub.ErrStreamNotFound
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || !m.started {
-		return false
+		return hub.ErrStreamNotFound
 	}
 	query := ""
 	if e.cfg.PassQuery {
@@ -311,11 +327,11 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 	}
 	if p := m.pulls[key]; p != nil {
 		p.demanded(query)
-		return true
+		return nil
 	}
 	if until, ok := m.notFound[notFoundKey(key, query)]; ok {
 		if time.Now().Before(until) {
-			return false
+			return hub.ErrStreamNotFound
 		}
 		delete(m.notFound, notFoundKey(key, query))
 	}
@@ -324,12 +340,12 @@ func (m *Manager) demand(key string, info hub.ReaderInfo) bool {
 			m.atLimit = true
 			m.log.Warn("edge pulls at limit: refusing new pulls", "limit", m.cfg.MaxPulls, "key", key)
 		}
-		return false
+		return hub.ErrStreamNotFound
 	}
 	p := newPuller(m, e, key, query, m.newStatusLocked(KindPull, SourceConfig, key, ""))
 	m.pulls[key] = p
 	m.goLocked(p.st, p.cancel, p.run)
-	return true
+	return nil
 }
 
 // notFoundKey is what a not-found pull is remembered under: the key and

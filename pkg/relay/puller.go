@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +32,13 @@ type puller struct {
 	gate   startGate      // owned by run, until pub is set
 	one    []*av.Packet   // owned by run: a batch of one without allocating
 
-	mu    sync.Mutex
-	idle  *time.Timer // armed while the stream has no readers
+	done chan struct{} // closed when run has closed the hub publisher
+	wake chan struct{} // a retry wait ends early (cluster owner changed)
+
+	mu     sync.Mutex
+	origin string      // cluster: the owner's base URL of the current attempt
+	cut    func()      // cluster: ends the current session
+	idle   *time.Timer // armed while the stream has no readers
 	query string      // passed upstream (pass_query): the latest demanding player's until live
 	live  bool        // published into the hub: the query no longer changes
 }
@@ -60,10 +66,13 @@ func newPuller(m *Manager, e *edgeApp, key, query string, st *status) *puller {
 	p.app, p.name = splitKey(key)
 	p.ctx, p.cancel = context.WithCancelCause(context.Background())
 	p.one = make([]*av.Packet, 0, 1)
+	p.done = make(chan struct{})
+	p.wake = make(chan struct{}, 1)
 	return p
 }
 
 func (p *puller) run() {
+	defer close(p.done)
 	err := p.loop()
 	if p.pub != nil {
 		p.pub.Close()
@@ -87,7 +96,12 @@ func (p *puller) run() {
 // without media. A full round of failures waits a backoff.
 func (p *puller) loop() error {
 	cfg := p.m.cfg
-	order := p.e.order(p.key)
+	var order []int
+	round := 1 // attempts per backoff wait
+	if p.e.locate == nil {
+		order = p.e.order(p.key)
+		round = len(order)
+	}
 	bo := newBackoff(cfg.BackoffMin, min(cfg.BackoffMax, p.e.cfg.NotFoundTimeout))
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -95,10 +109,13 @@ func (p *puller) loop() error {
 	lastMedia := time.Now() // start of the not-found clock
 	failures := 0
 	var lastErr error
-	for i := 0; ; i = (i + 1) % len(order) {
-		o := p.e.origins[order[i]]
-		p.st.connecting(o.display(p.app, p.name), o.secrets(p.app, p.name, p.currentQuery()), lastErr)
-		got, err := p.pullOnce(o)
+	for i := 0; ; i++ {
+		o, err := p.next(order, i)
+		got := false
+		if err == nil {
+			p.st.connecting(o.display(p.app, p.name), o.secrets(p.app, p.name, p.currentQuery()), lastErr)
+			got, err = p.pullOnce(o)
+		}
 		if p.ctx.Err() != nil {
 			return context.Cause(p.ctx)
 		}
@@ -117,17 +134,40 @@ func (p *puller) loop() error {
 		if left <= 0 {
 			return fmt.Errorf("%w within %s: %w", ErrNotFound, p.e.cfg.NotFoundTimeout, lastErr)
 		}
-		if failures%len(order) != 0 {
+		if failures%round != 0 {
 			continue
 		}
 		p.st.set(StateBackoff, err)
 		timer.Reset(min(bo.next(), left))
 		select {
 		case <-timer.C:
+		case <-p.wake: // a new cluster owner: try it now
+			if !timer.Stop() {
+				<-timer.C
+			}
 		case <-p.ctx.Done():
 			return context.Cause(p.ctx)
 		}
 	}
+}
+
+// next returns the origin of attempt i: the edge app's origins in order,
+// or the cluster node that owns the key now.
+func (p *puller) next(order []int, i int) (target, error) {
+	if p.e.locate == nil {
+		return p.e.origins[order[i%len(order)]], nil
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.m.cfg.Timeout)
+	base, err := p.e.locate(ctx, p.key)
+	cancel()
+	if err != nil {
+		return target{}, fmt.Errorf("locate %q: %w", p.key, err)
+	}
+	base = strings.TrimRight(base, "/")
+	p.mu.Lock()
+	p.origin = base
+	p.mu.Unlock()
+	return clusterTarget(base)
 }
 
 // errFatal marks errors that end the pull: the local key is taken or the
@@ -138,15 +178,26 @@ var errFatal = errors.New("relay: pull cannot publish")
 // origin fails. got reports whether any media arrived.
 func (p *puller) pullOnce(o target) (got bool, err error) {
 	m := p.m
-	ctx, cancel := context.WithTimeout(p.ctx, m.cfg.Timeout)
+	// A session of its own, which OwnerChanged cuts to move to a new
+	// cluster owner.
+	sctx, scut := context.WithCancel(p.ctx)
+	defer scut()
+	p.mu.Lock()
+	p.cut = scut
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(sctx, m.cfg.Timeout)
 	query := p.currentQuery()
-	src, err := m.openSource(ctx, o, p.app, p.name, query)
+	upstream := query
+	if p.e.locate != nil {
+		upstream = joinQuery(query, hopsQuery)
+	}
+	src, err := m.openSource(ctx, o, p.app, p.name, upstream)
 	cancel()
 	if err != nil {
 		return false, err
 	}
 	defer src.Close()
-	stop := context.AfterFunc(p.ctx, func() { src.Close() })
+	stop := context.AfterFunc(sctx, func() { src.Close() })
 	defer stop()
 	p.splice.newSession()
 	for {

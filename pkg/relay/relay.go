@@ -134,6 +134,10 @@ type Config struct {
 	// goroutine: it must return quickly and must not call the hub. Invalid
 	// URLs are logged (redacted) and skipped.
 	StreamTargets func(key string, pub hub.PublisherInfo) []string
+
+	// Cluster, if set, pulls streams of the apps that are not edge apps
+	// from the cluster node that owns them (cluster.go).
+	Cluster *ClusterConfig
 }
 
 // AppConfig is one app's relay settings.

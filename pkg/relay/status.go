@@ -37,9 +37,10 @@ const (
 	SourceConfig TargetSource = iota // apps.NAME.forward (and every pull and edge push)
 	SourceHook                       // the on_publish hook's answer (Config.StreamTargets)
 	SourceAPI                        // Manager.AddTarget from the API
+	SourceCluster                    // a pull from the cluster node that owns the stream
 )
 
-// String returns "config", "hook" or "api".
+// String returns "config", "hook", "api" or "cluster".
 func (s TargetSource) String() string {
 	switch s {
 	case SourceConfig:
@@ -48,6 +49,8 @@ func (s TargetSource) String() string {
 		return "hook"
 	case SourceAPI:
 		return "api"
+	case SourceCluster:
+		return "cluster"
 	}
 	return "unknown"
 }
