@@ -39,8 +39,8 @@ type puller struct {
 	origin string      // cluster: the owner's base URL of the current attempt
 	cut    func()      // cluster: ends the current session
 	idle   *time.Timer // armed while the stream has no readers
-	query string      // passed upstream (pass_query): the latest demanding player's until live
-	live  bool        // published into the hub: the query no longer changes
+	query  string      // passed upstream (pass_query): the latest demanding player's until live
+	live   bool        // published into the hub: the query no longer changes
 }
 
 // demanded records another player's query while the pull has not gone live:

@@ -34,10 +34,10 @@ type TargetSource uint8
 
 // Target sources.
 const (
-	SourceConfig TargetSource = iota // apps.NAME.forward (and every pull and edge push)
-	SourceHook                       // the on_publish hook's answer (Config.StreamTargets)
-	SourceAPI                        // Manager.AddTarget from the API
-	SourceCluster                    // a pull from the cluster node that owns the stream
+	SourceConfig  TargetSource = iota // apps.NAME.forward (and every pull and edge push)
+	SourceHook                        // the on_publish hook's answer (Config.StreamTargets)
+	SourceAPI                         // Manager.AddTarget from the API
+	SourceCluster                     // a pull from the cluster node that owns the stream
 )
 
 // String returns "config", "hook", "api" or "cluster".
