@@ -16,7 +16,7 @@ const (
 	watchHealth = 3 * time.Second
 )
 
-// Watch calls fn(key) for every ownership change announced on the channel
+// Watch calls fn(key) (nil: none) for every ownership change announced on the channel
 // (new claim, takeover, release, idle flag or url change), and
 // onSubscribed (nil: none) after every subscription, the first and each
 // one after go-redis reconnected, so the caller can resync what it may
@@ -55,7 +55,7 @@ func (r *Registry) Watch(ctx context.Context, fn func(key string), onSubscribed 
 					onSubscribed()
 				}
 			case *redis.Message:
-				if m.Channel == channel && checkKey(m.Payload) == nil {
+				if m.Channel == channel && checkKey(m.Payload) == nil && fn != nil {
 					fn(m.Payload)
 				}
 			}
