@@ -111,8 +111,8 @@ type Registry struct {
 	observe func(string, time.Duration, error)
 }
 
-// New checks cfg and builds a Registry; it does no I/O.
-func New(cfg Config) (*Registry, error) {
+// NewRegistry checks cfg and builds a Registry; it does no I/O.
+func NewRegistry(cfg Config) (*Registry, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("cluster: redis url is required")
 	}
@@ -295,3 +295,6 @@ func redactURL(s string) string {
 	}
 	return s[:i+3] + user + ":xxxxx" + rest[at:]
 }
+
+// Lease is the TTL of the claims this registry makes.
+func (r *Registry) Lease() time.Duration { return r.lease }

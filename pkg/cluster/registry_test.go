@@ -17,7 +17,7 @@ import (
 func newRegistry(t *testing.T, url string, cfg Config) *Registry {
 	t.Helper()
 	cfg.URL = url
-	r, err := New(cfg)
+	r, err := NewRegistry(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	return r
@@ -32,7 +32,7 @@ func rawClient(t *testing.T, s *redistest.Server) *redis.Client {
 }
 
 func TestNewConfig(t *testing.T) {
-	r, err := New(Config{URL: "redis://127.0.0.1:1/0"})
+	r, err := NewRegistry(Config{URL: "redis://127.0.0.1:1/0"})
 	require.NoError(t, err)
 	require.Equal(t, DefaultPrefix, r.prefix)
 	require.Equal(t, DefaultLease, r.lease)
@@ -40,7 +40,7 @@ func TestNewConfig(t *testing.T) {
 	require.Equal(t, DefaultTimeout, r.timeout)
 	require.NoError(t, r.Close())
 
-	r, err = New(Config{URL: "redis://127.0.0.1:1/0", Prefix: "x:", Lease: time.Second, NodeTTL: 3 * time.Second, Timeout: time.Millisecond})
+	r, err = NewRegistry(Config{URL: "redis://127.0.0.1:1/0", Prefix: "x:", Lease: time.Second, NodeTTL: 3 * time.Second, Timeout: time.Millisecond})
 	require.NoError(t, err)
 	require.Equal(t, "x:", r.prefix)
 	require.Equal(t, time.Second, r.lease)
@@ -61,7 +61,7 @@ func TestNewConfig(t *testing.T) {
 		{"bad db", Config{URL: "redis://user:s3cret@h:1/zz"}, `"redis://user:xxxxx@h:1/zz"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.cfg)
+			_, err := NewRegistry(tc.cfg)
 			require.ErrorContains(t, err, tc.want)
 			require.NotContains(t, err.Error(), "s3cret")
 		})

@@ -121,7 +121,7 @@ func TestWatchStartedWhileRedisIsDown(t *testing.T) {
 
 func TestWatchEndsWithRegistryClose(t *testing.T) {
 	s := redistest.Start(t)
-	r, err := New(Config{URL: s.URL})
+	r, err := NewRegistry(Config{URL: s.URL})
 	require.NoError(t, err)
 	subs := make(chan struct{}, 1)
 	done := make(chan struct{})
