@@ -83,6 +83,14 @@ setup_tools() {
 	# The interop tests skip without this; CI must run them.
 	export RIPPLE_INTEROP=1
 
+	# redis-server: pkg/cluster and the cluster e2e tests start a real one
+	# on a loopback port (pkg/internal/redistest).
+	if ! command -v redis-server >/dev/null 2>&1; then
+		echo "redis-server missing: installing the Debian package"
+		apt_install redis-server
+	fi
+	redis-server --version
+
 	# Chromium: the e2e browser tests drive the web page in it, headless
 	# (fonts-liberation is only a Recommends, but pages need a font).
 	# node/npm: scripts/web.sh installs the page's player libraries.

@@ -10,6 +10,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
@@ -86,6 +87,10 @@ type Config struct {
 	// requests (pkg/hls Manager.Viewers): the players reported for "hls".
 	// nil reports none (HLS off).
 	HLSViewers func(key string) int
+	// Cluster returns the origin cluster's view (nodes, claimed streams),
+	// encoded as JSON under "cluster"; nil: not in a cluster. An error
+	// (the registry is down) is reported with what is known locally.
+	Cluster func(ctx context.Context) (any, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -165,6 +170,7 @@ func (a *API) routes() []route {
 		{"DELETE " + Prefix + "/clients/{id}", a.kickClient},
 		{"GET " + Prefix + "/summary", a.summary},
 		{"GET " + Prefix + "/relays", a.listRelays},
+		{"GET " + Prefix + "/cluster", a.cluster},
 		{"GET " + Prefix + "/events", a.events},
 		{"GET " + Prefix + "/openapi.yaml", a.openAPI},
 	}

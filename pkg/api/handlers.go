@@ -121,6 +121,22 @@ func (a *API) listRelays(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// cluster reports the origin cluster: {"enabled": false} outside one;
+// inside, the registry's nodes and claimed streams, and "error" when the
+// registry cannot be read (the node keeps serving what it has).
+func (a *API) cluster(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Cluster == nil {
+		writeJSON(w, http.StatusOK, ClusterView{})
+		return
+	}
+	st, err := a.cfg.Cluster(r.Context())
+	out := ClusterView{Enabled: true, Cluster: st}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // kickPublisher ends the stream's publisher; its players follow the
 // reconnect grace like after any publisher loss.
 func (a *API) kickPublisher(w http.ResponseWriter, r *http.Request) {

@@ -156,3 +156,11 @@ type Summary struct {
 	Goroutines    int            `json:"goroutines"`
 	Connections   map[string]int `json:"connections"` // open connections per listener
 }
+
+// ClusterView is GET /cluster: Cluster is the origin cluster's view (the
+// server's Config.Cluster answer) when Enabled.
+type ClusterView struct {
+	Enabled bool   `json:"enabled"`
+	Error   string `json:"error,omitempty"`
+	Cluster any    `json:"cluster,omitempty"`
+}

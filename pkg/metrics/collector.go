@@ -27,6 +27,8 @@ type Collector struct {
 	panics, refused *prometheus.Desc
 
 	recActive, recBytes, recErrors, thumbDecodes, thumbFailures, thumbHits *prometheus.Desc
+
+	cluster clusterDescs
 }
 
 // NewCollector returns a collector over h.
@@ -80,6 +82,8 @@ func NewCollector(cfg Config, h *hub.Hub) *Collector {
 		thumbDecodes:  d("thumbnail_decodes_total", "Thumbnail decodes run (ffmpeg processes).", nil),
 		thumbFailures: d("thumbnail_failures_total", "Thumbnail decodes that failed.", nil),
 		thumbHits:     d("thumbnail_cache_hits_total", "Thumbnail requests answered from the cache.", nil),
+
+		cluster: newClusterDescs(d),
 	}
 }
 
@@ -92,6 +96,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.relays, c.relayLive, c.relayBytes, c.relayReconnects, c.panics, c.refused,
 		c.recActive, c.recBytes, c.recErrors, c.thumbDecodes, c.thumbFailures, c.thumbHits,
 	} {
+		ch <- d
+	}
+	for _, d := range c.cluster.all() {
 		ch <- d
 	}
 }
@@ -176,6 +183,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.thumbDecodes, th.Decodes)
 		counter(c.thumbFailures, th.Failures)
 		counter(c.thumbHits, th.CacheHits)
+	}
+	if c.cfg.Cluster != nil {
+		c.cluster.collect(c.cfg.Cluster(), ch)
 	}
 }
 

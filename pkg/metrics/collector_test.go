@@ -62,6 +62,8 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels 
 			return m.GetGauge().GetValue()
 		case m.Counter != nil:
 			return m.GetCounter().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	t.Fatalf("no %s%v", name, labels)
@@ -110,6 +112,10 @@ func TestScrape(t *testing.T) {
 		Refused:    func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
 		Recording:  func() Recording { return Recording{Active: 2, Bytes: 4096, Errors: 1} },
 		Thumbnails: func() Thumbnails { return Thumbnails{Decodes: 5, Failures: 1, CacheHits: 9} },
+		Cluster: func() Cluster {
+			return Cluster{Up: true, RemotePulls: 3, Claims: []Count{{Name: "claimed", Value: 4}},
+				Ops: []ClusterOp{{Op: "claim", Count: 6, Sum: 0.012, Buckets: map[float64]uint64{0.001: 2, 0.005: 6}, Errors: 1}}}
+		},
 	}, h)
 	fams := scrape(t, Handler(c))
 
@@ -154,6 +160,11 @@ func TestScrape(t *testing.T) {
 		{"ripple_thumbnail_decodes_total", nil, 5},
 		{"ripple_thumbnail_failures_total", nil, 1},
 		{"ripple_thumbnail_cache_hits_total", nil, 9},
+		{"ripple_cluster_registry_up", nil, 1},
+		{"ripple_cluster_remote_pulls", nil, 3},
+		{"ripple_cluster_claims_total", map[string]string{"result": "claimed"}, 4},
+		{"ripple_cluster_registry_errors_total", map[string]string{"op": "claim"}, 1},
+		{"ripple_cluster_registry_seconds", map[string]string{"op": "claim"}, 6},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,6 +54,8 @@ type Config struct {
 	// API's count: HLS viewers from their requests, no HLS muxer, recorder
 	// or thumbnailer reader). nil counts every hub reader as a player.
 	Players func(st *hub.StreamInfo) (total int, byProtocol map[string]int)
+	// Cluster returns the origin cluster node's state; nil: not in one.
+	Cluster func() Cluster
 }
 
 // Count is a counter of one named component.

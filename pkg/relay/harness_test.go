@@ -178,7 +178,7 @@ func subscribe(t *testing.T, h *hub.Hub, key string, info hub.ReaderInfo) *hub.R
 	t.Helper()
 	r, err := h.Subscribe(key, info)
 	if errors.Is(err, hub.ErrStreamNotFound) {
-		h.Demand(key, info)
+		require.NoError(t, h.Demand(key, info), "%s: no pull started", key)
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
 		require.NoError(t, h.WaitStream(ctx, key), "%s never went live", key)

@@ -45,6 +45,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Forwarder:     apiForwarder{s.relay.m, s.hub},
 		Redact:        relay.Redact,
 		HLSViewers:    s.hls.viewers(),
+		Cluster:       s.clusterStatus(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would
 	// wait for them.
@@ -72,6 +73,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		},
 		Thumbnails: s.thumbStats,
 		Players:    s.ops.api.Players, // HLS viewers, not the muxer's reader
+		Cluster:    s.clusterMetrics(),
 	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.
@@ -111,10 +113,11 @@ func (s *Server) SetDraining(draining bool) {
 	}
 }
 
-// Ready reports whether the listeners are being served and the server is
-// not draining (what /readyz answers).
+// Ready reports whether the listeners are being served, the server is
+// not draining and, in a cluster, the registry was reached (what /readyz
+// answers).
 func (s *Server) Ready() bool {
-	return s.ops.serving.Load() && !s.ops.draining.Load()
+	return s.ops.serving.Load() && !s.ops.draining.Load() && (s.cluster == nil || s.cluster.Ready())
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -127,6 +130,11 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	case !s.ops.serving.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not serving\n"))
+	case s.cluster != nil && !s.cluster.Ready():
+		// A node that never reached the registry cannot find the others'
+		// streams: keep players away until it has.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("cluster registry not reached yet\n"))
 	default:
 		_, _ = w.Write([]byte("ready\n")) // a failed write means the client left
 	}

@@ -24,7 +24,14 @@ func (s *Server) initCluster(cfg config.Config) error {
 	}
 	adv := cfg.Cluster.AdvertiseURL
 	if adv == "" {
-		adv = "http://" + cfg.HTTP.Listen // config checked it names one address
+		// Config checked that http.listen names one address; the bound one
+		// has the real port (":0" in tests picks one).
+		switch {
+		case s.HTTPAddr() != nil:
+			adv = "http://" + s.HTTPAddr().String()
+		case s.HTTPSAddr() != nil:
+			adv = "https://" + s.HTTPSAddr().String()
+		}
 	}
 	n, err := cluster.New(cluster.NodeConfig{
 		Logger: s.log.With("proto", "cluster"),

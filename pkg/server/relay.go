@@ -29,6 +29,7 @@ type relayPart struct {
 func (s *Server) initRelay(cfg config.Config) error {
 	rc := relayConfig(cfg, s.log)
 	rc.Panics = &s.panics
+	rc.Cluster = s.clusterRelay(cfg)
 	// The on_publish answer's targets, kept by the admission check
 	// (forwards.go); called once per stream instance.
 	rc.StreamTargets = func(key string, pub hub.PublisherInfo) []string {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ripplemedia/ripple/pkg/cluster"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/httpflv"
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -78,6 +79,9 @@ type Server struct {
 	ops     ops       // API, readiness (api.go)
 	auth    authPart  // auth, hooks, PROXY protocol, X-Forwarded-For (auth.go)
 	relay   relayPart // forwards and edge apps (relay.go)
+	// cluster is this node's membership in the origin cluster; nil when
+	// cluster.redis_url is empty (cluster.go).
+	cluster *cluster.Node
 	pprof   pprofPart // debug.pprof_listen (pprof.go)
 	tls     tlsPart   // RTMPS and HTTPS listeners, certificates (tls.go)
 }
@@ -133,11 +137,15 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		s.rtmpLn = proxyListener(cfg, log, s.rtmpLn, &s.panics)
 	}
 	s.wrapTLS(cfg)
+	if err := s.initCluster(cfg); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.initRelay(cfg); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	s.wireCluster()
 	rc := rtmpConfig(cfg, log)
-	rc.Authorize = s.auth.admit
+	rc.Authorize = s.admit // auth, then the cluster claim of a publish
 	rc.Panics = &s.panics
 	s.rtmp = rtmp.NewServer(rc, s.hub)
 	var serveRTMP func() error
