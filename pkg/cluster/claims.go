@@ -264,7 +264,12 @@ func (n *Node) syncKey(key string) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.lease/3)
 	defer cancel()
 	si, live := n.hub.Stream(key)
-	local := live && si.Publisher.Protocol != access.ProtoRelay
+	// ingest: published here, or waiting inside its grace for a publisher
+	// that was; pulled: fed by a pull from another node right now. A
+	// stream waiting after a pull is neither: a publisher of ours may be
+	// resuming it (Claim stops the pull first), so its claim stays as is.
+	ingest := live && si.Publisher.Protocol != access.ProtoRelay
+	pulled := live && si.Publisher.Protocol == access.ProtoRelay && si.Publishing
 	n.mu.Lock()
 	c := n.claims[key]
 	var cc claim
@@ -273,7 +278,7 @@ func (n *Node) syncKey(key string) {
 	}
 	n.mu.Unlock()
 	switch {
-	case !local && c != nil:
+	case c != nil && (!live || pulled):
 		n.mu.Lock()
 		delete(n.claims, key)
 		n.mu.Unlock()
@@ -283,10 +288,9 @@ func (n *Node) syncKey(key string) {
 		if err := n.reg.Release(ctx, key, n.cfg.ID, cc.epoch); err == nil {
 			n.stats.claim("released")
 			n.log.Info("stream owner changed: released", "stream", key, "epoch", cc.epoch)
-		} else if errors.Is(err, ErrUnavailable) {
-			return // expires with its lease
 		}
-	case !local:
+		// Not released (registry down, already lost): it expires.
+	case !ingest:
 	case c == nil || cc.epoch == 0:
 		// Published without a claim (the registry was down, or a
 		// protocol that does not ask Claim): claim it now.
