@@ -4,7 +4,8 @@
 // there is no Media Source Extensions), the recordings (played in the same
 // player, or downloaded), the play URLs, record buttons, and kick buttons when
 // an API token is entered, with each stream's restream targets (added and
-// removed with the token).
+// removed with the token), and, when the server is in an origin cluster, its
+// nodes and the streams of every node.
 // No framework and no build step: the server embeds this file as it is.
 'use strict';
 
@@ -23,11 +24,14 @@ const tokenKey = 'ripple.apiToken';
 // on thumbnails ('' while it has not); recordings is the last list loaded from
 // the API and recordingsLoads counts those loads; targets maps a live stream's
 // key to its restream targets (the stream's forward relays as the API lists
-// them: id, target (redacted), state, bitrate, last_error, source, ...).
+// them: id, target (redacted), state, bitrate, last_error, source, ...);
+// cluster is the last answer of GET /api/v1/cluster (null before the first),
+// clusterChecks counts the answers (failed ones included) and clusterPolling
+// says whether the page asks for it again on a timer.
 const ripple = (window.ripple = {
   errors: [], protocol: '', url: '', engine: '', recording: '',
   thumbnails: {}, thumbnailsOff: '', recordings: [], recordingsLoads: 0,
-  targets: {},
+  targets: {}, cluster: null, clusterChecks: 0, clusterPolling: false,
 });
 
 // ---------------------------------------------------------------- helpers
@@ -103,6 +107,13 @@ function formatBytes(n) {
     i++;
   }
   return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + ' ' + units[i];
+}
+
+// formatAgo says how long ago something was, sec seconds back.
+function formatAgo(sec) {
+  if (!(sec >= 0)) return '–';
+  if (sec < 1) return 'just now';
+  return (sec < 60 ? Math.round(sec) + ' s' : formatDuration(sec)) + ' ago';
 }
 
 function sinceSeconds(iso) {
@@ -239,9 +250,11 @@ function renderStream(s) {
     kick.setAttribute('aria-label', 'Kick the publisher of ' + key);
     kick.addEventListener('click', () => kickStream(key));
     const rec = el('span', { className: 'rec-badge', textContent: 'REC', title: 'recording', hidden: true });
+    // In a cluster: the node the stream lives on, when it is not this one.
+    const node = el('span', { className: 'on-node muted', hidden: true });
     // data-label names a cell where phones show rows as cards (style.css).
     const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
-    const name = el('th', { scope: 'row', className: 'name' }, key, ' ', rec);
+    const name = el('th', { scope: 'row', className: 'name' }, key, ' ', node, ' ', rec);
     if (thumbs.shown) name.prepend(thumbBox(key));
     row.append(
       name,
@@ -268,6 +281,14 @@ function renderStream(s) {
   set('viewers', String(viewerCount(s)));
   row.querySelector('.viewers').title = viewerTitle(s);
   set('uptime', formatDuration(sinceSeconds(s.since)));
+  const owner = clusterOwner(key);
+  const node = row.querySelector('.on-node');
+  const nodeText = owner ? 'on node ' + owner : '';
+  if (node.textContent !== nodeText) {
+    node.textContent = nodeText;
+    node.title = owner ? 'Published on node ' + owner + ': this node plays it from there.' : '';
+  }
+  node.hidden = !owner;
   row.classList.toggle('playing', key === playingKey);
   // Inside its reconnect grace a stream has no publisher for a while.
   row.classList.toggle('waiting', s.publishing === false);
@@ -722,6 +743,207 @@ async function kickStream(key) {
   refreshStreams();
 }
 
+// ---------------------------------------------------------------- cluster
+
+// In an origin cluster (docs/cluster.md) each stream lives on the node its
+// publisher reached, and every node plays every stream: this one pulls a
+// stream from its owner while it has players for it. GET /api/v1/cluster says
+// whether the server is in a cluster. It is asked when the page loads, when
+// the token changes and when the server restarted (a resync event); only in
+// a cluster is it asked again every clusterInterval, and only while the page
+// is visible. The section then lists the nodes and every stream of the
+// cluster with its owner, and the live list marks the streams of other nodes.
+const clusterInterval = 5000;
+const cluster = {
+  enabled: false,
+  self: '', // this node's id
+  owners: new Map(), // stream key -> the node it lives on
+  nodeRows: new Map(), // node id -> row
+  streamRows: new Map(), // stream key -> row
+  readAt: null, // when the lists were last read
+  timer: 0,
+  gen: 0,
+};
+
+// clusterOwner is the node key lives on when that is another node, else ''.
+function clusterOwner(key) {
+  if (!cluster.enabled) return '';
+  const owner = cluster.owners.get(key) || '';
+  return owner !== cluster.self ? owner : '';
+}
+
+async function refreshCluster() {
+  const gen = ++cluster.gen;
+  let view;
+  try {
+    view = await api('GET', '/cluster');
+  } catch (e) {
+    if (gen !== cluster.gen) return;
+    ripple.clusterChecks++;
+    // Outside a cluster (or before the page knows) nothing shows: the live
+    // list already explains an API that refuses the page.
+    if (cluster.enabled) clusterWarning('Cannot read the cluster: ' + apiProblem(e) + ' ' + clusterListsAge());
+    return;
+  }
+  if (gen !== cluster.gen) return; // a newer fetch is on its way
+  ripple.cluster = view;
+  ripple.clusterChecks++;
+  const on = !!(view && view.enabled && view.cluster);
+  if (on !== cluster.enabled) {
+    cluster.enabled = on;
+    $('cluster-section').hidden = !on;
+    if (!on) {
+      cluster.owners.clear();
+      cluster.self = '';
+    }
+    clusterPolling();
+  }
+  if (on) renderCluster(view);
+  for (const s of streams.values()) renderStream(s); // the "on node" marks
+}
+
+// clusterPolling runs the refresh timer while the page is in a cluster and
+// visible.
+function clusterPolling() {
+  const want = cluster.enabled && !document.hidden;
+  if (want && !cluster.timer) {
+    cluster.timer = setInterval(refreshCluster, clusterInterval);
+  } else if (!want && cluster.timer) {
+    clearInterval(cluster.timer);
+    cluster.timer = 0;
+  }
+  ripple.clusterPolling = !!cluster.timer;
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (cluster.enabled && !document.hidden) refreshCluster();
+  clusterPolling();
+});
+
+function clusterWarning(text) {
+  const w = $('cluster-warning');
+  if (w.textContent !== text) w.textContent = text;
+  w.hidden = !text;
+}
+
+// clusterListsAge says how old the lists shown are, for a warning that
+// they could not be read again.
+function clusterListsAge() {
+  return cluster.readAt ? 'The lists below are from ' + cluster.readAt.toLocaleTimeString() + '.' : '';
+}
+
+function renderCluster(view) {
+  const c = view.cluster;
+  cluster.self = c.node || '';
+  const up = c.registry_up !== false && !view.error;
+  const state = 'This node: ' + (c.node || '?') + '. Registry ' + (up ? 'up.' : 'down.');
+  if ($('cluster-state').textContent !== state) $('cluster-state').textContent = state;
+  $('cluster-state').classList.toggle('error', !up);
+  if (view.error) {
+    // Nothing was read: keep the last lists rather than show none.
+    clusterWarning('The cluster registry could not be read (' + view.error + '). ' + clusterListsAge());
+    return;
+  }
+  clusterWarning(c.registry_up === false
+    ? 'The cluster registry (Redis) is unreachable: this node keeps serving the streams published on it, ' +
+      'but cannot play streams of other nodes until it is back.'
+    : '');
+  cluster.readAt = new Date();
+  const nodes = [...(c.nodes || [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  syncRows($('cluster-nodes').tBodies[0], cluster.nodeRows, nodes, (n) => n.id, clusterNodeRow, updateClusterNodeRow);
+  const list = c.streams || [];
+  cluster.owners = new Map(list.map((k) => [k.key, k.node]));
+  syncRows($('cluster-streams').tBodies[0], cluster.streamRows, list, (k) => k.key, clusterStreamRow, updateClusterStreamRow);
+  $('cluster-streams-empty').hidden = list.length > 0;
+}
+
+// syncRows keeps tbody's rows in the order of items, one per id: made by
+// make when new, brought up to date by update in place, moved only when out
+// of place (a moved row loses focus), removed when gone.
+function syncRows(tbody, rowMap, items, idOf, make, update) {
+  const seen = new Set();
+  items.forEach((item, i) => {
+    const id = idOf(item);
+    seen.add(id);
+    let row = rowMap.get(id);
+    if (!row) {
+      row = make(item);
+      rowMap.set(id, row);
+    }
+    update(row, item);
+    if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
+  });
+  for (const [id, row] of rowMap) {
+    if (!seen.has(id)) {
+      row.remove();
+      rowMap.delete(id);
+    }
+  }
+}
+
+function setText(row, sel, text) {
+  const c = row.querySelector(sel);
+  if (c.textContent !== text) c.textContent = text;
+  return c;
+}
+
+function selfMarker() {
+  return el('span', { className: 'self-marker muted', textContent: '(this node)', hidden: true });
+}
+
+function clusterNodeRow(n) {
+  const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
+  const row = el('tr', {},
+    el('th', { scope: 'row', className: 'name' }, el('span', { className: 'id' }), ' ', selfMarker()),
+    cell('url', 'URL'), cell('num streams', 'Streams'), cell('num players', 'Players'), cell('num sent', 'Sent'),
+    cell('num age', 'Up'), cell('num seen', 'Last seen'));
+  row.dataset.node = n.id;
+  return row;
+}
+
+function updateClusterNodeRow(row, n) {
+  setText(row, '.id', n.id);
+  row.querySelector('.self-marker').hidden = !n.self;
+  row.classList.toggle('self', !!n.self);
+  setText(row, '.url', n.url || '–');
+  setText(row, '.streams', String(n.streams || 0));
+  setText(row, '.players', String(n.players || 0));
+  setText(row, '.sent', formatBytes(n.bytes_out));
+  setText(row, '.age', formatDuration(n.age_seconds));
+  setText(row, '.seen', formatAgo(n.seen_seconds_ago));
+  const pulls = n.pulls || [];
+  row.title = pulls.length ? 'Pulls ' + pulls.join(', ') + ' from other nodes' : '';
+}
+
+function clusterStreamRow(k) {
+  const key = k.key;
+  const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
+  const watchBtn = el('button', { type: 'button', textContent: 'Watch' });
+  watchBtn.setAttribute('aria-label', 'Watch ' + key + ' on this node');
+  watchBtn.addEventListener('click', () => {
+    watch(key);
+    video.scrollIntoView({ block: 'nearest' });
+  });
+  const row = el('tr', {},
+    el('th', { scope: 'row', className: 'name' }, key),
+    el('td', { className: 'owner', dataset: { label: 'Node' } }, el('span', { className: 'id' }), ' ', selfMarker()),
+    cell('state', 'State'), cell('pulled', 'Pulled by'),
+    el('td', { className: 'actions' }, watchBtn));
+  // Not data-stream: that names the live list's rows.
+  row.dataset.clusterStream = key;
+  return row;
+}
+
+function updateClusterStreamRow(row, k) {
+  setText(row, '.owner .id', k.node || '?');
+  row.querySelector('.owner .self-marker').hidden = k.node !== cluster.self;
+  setText(row, '.state', k.idle ? 'publisher reconnecting' : 'live');
+  row.classList.toggle('waiting', !!k.idle);
+  const by = k.pulled_by || [];
+  setText(row, '.pulled', by.length ? by.length + ' (' + by.join(', ') + ')' : '–');
+  row.title = 'Owned by ' + (k.node || '?') + ' since ' + (k.since || '?') + ' (epoch ' + k.epoch + ')';
+}
+
 // ---------------------------------------------------------------- recordings
 
 // The recordings list (GET /api/v1/recordings, newest first) is loaded again
@@ -1031,9 +1253,12 @@ function handleEvent(type, data) {
       scheduleRecordings();
       break;
     case 'resync':
+      // Also sent when the server restarted: it may have joined or left a
+      // cluster.
       refreshStreams();
       refreshClients();
       scheduleRecordings();
+      refreshCluster();
       break;
   }
 }
@@ -1300,6 +1525,7 @@ function setToken(t) {
   $('token').value = '';
   $('token').placeholder = t ? 'token set' : 'for changes';
   connectEvents();
+  refreshCluster();
 }
 
 $('token-form').addEventListener('submit', (ev) => {
