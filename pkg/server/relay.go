@@ -41,17 +41,6 @@ func (s *Server) initRelay(cfg config.Config) error {
 	}
 	s.relay.m = m
 	s.add(part{name: "relay", stage: stageBeforeHub, c: m})
-	if cfg.HLS.Enabled && !cfg.HLS.OnDemand {
-		for app, a := range cfg.Apps {
-			if len(a.Edge.Origins) > 0 {
-				// HLS only asks the hub for a stream that is not live when on
-				// demand; otherwise HLS players cannot start a pull and every
-				// pulled stream keeps an HLS reader, so pulls never go idle.
-				s.log.Warn("edge app with hls.on_demand false: HLS players cannot start pulls and pulls never idle-stop",
-					"app", app)
-			}
-		}
-	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -93,18 +94,18 @@ func waitOwner(t *testing.T, s *server, key, want string, timeout time.Duration)
 	})
 }
 
-// grab plays url with ffmpeg for d and returns what it wrote (mpegts keeps
-// HLS's ADTS audio as it is).
-func grab(t *testing.T, name, url string, d time.Duration) probe {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name+".ts")
+// grab plays url with ffmpeg for d and probes what it wrote (mpegts keeps
+// HLS's ADTS audio as it is). Safe on any goroutine: it only returns errors.
+func grab(ctx context.Context, dir, name, url string, d time.Duration) (probe, error) {
+	out := filepath.Join(dir, name+".ts")
 	args := append(append([]string{}, ffmpegBase...), "-i", url, "-t", fmt.Sprint(d.Seconds()), "-c", "copy",
 		"-f", "mpegts", "-y", out)
-	p := startProc(t, name, ffmpegBin, args, nil)
-	require.NoError(t, p.wait(60*time.Second), "%s: ffmpeg player", name)
-	got, err := runProbe(t.Context(), out)
-	require.NoError(t, err)
-	return got
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, ffmpegBin, args...).CombinedOutput(); err != nil {
+		return probe{}, fmt.Errorf("%s: ffmpeg: %w: %s", name, err, b)
+	}
+	return runProbe(ctx, out)
 }
 
 // publishEncoder publishes a live encode of a test pattern (tinted by hue
@@ -162,16 +163,21 @@ func TestCluster(t *testing.T) {
 
 	t.Run("play_anywhere", func(t *testing.T) {
 		var wg sync.WaitGroup
-		got := map[string]probe{}
+		type grabbed struct {
+			p   probe
+			err error
+		}
+		got := map[string]grabbed{}
 		var mu sync.Mutex
+		dir := t.TempDir()
 		for name, url := range map[string]string{
 			"b_rtmp": b.rtmpURL(key), "b_httpflv": b.flvURL(key), "b_hls": "http://" + b.HTTPAddr + "/" + key + ".m3u8",
 			"c_httpflv": c.flvURL(key), "c_hls": "http://" + c.HTTPAddr + "/" + key + ".m3u8",
 		} {
 			wg.Go(func() {
-				p := grab(t, name, url, 4*time.Second)
+				p, err := grab(ctx, dir, name, url, 4*time.Second)
 				mu.Lock()
-				got[name] = p
+				got[name] = grabbed{p, err}
 				mu.Unlock()
 			})
 		}
@@ -185,13 +191,26 @@ func TestCluster(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err, "one of 50 players on C")
 		}
-		for name, p := range got {
-			requireAV(t, name, p, 60)
+		for name, g := range got {
+			require.NoError(t, g.err, name)
+			requireAV(t, name, g.p, 60)
 		}
+		// One upstream connection per node: A's only HTTP-FLV players are
+		// the pulls of B and C.
+		var st struct {
+			ByProtocol map[string]int `json:"players_by_protocol"`
+		}
+		a.apiGet(t, "/api/v1/streams/"+key, &st) //nolint:contextcheck // bounded by its own timeout
+		assert.Equal(t, 2, st.ByProtocol["http-flv"], "HTTP-FLV players on the origin: %v", st.ByProtocol)
 		// One upstream pull per node: A serves exactly two node pulls.
-		v := waitOwner(t, a, key, "node-a", 5*time.Second)
+		v := waitOwner(t, a, key, "node-a", 5*time.Second) //nolint:contextcheck // bounded by its own timeout
 		_, _, pulled := v.owner(key)
 		assert.ElementsMatch(t, []string{"node-b", "node-c"}, pulled, "nodes pulling the stream")
+		// A key no node has: a clean "not found", at once over HTTP.
+		began := time.Now()
+		code, _ := httpStatus(t, c.flvURL("live/nowhere"), "")
+		assert.Equal(t, 404, code)
+		assert.Less(t, time.Since(began), 2*time.Second, "not found without waiting for a pull")
 		lat := hopLatency(onA.snapshot(), onC.snapshot())
 		require.NotEmpty(t, lat)
 		t.Logf("CLUSTER HOP: origin A → node C (HTTP-FLV pull) → RTMP player: p50 %s, p95 %s over %d frames",
