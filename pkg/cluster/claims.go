@@ -31,6 +31,14 @@ func (n *Node) Claim(ctx context.Context, key string) error {
 	case err == nil:
 	case errors.As(err, &busy):
 		o, prev, err = n.claimBusy(ctx, key, busy.Owner)
+		if isUnavailable(err) {
+			// The takeover may have landed in Redis: take the publish as
+			// while the registry is down, the loop settles the claim.
+			n.stats.claim("unregistered")
+			n.log.Warn("cluster registry unavailable: publish taken without a claim", "stream", key, "err", err)
+			n.hold(key, 0)
+			return nil
+		}
 		if err != nil {
 			n.stats.claim("refused")
 			return err
@@ -158,10 +166,18 @@ func (n *Node) beat() {
 		info.Streams, info.Players, info.BytesOut = l.Streams, l.Players, l.BytesOut
 	}
 	if n.puller != nil {
-		info.Pulls = n.puller.ClusterPulls()
+		info.Pulls = capPulls(n.puller.ClusterPulls())
 	}
-	if err := n.reg.Heartbeat(ctx, info); err != nil {
-		return // logged by observed
+	// Renewals go on whatever the heartbeat's fate: a heartbeat that
+	// fails for its own reasons (a broken node index) must not let every
+	// claim expire under live publishers.
+	err := n.reg.Heartbeat(ctx, info)
+	if refused := err != nil; n.hbRefused.Swap(refused) != refused {
+		if refused {
+			n.log.Warn("cluster heartbeat failed: renewals go on", "err", err)
+		} else {
+			n.log.Info("cluster heartbeat works again")
+		}
 	}
 	held := make(map[string]int64)
 	n.mu.Lock()
@@ -202,18 +218,17 @@ func (n *Node) lost(key string, epoch int64) {
 	n.mu.Unlock()
 	if si, ok := n.hub.Stream(key); ok && si.Publisher.Protocol != access.ProtoRelay {
 		ctx, cancel := context.WithTimeout(n.ctx, n.lease/3)
-		o, _, err := n.reg.Claim(ctx, key, n.cfg.ID, n.cfg.AdvertiseURL, ReplaceNone)
+		o, err := n.reclaim(ctx, key, epoch, si.Publishing)
 		cancel()
-		var busy *BusyError
 		switch {
-		case err == nil && o.Node == n.cfg.ID:
+		case err == nil:
 			n.hold(key, o.Epoch)
 			n.stats.claim("claimed")
 			n.log.Info("stream owner changed: claimed again", "stream", key, "owner", n.cfg.ID, "epoch", o.Epoch,
 				"previous_epoch", epoch)
 			n.markIdle(key, o.Epoch, !si.Publishing)
 			return
-		case errors.As(err, &busy):
+		case errors.Is(err, ErrBusy):
 		default:
 			n.hold(key, 0) // the registry is down again: retried at the next beat
 			return
@@ -229,6 +244,12 @@ func (n *Node) lost(key string, epoch int64) {
 // players, they get what the owner serves through a pull into the same
 // stream.
 func (n *Node) follow(key string) {
+	n.mu.Lock()
+	_, claimed := n.claims[key]
+	n.mu.Unlock()
+	if claimed {
+		return // a publish admitted meanwhile claimed the key: it stays
+	}
 	si, ok := n.hub.Stream(key)
 	if !ok || si.Publisher.Protocol == access.ProtoRelay {
 		return
@@ -236,9 +257,62 @@ func (n *Node) follow(key string) {
 	if si.Publishing {
 		_ = n.hub.KickPublisher(key) // gone already: nothing to fence
 	}
-	if n.puller != nil && si.Readers > 0 {
+	if n.puller != nil && n.players(&si) > 0 {
 		_ = n.puller.Pull(key) // logged by the relay
 	}
+}
+
+// players counts a stream's players (not its HLS muxer, recorder or
+// thumbnailer readers, which would keep a pull alive for nobody).
+func (n *Node) players(si *hub.StreamInfo) int {
+	if n.cfg.Players != nil {
+		return n.cfg.Players(si)
+	}
+	return si.Readers
+}
+
+// reclaim claims key again after its claim (at epoch) was lost. A free key
+// is taken. A key held at a lower epoch is the registry going back in time
+// (a failover to a replica that missed writes): it is taken back by
+// compare-and-swap. A stream waiting for its publisher takes only a free
+// key: two nodes both waiting must not trade an idle claim back and forth.
+func (n *Node) reclaim(ctx context.Context, key string, epoch int64, publishing bool) (Owner, error) {
+	if !publishing {
+		o, err := n.reg.Lookup(ctx, key)
+		switch {
+		case err == nil && o.Node != n.cfg.ID && o.Epoch >= epoch:
+			return Owner{}, &BusyError{Owner: o}
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return Owner{}, err
+		}
+	}
+	o, _, err := n.reg.Claim(ctx, key, n.cfg.ID, n.cfg.AdvertiseURL, ReplaceNone)
+	var busy *BusyError
+	if errors.As(err, &busy) && busy.Owner.Epoch < epoch {
+		n.log.Warn("cluster registry went back in time: taking the stream back", "stream", key,
+			"owner", busy.Owner.Node, "epoch", busy.Owner.Epoch, "our_epoch", epoch)
+		o, _, err = n.reg.Claim(ctx, key, n.cfg.ID, n.cfg.AdvertiseURL, busy.Owner.Epoch)
+	}
+	return o, err
+}
+
+// maxPullsReported and maxPullsBytes bound the keys a heartbeat lists as
+// pulled: a heartbeat must stay far below the registry's value cap
+// whatever the keys' length.
+const (
+	maxPullsReported = 64
+	maxPullsBytes    = 16 << 10
+)
+
+func capPulls(keys []string) []string {
+	size := 0
+	for i, k := range keys {
+		size += len(k)
+		if i == maxPullsReported || size > maxPullsBytes {
+			return keys[:i]
+		}
+	}
+	return keys
 }
 
 // sync brings each dirty key's claim in line with the hub: a stream
@@ -280,6 +354,10 @@ func (n *Node) syncKey(key string) {
 	switch {
 	case c != nil && (!live || pulled):
 		n.mu.Lock()
+		if n.claims[key] != c {
+			n.mu.Unlock()
+			return // claimed again meanwhile (a publish admitted): it stays
+		}
 		delete(n.claims, key)
 		n.mu.Unlock()
 		if cc.epoch == 0 {
@@ -291,10 +369,15 @@ func (n *Node) syncKey(key string) {
 		}
 		// Not released (registry down, already lost): it expires.
 	case !ingest:
+		// Waiting after a pull: a claim held here is idle (its publisher
+		// may come back anywhere).
+		if c != nil && cc.epoch > 0 && live && !cc.idle {
+			n.markIdle(key, cc.epoch, true)
+		}
 	case c == nil || cc.epoch == 0:
 		// Published without a claim (the registry was down, or a
 		// protocol that does not ask Claim): claim it now.
-		o, _, err := n.reg.Claim(ctx, key, n.cfg.ID, n.cfg.AdvertiseURL, ReplaceNone)
+		o, err := n.reclaim(ctx, key, 0, si.Publishing)
 		var busy *BusyError
 		switch {
 		case err == nil:
@@ -342,6 +425,12 @@ func (n *Node) markIdle(key string, epoch int64, idle bool) {
 // ownerChanged handles a registry notification for key: a claim of ours
 // replaced means fencing; the relays follow the new owner.
 func (n *Node) ownerChanged(key string) {
+	n.mu.Lock()
+	_, claimed := n.claims[key]
+	n.mu.Unlock()
+	if _, local := n.hub.Stream(key); !claimed && !local {
+		return // nothing of ours: no lookup for every change in the cluster
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.lease/3)
 	defer cancel()
 	o, err := n.reg.Lookup(ctx, key)
@@ -362,7 +451,7 @@ func (n *Node) ownerChanged(key string) {
 	n.mu.Unlock()
 	if c != nil && c.epoch > 0 {
 		n.lost(key, c.epoch) // another node holds what we think is ours
-	} else if si, ok := n.hub.Stream(key); ok && !si.Publishing && si.Readers > 0 && c == nil && n.puller != nil {
+	} else if si, ok := n.hub.Stream(key); ok && !si.Publishing && n.players(&si) > 0 && c == nil && n.puller != nil {
 		// Our stream waits for its publisher, which went on elsewhere.
 		_ = n.puller.Pull(key)
 	}

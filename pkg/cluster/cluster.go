@@ -53,6 +53,10 @@ type NodeConfig struct {
 	Takeover func(key string) bool
 	// Load reports this node's load for its heartbeat (may be nil).
 	Load func() Load
+	// Players counts a stream's players (nil: every hub reader): a node
+	// that stops being a key's origin pulls it from the new owner only
+	// for players, not for its own HLS muxer or recorder.
+	Players func(si *hub.StreamInfo) int
 	// Panics recovers a panic of the node's goroutines (component
 	// "cluster").
 	Panics *guard.Recorder
@@ -123,7 +127,9 @@ type Node struct {
 
 	up      atomic.Bool // the last registry operation succeeded
 	reached atomic.Bool // the registry answered at least once
-	started time.Time
+	// hbRefused: the last heartbeat was refused (logged once per change).
+	hbRefused atomic.Bool
+	started   time.Time
 
 	mu     sync.Mutex
 	closed bool

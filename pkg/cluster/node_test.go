@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -22,7 +24,9 @@ const (
 	tick      = 10 * time.Millisecond
 )
 
-// fakePuller records what the node asks of the relays.
+// fakePuller records what the node asks of the relays. Pull may be asked
+// more than once for a key (a renewal and a notification can both find the
+// loss): the relay starts one pull per key.
 type fakePuller struct {
 	mu      sync.Mutex
 	pulls   []string
@@ -74,6 +78,12 @@ type testNode struct {
 // URL answers /healthz (a live node) or refuses connections (a dead one).
 func startNode(t *testing.T, redisURL, id string, alive, takeover bool) *testNode {
 	t.Helper()
+	return startNodeWith(t, redisURL, id, alive, takeover, nil)
+}
+
+// startNodeWith is startNode with the puller p (nil: a fakePuller).
+func startNodeWith(t *testing.T, redisURL, id string, alive, takeover bool, p Puller) *testNode {
+	t.Helper()
 	h := hub.New(hub.Config{ReconnectGrace: 5 * time.Second})
 	t.Cleanup(h.Close)
 	url := deadURL(t)
@@ -89,12 +99,15 @@ func startNode(t *testing.T, redisURL, id string, alive, takeover bool) *testNod
 		Takeover:     func(string) bool { return takeover },
 	}, h)
 	require.NoError(t, err)
-	p := &fakePuller{}
+	fake := &fakePuller{}
+	if p == nil {
+		p = fake
+	}
 	n.SetPuller(p)
 	n.Start()
 	t.Cleanup(func() { require.NoError(t, n.Close()) })
 	require.Eventually(t, n.Ready, waitFor, tick, "node reaches the registry")
-	return &testNode{Node: n, hub: h, puller: p, url: url}
+	return &testNode{Node: n, hub: h, puller: fake, url: url}
 }
 
 // deadURL is an address that refuses connections.
@@ -164,7 +177,7 @@ func TestNodeClaims(t *testing.T) {
 	pb := b.publish(t, "live/cam")
 	defer pb.Close()
 	require.Equal(t, "b", owner(t, a, "live/cam"))
-	require.Eventually(t, func() bool { return len(a.puller.pulled()) == 1 }, waitFor, tick,
+	require.Eventually(t, func() bool { return len(a.puller.pulled()) >= 1 }, waitFor, tick,
 		"a's waiting players follow the stream to b")
 	require.Contains(t, a.puller.changed(), "live/cam "+b.url)
 	require.Equal(t, uint64(1), a.Stats().Claims["lost"])
@@ -191,7 +204,7 @@ func TestNodeTakeoverFences(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("a kept publishing a key b took over")
 	}
-	require.Eventually(t, func() bool { return len(a.puller.pulled()) == 1 }, waitFor, tick, "a's player follows b")
+	require.Eventually(t, func() bool { return len(a.puller.pulled()) >= 1 }, waitFor, tick, "a's player follows b")
 	require.Equal(t, uint64(1), b.Stats().Claims["taken_over"])
 }
 
@@ -200,7 +213,7 @@ func TestNodeDeadOwner(t *testing.T) {
 	a := startNode(t, rs.URL, "a", false, false) // its HTTP listener is gone: a crashed node
 	b := startNode(t, rs.URL, "b", true, false)
 	a.publish(t, "live/cam")
-	b.publish(t, "live/cam").Close()
+	defer b.publish(t, "live/cam").Close()
 	require.Equal(t, "b", owner(t, a, "live/cam"), "a dead owner's key is taken at once, not after its lease")
 }
 
@@ -266,4 +279,47 @@ func TestNodeClosedRefuses(t *testing.T) {
 	require.NoError(t, n.Close())
 	require.NoError(t, n.Close(), "idempotent")
 	require.True(t, errors.Is(n.Claim(t.Context(), "live/cam"), ErrClosed))
+}
+
+// A heartbeat the registry refuses must not stop the renewals: the claims
+// would expire under a live publisher.
+func TestNodeRenewsWhateverTheHeartbeat(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startNode(t, rs.URL, "a", true, false)
+	a.publish(t, "live/cam")
+	// The node index is broken (a value of another type): every
+	// heartbeat now fails with WRONGTYPE, an answer, not an outage.
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rc.Close()
+	require.NoError(t, rc.Set(t.Context(), "ripple:nodes", "not a sorted set", 0).Err())
+	renewed := a.Stats().Ops["renew"].Count
+	require.Eventually(t, func() bool { return a.Stats().Ops["renew"].Count >= renewed+4 }, waitFor, tick,
+		"renewals go on past several leases")
+	require.Equal(t, "a", owner(t, a, "live/cam"))
+	require.NotZero(t, a.Stats().Ops["heartbeat"].Errors, "the heartbeats were refused")
+}
+
+// A registry that went back in time (a failover to a replica that missed
+// writes) names an older owner: the node takes its key back instead of
+// fencing its own live publisher.
+func TestNodeRegistryRollback(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startNode(t, rs.URL, "a", true, false)
+	b := startNode(t, rs.URL, "b", true, false)
+	pa := a.publish(t, "live/cam")
+	o, err := a.reg.Lookup(t.Context(), "live/cam")
+	require.NoError(t, err)
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rc.Close()
+	old := fmt.Sprintf(`{"node":"b","url":%q,"epoch":%d,"since":%d,"idle":false}`, b.url, o.Epoch-1, time.Now().UnixMilli())
+	require.NoError(t, rc.Set(t.Context(), "ripple:stream:live/cam", old, testLease).Err())
+	require.Eventually(t, func() bool {
+		o2, err := a.reg.Lookup(t.Context(), "live/cam")
+		return err == nil && o2.Node == "a" && o2.Epoch > o.Epoch
+	}, waitFor, tick, "a takes its key back at a new epoch")
+	select {
+	case <-pa.Done():
+		t.Fatal("a fenced its own publisher on a registry rollback")
+	default:
+	}
 }

@@ -90,6 +90,12 @@ func (m *Manager) onEvent(e hub.Event) {
 		m.mu.Unlock()
 		if mx != nil && !isClosed(mx.stopped) {
 			mx.resumed.Store(true)
+			if e.Publisher.Protocol == access.ProtoRelay {
+				// Pulled from elsewhere now (a cluster node that stopped
+				// being the origin): muxed only while HLS players ask,
+				// so that the pull can stop.
+				m.watchIdle(mx)
+			}
 			return
 		}
 	}
@@ -122,11 +128,7 @@ func (m *Manager) ensure(key string, idle bool) *muxer {
 		defer m.wg.Done()
 		defer cancel()
 		if idle {
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				mx.idle(ctx)
-			}()
+			m.watchIdle(mx)
 		}
 		mx.log.Info("hls muxer started", "variant", m.cfg.Variant.String())
 		start := time.Now()
@@ -142,6 +144,20 @@ func (m *Manager) ensure(key string, idle bool) *muxer {
 			"duration", time.Since(start).Round(time.Millisecond))
 	}()
 	return mx
+}
+
+// watchIdle makes mx stop after IdleTimeout without requests (once).
+func (m *Manager) watchIdle(mx *muxer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || mx.idling.Swap(true) {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		mx.idle()
+	}()
 }
 
 // get returns key's running muxer or nil.

@@ -49,6 +49,7 @@ type muxer struct {
 	epochs   *epochs
 	cancel   context.CancelFunc
 	stopped  chan struct{} // closed when run returns
+	idling   atomic.Bool   // the idle watch runs (Manager.watchIdle)
 	resumed  atomic.Bool   // a publisher resumed the stream: next header restarts
 	lastReq  atomic.Int64  // unix ns of the last HTTP request (on demand)
 	panicLog netx.LogLimiter
@@ -197,12 +198,12 @@ func (mx *muxer) crash(err error) {
 }
 
 // idle stops an on-demand muxer nobody has requested for IdleTimeout.
-func (mx *muxer) idle(ctx context.Context) {
+func (mx *muxer) idle() {
 	tick := time.NewTicker(max(mx.cfg.IdleTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-mx.stopped:
 			return
 		case now := <-tick.C:
 			if now.Sub(time.Unix(0, mx.lastReq.Load())) > mx.cfg.IdleTimeout {

@@ -141,6 +141,12 @@ func (m *Manager) onEvent(e hub.Event) {
 			delete(m.apiStopped, e.Key)
 			m.mu.Unlock()
 		}
+		if m.cfg.SkipPulled && e.Publisher.Protocol == access.ProtoRelay {
+			// Pulled from the cluster node that is the stream's origin,
+			// which records it: stop what this node recorded while it was.
+			m.stopQuietly(e.Key)
+			return
+		}
 		m.auto(e.Key)
 	case hub.EventStreamEnd:
 		m.mu.Lock()
@@ -278,6 +284,18 @@ func (m *Manager) StopRecording(key string) error {
 	r.stop()
 	<-r.done
 	return nil
+}
+
+// stopQuietly ends key's recording without marking it stopped by the API
+// (a later publish here records again). Called from hub events: the wait
+// for the recorder happens on a goroutine of its own.
+func (m *Manager) stopQuietly(key string) {
+	m.mu.Lock()
+	r := m.recs[key]
+	m.mu.Unlock()
+	if r != nil && r.live() {
+		r.stop()
+	}
 }
 
 // Recording reports whether key is being recorded (a file is open, or

@@ -149,7 +149,11 @@ type Config struct {
 	// Rule returns the recording settings of a stream key ("app/name",
 	// app may be nested). nil records nothing by configuration (only
 	// StartRecording, with a zero Rule).
-	Rule func(key string) Rule
+	// SkipPulled leaves streams published by a relay pull to the node
+	// they are pulled from (in an origin cluster, each stream is recorded
+	// once, on its origin); without it, edges record what they pull.
+	SkipPulled bool
+	Rule       func(key string) Rule
 	// Templates are the path templates of every configured rule, so
 	// Recordings and Handler find the files of earlier runs too; the
 	// templates of DefaultPath and of every Rule used in this run are

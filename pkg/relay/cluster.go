@@ -63,14 +63,20 @@ func (m *Manager) clusterDemand(key string, info hub.ReaderInfo) error {
 	// Asked on the player's goroutine, outside m.mu: a quick lookup that
 	// answers "nowhere" (404 at once) or "registry down" (503) better than
 	// a pull that would wait NotFoundTimeout to say so.
+	if m.clusterMissing(key) {
+		return hub.ErrStreamNotFound
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timeout)
 	_, err := m.cluster.locate(ctx, key)
 	cancel()
 	switch {
 	case errors.Is(err, ErrNotFound):
+		m.clusterMiss(key)
 		return hub.ErrStreamNotFound
 	case err != nil:
-		return err
+		// The detail (addresses, the Redis error) is the node's to log;
+		// players are told only why.
+		return ErrRegistryUnavailable
 	}
 	return m.startClusterPull(key, info.Query)
 }
@@ -153,6 +159,49 @@ func (m *Manager) ClusterPulls() []string {
 
 var errLocalPublish = errors.New("relay: published on this node")
 
+// ErrRegistryUnavailable is what players are told when the owner of a
+// stream cannot be looked up.
+var ErrRegistryUnavailable = errors.New("cluster registry unavailable")
+
+// clusterMissCache is how long a key no node owned is answered "not found"
+// without asking the registry again: HLS players poll a stream that ended
+// every second, and each miss would be a registry round trip. Short: a
+// stream published elsewhere a moment later must be found.
+const clusterMissCache = time.Second
+
+// clusterMissing reports whether key was found nowhere within
+// clusterMissCache.
+func (m *Manager) clusterMissing(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.notFound[clusterMissKey(key)]
+	if ok && time.Now().After(until) {
+		delete(m.notFound, clusterMissKey(key))
+		return false
+	}
+	return ok
+}
+
+func (m *Manager) clusterMiss(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if len(m.notFound) >= m.cfg.MaxPulls {
+		for k, until := range m.notFound {
+			if !now.Before(until) {
+				delete(m.notFound, k)
+			}
+		}
+		if len(m.notFound) >= m.cfg.MaxPulls {
+			return // random names: ask the registry rather than grow
+		}
+	}
+	m.notFound[clusterMissKey(key)] = now.Add(clusterMissCache)
+}
+
+// clusterMissKey keeps cluster misses apart from edge not-found entries.
+func clusterMissKey(key string) string { return "\x00cluster:" + key }
+
 // clusterTarget is the pull target of the node at base.
 func clusterTarget(base string) (target, error) {
 	return parseTarget(strings.TrimRight(base, "/")+"/"+varApp+"/"+varStream+".flv", true)
@@ -162,6 +211,7 @@ func clusterTarget(base string) (target, error) {
 // retry wait.
 func (p *puller) ownerChanged(url string) {
 	p.mu.Lock()
+	p.ownerGen++
 	cur, cut := p.origin, p.cut
 	p.mu.Unlock()
 	if url != "" && url != cur && cut != nil {

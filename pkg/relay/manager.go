@@ -286,8 +286,22 @@ func (c Config) httpTLS() *tls.Config {
 func (m *Manager) onEvent(e hub.Event) {
 	switch e.Type {
 	case hub.EventPublish:
-		if !e.Resumed {
+		switch {
+		case !e.Resumed:
 			m.startPushes(e.Key, e.Publisher)
+		case e.Publisher.Protocol == access.ProtoRelay:
+			// A pull took the stream over (this cluster node stopped
+			// being its origin): the origin forwards it now, not us.
+			m.stopPushes(e.Key)
+		default:
+			// A publisher took over a pulled stream (it won the cluster
+			// claim here): it forwards from now on.
+			m.mu.Lock()
+			none := m.pushes[e.Key] == nil
+			m.mu.Unlock()
+			if none {
+				m.startPushes(e.Key, e.Publisher)
+			}
 		}
 	case hub.EventStreamEnd:
 		m.streamEnded(e.Key)

@@ -35,12 +35,14 @@ type puller struct {
 	done chan struct{} // closed when run has closed the hub publisher
 	wake chan struct{} // a retry wait ends early (cluster owner changed)
 
-	mu     sync.Mutex
-	origin string      // cluster: the owner's base URL of the current attempt
-	cut    func()      // cluster: ends the current session
-	idle   *time.Timer // armed while the stream has no readers
-	query  string      // passed upstream (pass_query): the latest demanding player's until live
-	live   bool        // published into the hub: the query no longer changes
+	mu       sync.Mutex
+	origin   string      // cluster: the owner's base URL of the current attempt
+	ownerGen uint64      // cluster: owner changes seen (OwnerChanged)
+	gen      uint64      // cluster: ownerGen when origin was located
+	cut      func()      // cluster: ends the current session
+	idle     *time.Timer // armed while the stream has no readers
+	query    string      // passed upstream (pass_query): the latest demanding player's until live
+	live     bool        // published into the hub: the query no longer changes
 }
 
 // demanded records another player's query while the pull has not gone live:
@@ -157,6 +159,9 @@ func (p *puller) next(order []int, i int) (target, error) {
 	if p.e.locate == nil {
 		return p.e.origins[order[i%len(order)]], nil
 	}
+	p.mu.Lock()
+	p.gen = p.ownerGen
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(p.ctx, p.m.cfg.Timeout)
 	base, err := p.e.locate(ctx, p.key)
 	cancel()
@@ -169,6 +174,18 @@ func (p *puller) next(order []int, i int) (target, error) {
 	p.mu.Unlock()
 	return clusterTarget(base)
 }
+
+// stale reports whether the owner changed since the current attempt
+// located it: a notification that came while connecting found no session
+// to cut.
+func (p *puller) stale() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.e.locate != nil && p.ownerGen != p.gen
+}
+
+// errOwnerMoved: the cluster owner changed while connecting to the old one.
+var errOwnerMoved = errors.New("relay: stream owner changed")
 
 // errFatal marks errors that end the pull: the local key is taken or the
 // hub is closing.
@@ -197,6 +214,9 @@ func (p *puller) pullOnce(o target) (got bool, err error) {
 		return false, err
 	}
 	defer src.Close()
+	if p.stale() {
+		return false, errOwnerMoved // locate again at once (the wake is pending)
+	}
 	stop := context.AfterFunc(sctx, func() { src.Close() })
 	defer stop()
 	p.splice.newSession()

@@ -264,6 +264,24 @@ func (m *Manager) streamEnded(key string) {
 	}
 }
 
+// stopPushes ends every push of key's stream instance at once, live ones
+// included: the stream goes on, fed by a pull from the node that is its
+// origin now, which does the pushing.
+func (m *Manager) stopPushes(key string) {
+	m.mu.Lock()
+	set := m.pushes[key]
+	if set == nil {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.pushes, key)
+	list := slices.Clone(set.list)
+	m.mu.Unlock()
+	for _, p := range list {
+		p.cancel(errEnded)
+	}
+}
+
 func (p *pusher) run(set *pushSet) {
 	// Deferred: a panic parsing a hostile destination's reply (recovered
 	// by goLocked's guard) must not leave the pusher counted and listed.

@@ -303,10 +303,9 @@ func secretsOf(stream string) []string {
 
 // hopsOf returns the relay hop count carried by a publish query.
 func hopsOf(query string) int {
-	v, err := url.ParseQuery(query)
-	if err != nil {
-		return 0
-	}
+	// ParseQuery returns what it could parse with its first error: a
+	// malformed pair elsewhere in the query must not hide the count.
+	v, _ := url.ParseQuery(query)
 	var n int
 	if _, err := fmt.Sscanf(v.Get(hopsParam), "%d", &n); err != nil || n < 0 {
 		return 0

@@ -146,6 +146,8 @@ func TestHops(t *testing.T) {
 	require.Equal(t, 0, hopsOf(""))
 	require.Equal(t, 3, hopsOf("token=a&ripple_hops=3"))
 	require.Equal(t, 0, hopsOf("ripple_hops=x"))
+	require.Equal(t, 1, hopsOf("token=%zz&ripple_hops=1"), "a malformed pair elsewhere does not hide the count")
+	require.Equal(t, 1, hopsOf("token=a;b&ripple_hops=1"))
 	require.Equal(t, 0, hopsOf("ripple_hops=-2"))
 	require.Equal(t, "token=a&b=2", stripHops("token=a&ripple_hops=3&b=2"))
 	require.Equal(t, "", stripHops("ripple_hops=1"))

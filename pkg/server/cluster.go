@@ -46,7 +46,17 @@ func (s *Server) initCluster(cfg config.Config) error {
 			app, _ := splitKey(key)
 			return s.reload.publishPolicy(app) == hub.PolicyTakeover
 		},
-		Load:   s.clusterLoad,
+		Load: s.clusterLoad,
+		Players: func(si *hub.StreamInfo) int {
+			if s.ops.api == nil {
+				return si.Readers
+			}
+			// HLS viewers count, the muxer's reader does not; nor do
+			// relays (forwards, other nodes' pulls): they follow the
+			// owner on their own.
+			n, by := s.ops.api.Players(si)
+			return n - by[access.ProtoRelay]
+		},
 		Panics: &s.panics,
 	}, s.hub)
 	if err != nil {

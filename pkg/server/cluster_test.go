@@ -119,7 +119,7 @@ func TestClusterRegistryDown(t *testing.T) {
 
 	code, body = getBody(t, n.url("/live/elsewhere.flv"))
 	require.Equal(t, http.StatusServiceUnavailable, code)
-	require.True(t, strings.Contains(body, "cluster: registry unavailable"), body)
+	require.True(t, strings.Contains(body, "cluster registry unavailable"), body)
 	code, body = getBody(t, n.url("/live/elsewhere.m3u8"))
 	require.Equal(t, http.StatusServiceUnavailable, code, body)
 

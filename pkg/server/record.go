@@ -37,11 +37,12 @@ func (s *Server) newRecorder(cfg config.Config) (*record.Manager, error) {
 	}
 	slices.Sort(templates)
 	m := record.New(record.Config{
-		Logger:    s.log,
-		Rule:      recordRules(cfg),
-		Templates: slices.Compact(templates),
-		Panics:    &s.panics,
-		OnEvent:   s.onRecordEvent,
+		Logger:     s.log,
+		Rule:       recordRules(cfg),
+		SkipPulled: cfg.Cluster.Enabled(), // each stream is recorded once, on its origin
+		Templates:  slices.Compact(templates),
+		Panics:     &s.panics,
+		OnEvent:    s.onRecordEvent,
 	}, s.hub)
 	s.add(part{name: "recorder", stage: stageAfterHub, c: m})
 	return m, nil

@@ -208,7 +208,7 @@ func TestCluster(t *testing.T) {
 		assert.ElementsMatch(t, []string{"node-b", "node-c"}, pulled, "nodes pulling the stream")
 		// A key no node has: a clean "not found", at once over HTTP.
 		began := time.Now()
-		code, _ := httpStatus(t, c.flvURL("live/nowhere"), "")
+		code, _ := httpStatus(t, c.flvURL("live/nowhere"), "") //nolint:contextcheck // bounded by its own timeout
 		assert.Equal(t, 404, code)
 		assert.Less(t, time.Since(began), 2*time.Second, "not found without waiting for a pull")
 		lat := hopLatency(onA.snapshot(), onC.snapshot())
