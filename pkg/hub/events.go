@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -113,26 +116,58 @@ func (h *Hub) emit(e Event) {
 
 // SetDemand installs the handler Demand calls; nil removes it. An edge
 // relay or a cluster node uses it to start an upstream pull on the first
-// player.
+// player. Handlers added with AddDemand are asked first.
 func (h *Hub) SetDemand(fn func(key string, info ReaderInfo) error) {
 	h.demandMu.Lock()
 	h.demand = fn
 	h.demandMu.Unlock()
 }
 
-// Demand tells the hub that a reader wants key, which is not live. nil
-// means a source for key is being started (an edge or cluster pull): the
-// caller should WaitStream for a bounded time before giving up.
-// ErrStreamNotFound (also without a demand handler) means no source will
-// come: the caller fails at once (HTTP 404) or waits on its own terms (RTMP
-// play). Any other error says why the source cannot be known now (the
-// cluster registry is unreachable): the caller refuses with it (HTTP 503).
-func (h *Hub) Demand(key string, info ReaderInfo) error {
+// AddDemand adds a demand handler asked before the SetDemand one, for
+// sources other than pulls (a transcoder starting a rendition on its first
+// viewer); it returns the function that removes it. A handler that has
+// nothing for the key returns ErrStreamNotFound and the next one is asked.
+func (h *Hub) AddDemand(fn func(key string, info ReaderInfo) error) (remove func()) {
 	h.demandMu.Lock()
-	fn := h.demand
+	h.nextDemand++
+	id := h.nextDemand
+	if h.demands == nil {
+		h.demands = make(map[uint64]func(string, ReaderInfo) error)
+	}
+	h.demands[id] = fn
 	h.demandMu.Unlock()
-	if fn == nil || !ValidKey(key) {
+	return func() {
+		h.demandMu.Lock()
+		delete(h.demands, id)
+		h.demandMu.Unlock()
+	}
+}
+
+// Demand tells the hub that a reader wants key, which is not live. nil
+// means a source for key is being started (an edge or cluster pull, a
+// rendition): the caller should WaitStream for a bounded time before
+// giving up. ErrStreamNotFound (also without a demand handler) means no
+// source will come: the caller fails at once (HTTP 404) or waits on its
+// own terms (RTMP play). Any other error says why the source cannot be
+// known now (the cluster registry is unreachable): the caller refuses with
+// it (HTTP 503).
+func (h *Hub) Demand(key string, info ReaderInfo) error {
+	if !ValidKey(key) {
 		return ErrStreamNotFound
 	}
-	return fn(key, info)
+	h.demandMu.Lock()
+	fns := make([]func(string, ReaderInfo) error, 0, len(h.demands)+1)
+	for _, id := range slices.Sorted(maps.Keys(h.demands)) {
+		fns = append(fns, h.demands[id])
+	}
+	if h.demand != nil {
+		fns = append(fns, h.demand)
+	}
+	h.demandMu.Unlock()
+	for _, fn := range fns {
+		if err := fn(key, info); !errors.Is(err, ErrStreamNotFound) {
+			return err
+		}
+	}
+	return ErrStreamNotFound
 }

@@ -170,3 +170,24 @@ func TestCloseKeepsEvictionCause(t *testing.T) {
 	_, err := r.Read(context.Background(), nil)
 	require.ErrorIs(t, err, ErrSlowReader)
 }
+
+func TestAddDemandAskedFirst(t *testing.T) {
+	h, _, _ := testHub(t, Config{})
+	var asked []string
+	h.SetDemand(func(key string, _ ReaderInfo) error {
+		asked = append(asked, "pull "+key)
+		return nil
+	})
+	remove := h.AddDemand(func(key string, _ ReaderInfo) error {
+		asked = append(asked, "rendition "+key)
+		if key == "live/cam_720p" {
+			return nil
+		}
+		return ErrStreamNotFound
+	})
+	require.NoError(t, h.Demand("live/cam_720p", ReaderInfo{}))
+	require.NoError(t, h.Demand("live/other", ReaderInfo{}), "not the added handler's: the pull's")
+	remove()
+	require.NoError(t, h.Demand("live/cam_720p", ReaderInfo{}))
+	require.Equal(t, []string{"rendition live/cam_720p", "rendition live/other", "pull live/other", "pull live/cam_720p"}, asked)
+}

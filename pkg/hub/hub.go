@@ -178,6 +178,11 @@ type PublisherInfo struct {
 	Protocol   string // access.ProtoRTMP, access.ProtoRelay, ...
 	RemoteAddr string
 	Query      string // raw query string of the publish URL, without '?'
+	// Source is, for a rendition, the key of the stream it renders
+	// ("live/cam1" for "live/cam1_720p": a transcoder's output or a track
+	// of a multitrack publish), and Rendition its name ("720p", "t1");
+	// both empty for every other publisher.
+	Source, Rendition string
 }
 
 // ReaderInfo describes a reader (for logs and the API).
@@ -218,6 +223,10 @@ type Hub struct {
 	watch    watchers
 	demandMu sync.Mutex
 	demand   func(key string, info ReaderInfo) error
+	// demands are the AddDemand handlers, asked first, by id (the order
+	// they were added).
+	demands    map[uint64]func(key string, info ReaderInfo) error
+	nextDemand uint64
 }
 
 // waiter is shared by all WaitStream calls on one key.
