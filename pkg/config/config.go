@@ -49,6 +49,7 @@ type Config struct {
 	Cluster         Cluster        `mapstructure:"cluster"`
 	Record          Record         `mapstructure:"record"`
 	Thumbnail       Thumbnail      `mapstructure:"thumbnail"`
+	Transcode       Transcode      `mapstructure:"transcode"`
 	ShutdownTimeout time.Duration  `mapstructure:"shutdown_timeout"`
 	ShutdownDelay   time.Duration  `mapstructure:"shutdown_delay"` // not ready, still serving, before draining
 	Debug           Debug          `mapstructure:"debug"`
@@ -144,6 +145,10 @@ type App struct {
 	Edge Edge `mapstructure:"edge"`
 	// Record overrides record for the app's streams (record.go).
 	Record AppRecord `mapstructure:"record"`
+	// Transcode is the app's rendition ladder and TranscodeOn when it
+	// runs (transcode.go).
+	Transcode   []TranscodeRung `mapstructure:"transcode"`
+	TranscodeOn TranscodeMode   `mapstructure:"transcode_on"`
 }
 
 // PublishPolicyFor returns the publish policy of app: its override if it

@@ -67,6 +67,7 @@ func wantDefaults() Config {
 		Auth:            wantAuthDefaults(),
 		Relay:           wantRelayDefaults(),
 		Cluster:         Cluster{Lease: 10 * time.Second},
+		Transcode:       Transcode{FFmpeg: "ffmpeg", MaxProcesses: 4, IdleTimeout: 30 * time.Second},
 		Record:          wantRecordDefaults(),
 		Thumbnail:       wantThumbnailDefaults(),
 		ShutdownTimeout: 10 * time.Second,

@@ -16,6 +16,7 @@ type schema struct {
 	fields map[string]*schema // a section: key → child
 	elem   *schema            // a named map (apps): any name → elem
 	list   bool               // a list of scalars (apps.NAME.forward)
+	items  *schema            // a list of mappings (apps.NAME.transcode): each item
 }
 
 func (s *schema) leaf() bool { return s.fields == nil && s.elem == nil }
@@ -34,6 +35,9 @@ func schemaOf(t reflect.Type) *schema {
 	case reflect.Map:
 		return &schema{elem: schemaOf(t.Elem())}
 	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			return &schema{list: true, items: schemaOf(t.Elem())}
+		}
 		return &schema{list: true}
 	default:
 		return &schema{}
@@ -152,6 +156,14 @@ func (p *parser) section(n *yaml.Node, s *schema, prefix string) (map[string]any
 			continue
 		}
 		v := resolve(kv.v)
+		if child.items != nil {
+			val, err := p.sections(v, child.items, path)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = val
+			continue
+		}
 		if child.list {
 			val, err := p.list(v, path)
 			if err != nil {
@@ -171,6 +183,29 @@ func (p *parser) section(n *yaml.Node, s *schema, prefix string) (map[string]any
 			return nil, p.errorf(v, "%s: %v", path, err)
 		}
 		out[key] = val
+	}
+	return out, nil
+}
+
+// sections decodes a list of mappings, each checked against s; an empty
+// list or null is no items.
+func (p *parser) sections(n *yaml.Node, s *schema, path string) ([]any, error) {
+	if isNull(n) {
+		return []any{}, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errorf(n, "%s: expected a list, got %s", path, kindName(n))
+	}
+	out := make([]any, 0, len(n.Content))
+	for i, item := range n.Content {
+		m, err := p.section(item, s, fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, p.errorf(item, "%s[%d]: expected a mapping, got %s", path, i, kindName(resolve(item)))
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }

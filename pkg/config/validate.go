@@ -74,6 +74,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateAuth())
 	errs = append(errs, c.validateRelay())
 	errs = append(errs, c.validateCluster())
+	errs = append(errs, c.validateTranscode())
 	errs = append(errs, c.validateRecord())
 	errs = append(errs, c.validateThumbnail())
 	errs = append(errs, positive("shutdown_timeout", c.ShutdownTimeout))
