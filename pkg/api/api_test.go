@@ -261,3 +261,31 @@ func cutMethod(s string) (method, path string, ok bool) {
 	}
 	return "", s, false
 }
+
+// Renditions are listed under their source and name it.
+func TestStreamRenditions(t *testing.T) {
+	e := newEnv(t, Config{})
+	src, err := e.hub.Publish("live/cam", hub.PublisherInfo{Protocol: "rtmp"})
+	require.NoError(t, err)
+	defer src.Close()
+	for _, name := range []string{"720p", "360p"} {
+		p, err := e.hub.Publish("live/cam_"+name, hub.PublisherInfo{Protocol: "transcode", Source: "live/cam", Rendition: name})
+		require.NoError(t, err)
+		defer p.Close()
+	}
+	var list []Stream
+	e.getJSON(t, "/api/v1/streams", &list)
+	byKey := map[string]Stream{}
+	for _, s := range list {
+		byKey[s.Key] = s
+	}
+	require.Equal(t, []string{"live/cam_360p", "live/cam_720p"}, byKey["live/cam"].Renditions)
+	require.Empty(t, byKey["live/cam"].Source)
+	require.Equal(t, "live/cam", byKey["live/cam_720p"].Source)
+	require.Equal(t, "720p", byKey["live/cam_720p"].Rendition)
+	require.Empty(t, byKey["live/cam_720p"].Renditions)
+
+	var one Stream
+	e.getJSON(t, "/api/v1/streams/live/cam", &one)
+	require.Equal(t, []string{"live/cam_360p", "live/cam_720p"}, one.Renditions)
+}

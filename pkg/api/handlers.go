@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 		InvalidPackets: st.InvalidPackets,
 		LastInvalid:    st.LastInvalid,
 		Recording:      a.recordingOf(st.Key),
+		Source:         st.Publisher.Source,
+		Rendition:      st.Publisher.Rendition,
+		Renditions:     []string{},
 	}
 	if st.Publishing {
 		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}
@@ -51,6 +55,20 @@ func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 	return out
 }
 
+// renditionsOf maps each source key to its live renditions' keys, sorted.
+func renditionsOf(infos []hub.StreamInfo) map[string][]string {
+	out := make(map[string][]string)
+	for i := range infos {
+		if src := infos[i].Publisher.Source; src != "" {
+			out[src] = append(out[src], infos[i].Key)
+		}
+	}
+	for _, keys := range out {
+		slices.Sort(keys)
+	}
+	return out
+}
+
 // splitKey splits "a/b/c" into app "a/b" and name "c".
 func splitKey(key string) (app, name string) {
 	i := strings.LastIndexByte(key, '/')
@@ -68,9 +86,13 @@ func (a *API) listStreams(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
 	infos := a.hub.Streams()
 	relays := a.relaysByStream()
+	renditions := renditionsOf(infos)
 	out := make([]Stream, 0, len(infos))
 	for i := range infos {
 		st := a.stream(&infos[i], now)
+		if r := renditions[st.Key]; r != nil {
+			st.Renditions = r
+		}
 		st.Relays = relays[st.Key]
 		if st.Relays == nil {
 			st.Relays = []Relay{}
@@ -94,6 +116,9 @@ func (a *API) getStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := a.stream(&info, time.Now())
+	if r := renditionsOf(a.hub.Streams())[key]; r != nil {
+		st.Renditions = r
+	}
 	st.Relays = a.relaysByStream()[key]
 	if st.Relays == nil {
 		st.Relays = []Relay{}

@@ -16,6 +16,14 @@ type Stream struct {
 	Publishing bool       `json:"publishing"`
 	Publisher  *Publisher `json:"publisher"`
 
+	// Source is, for a rendition (a transcoder's output or a track of a
+	// multitrack publish), the key of the stream it renders, and Rendition
+	// its name; both "" otherwise. Renditions lists a source's live
+	// renditions by key, sorted.
+	Source     string   `json:"source"`
+	Rendition  string   `json:"rendition"`
+	Renditions []string `json:"renditions"`
+
 	Since         time.Time `json:"since"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
 

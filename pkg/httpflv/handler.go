@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,6 +78,10 @@ func (h *Handler) Close() error {
 	return nil
 }
 
+// maxTrack is the highest ?track= a player may ask for: multitrack
+// ingest keeps at most 16 tracks per stream.
+const maxTrack = 15
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
@@ -92,6 +97,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hub.ValidKey(key) {
 		httpError(w, http.StatusBadRequest, "invalid stream name")
 		return
+	}
+	if t := r.URL.Query().Get("track"); t != "" {
+		// ?track=N plays track N of a multitrack publish: the rendition
+		// {stream}_tN (track 0 is the stream itself).
+		n, err := strconv.ParseUint(t, 10, 8)
+		if err != nil || n > maxTrack {
+			httpError(w, http.StatusBadRequest, "invalid track (want 0.."+strconv.Itoa(maxTrack)+")")
+			return
+		}
+		if n > 0 {
+			key += "_t" + strconv.FormatUint(n, 10)
+		}
 	}
 	switch r.Method {
 	case http.MethodOptions:

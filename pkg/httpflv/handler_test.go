@@ -272,3 +272,28 @@ func streamPackets(audio, video bool) (primed, live []*av.Packet) {
 func readHeader(r io.Reader) (flv.FileHeader, error) {
 	return flv.NewReader(r).ReadHeader()
 }
+
+// ?track=N plays the rendition {stream}_tN of a multitrack publish; track
+// 0 is the stream itself; anything else is refused before any lookup.
+func TestTrackQuery(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.publish(t, "live/mt")
+	e.publish(t, "live/mt_t2")
+	for _, tc := range []struct {
+		query string
+		code  int
+	}{
+		{"?track=2", http.StatusOK}, // live/mt_t2
+		{"?track=0", http.StatusOK}, // live/mt
+		{"?track=1", http.StatusNotFound},
+		{"?track=16", http.StatusBadRequest},
+		{"?track=x", http.StatusBadRequest},
+	} {
+		req, err := http.NewRequest(http.MethodHead, e.url("/live/mt.flv"+tc.query), nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.code, resp.StatusCode, tc.query)
+	}
+}
