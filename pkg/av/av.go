@@ -91,6 +91,15 @@ const (
 type Packet struct {
 	Kind  Kind
 	Codec Codec
+	// Track is the E-RTMP v2 track id of the packet in the message it came
+	// from: 0 for the default track, and for every packet of a message
+	// that has no tracks (legacy FLV, single-track E-RTMP, script data).
+	// flv.SplitTracks sets it when it splits a multitrack message. RTMP
+	// ingest publishes track N (N > 0) as the default track of a stream of
+	// its own (flv.TrackKey), so every packet a hub holds has Track 0. The
+	// RTMP client sends a packet whose Track is not 0 as a one-track
+	// multitrack message of that track.
+	Track uint8
 	// Keyframe marks a video random-access point (legacy frame type 1 or the
 	// E-RTMP key frame type). Audio and data packets are never keyframes.
 	Keyframe bool
@@ -126,6 +135,17 @@ func (p *Packet) Encoded(s Slot, enc func(*Packet) []byte) []byte {
 	l := &p.enc[s]
 	l.once.Do(func() { l.b = enc(p) })
 	return l.b
+}
+
+// Fork returns a new packet with p's fields and the same Data (shared, not
+// copied) but none of p's cached encodings: the same media published into
+// another stream, whose hub rewrites the DTS of its own packet. Call it
+// before p is handed to a hub, which rewrites p.DTS under its own lock.
+func (p *Packet) Fork() *Packet {
+	return &Packet{
+		Kind: p.Kind, Codec: p.Codec, Track: p.Track, Keyframe: p.Keyframe, Header: p.Header,
+		DTS: p.DTS, CTS: p.CTS, Data: p.Data,
+	}
 }
 
 // PTS returns the presentation timestamp in milliseconds.

@@ -70,23 +70,28 @@ func parseAudio(b []byte) (audioTag, error) {
 	default:
 		return a, fmt.Errorf("%w: audio packet type %d", ErrUnsupported, a.packetType)
 	}
-	switch t.fourCC {
+	a.codec, err = audioCodecOf(t.fourCC)
+	return a, err
+}
+
+// audioCodecOf maps an audio FourCC to its codec (E-RTMP v2
+// ExAudioTagHeader).
+func audioCodecOf(fourCC uint32) (av.Codec, error) {
+	switch fourCC {
 	case fourCCOpus:
-		a.codec = av.CodecOpus
+		return av.CodecOpus, nil
 	case fourCCFLAC:
-		a.codec = av.CodecFLAC
+		return av.CodecFLAC, nil
 	case fourCCAAC:
-		a.codec = av.CodecAAC
+		return av.CodecAAC, nil
 	case fourCCAC3:
-		a.codec = av.CodecAC3
+		return av.CodecAC3, nil
 	case fourCCEAC3:
-		a.codec = av.CodecEAC3
+		return av.CodecEAC3, nil
 	case fourCCMP3:
-		a.codec = av.CodecMP3
-	default:
-		return a, fmt.Errorf("%w: audio FourCC %q", ErrUnsupported, fourCCString(t.fourCC))
+		return av.CodecMP3, nil
 	}
-	return a, nil
+	return av.CodecUnknown, fmt.Errorf("%w: audio FourCC %q", ErrUnsupported, fourCCString(fourCC))
 }
 
 // audioPacket fills p from an audio tag body.

@@ -4,7 +4,9 @@
 // HTTP-FLV and WebSocket-FLV.
 //
 // Ingest: PacketFromTag classifies a tag body (legacy FLV and Enhanced RTMP
-// v2, veovera) into an av.Packet that retains the body. Output: TagBytes
+// v2, veovera) into an av.Packet that retains the body; SplitTracks splits
+// an E-RTMP v2 multitrack message into one packet per track (and
+// AppendMultitrack builds one, for publishing clients). Output: TagBytes
 // encodes a packet's whole tag once and shares it between all writers
 // (TagParts slices its header and PreviousTagSize); Header writes the file
 // header.

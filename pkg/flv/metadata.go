@@ -2,6 +2,8 @@ package flv
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/ripplemedia/ripple/pkg/amf0"
 	"github.com/ripplemedia/ripple/pkg/av"
@@ -216,4 +218,80 @@ func SetMetaDataFlags(data []byte, hasAudio, hasVideo bool) ([]byte, error) {
 		return nil, fmt.Errorf("flv: encode onMetaData: %w", err)
 	}
 	return b, nil
+}
+
+// E-RTMP v2 "Enhancing onMetaData": per-track properties of the tracks
+// other than 0, keyed by track id ("1", "2", ...), each holding the
+// properties in which the track differs from the top-level ones (or all
+// of them).
+const (
+	videoTrackMap = "videoTrackIdInfoMap"
+	audioTrackMap = "audioTrackIdInfoMap"
+)
+
+// TrackMetaData returns the onMetaData body of track n (n > 0) of a
+// multitrack publish whose onMetaData is data: the top-level properties
+// with those of videoTrackIdInfoMap[n] and audioTrackIdInfoMap[n] put over
+// them, the two maps left out. ok is false when neither map describes
+// track n: the top-level properties describe track 0 (its picture size,
+// bit rate), which the track's stream must not claim. Call it once per
+// metadata change and track, not per packet: it decodes and re-encodes.
+func TrackMetaData(data []byte, n uint8) (b []byte, ok bool, err error) {
+	props, err := metaDataProps(data)
+	if err != nil {
+		return nil, false, err
+	}
+	id := strconv.Itoa(int(n))
+	var over []amf0.Property
+	for _, p := range props {
+		if p.Key != videoTrackMap && p.Key != audioTrackMap {
+			continue
+		}
+		m, _ := propsOf(p.Value)
+		if v, found := m.get(id); found {
+			if track, isMap := propsOf(v); isMap {
+				over = append(over, track...)
+				ok = true
+			}
+		}
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	out := make(amf0.ECMAArray, 0, len(props)+len(over))
+	for _, p := range props {
+		if p.Key == videoTrackMap || p.Key == audioTrackMap || slices.ContainsFunc(over, func(q amf0.Property) bool { return q.Key == p.Key }) {
+			continue
+		}
+		out = append(out, p)
+	}
+	out = append(out, over...)
+	b, err = amf0.Append(make([]byte, 0, len(data)), "onMetaData", out)
+	if err != nil {
+		return nil, false, fmt.Errorf("flv: encode onMetaData of track %d: %w", n, err)
+	}
+	return b, true, nil
+}
+
+// amfProps are the properties of an AMF0 object or ECMA array.
+type amfProps []amf0.Property
+
+// propsOf returns v's properties, and whether v is an object or ECMA array.
+func propsOf(v any) (amfProps, bool) {
+	switch v := v.(type) {
+	case amf0.Object:
+		return amfProps(v), true
+	case amf0.ECMAArray:
+		return amfProps(v), true
+	}
+	return nil, false
+}
+
+func (ps amfProps) get(key string) (any, bool) {
+	for _, p := range ps {
+		if p.Key == key {
+			return p.Value, true
+		}
+	}
+	return nil, false
 }

@@ -80,3 +80,51 @@ func TestSetMetaDataFlags(t *testing.T) {
 	_, err = SetMetaDataFlags(cat(2, 0, 3, "abc"), true, true)
 	require.Error(t, err)
 }
+
+func TestTrackMetaData(t *testing.T) {
+	meta, err := amf0.Append(nil, "onMetaData", amf0.ECMAArray{
+		{Key: "width", Value: 1280.0}, {Key: "height", Value: 720.0}, {Key: "videodatarate", Value: 3000.0},
+		{Key: "videoTrackIdInfoMap", Value: amf0.Object{
+			{Key: "1", Value: amf0.Object{{Key: "width", Value: 640.0}, {Key: "height", Value: 360.0}, {Key: "videodatarate", Value: 1000.0}}},
+			{Key: "2", Value: amf0.ECMAArray{{Key: "width", Value: 320.0}}}, // delta style
+			{Key: "4", Value: 5.0}, // not a track object
+		}},
+		{Key: "audioTrackIdInfoMap", Value: amf0.ECMAArray{{Key: "2", Value: amf0.Object{{Key: "audiodatarate", Value: 64.0}}}}},
+		{Key: "audiocodecid", Value: 10.0}, {Key: "encoder", Value: "obs"},
+	})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		track uint8
+		ok    bool
+		want  MetaData
+	}{
+		{1, true, MetaData{Width: 640, Height: 360, VideoDataRate: 1000, AudioCodecID: 10, Encoder: "obs", HasAudio: true, TracksKnown: true}},
+		{2, true, MetaData{Width: 320, Height: 720, VideoDataRate: 3000, AudioCodecID: 10, AudioDataRate: 64, Encoder: "obs", HasAudio: true, TracksKnown: true}},
+		{3, false, MetaData{}},
+		{4, false, MetaData{}},
+	} {
+		b, ok, err := TrackMetaData(meta, c.track)
+		require.NoError(t, err)
+		require.Equal(t, c.ok, ok, "track %d", c.track)
+		if !ok {
+			require.Nil(t, b)
+			continue
+		}
+		require.True(t, IsMetaData(&av.Packet{Kind: av.KindData, Data: b}))
+		got, err := ParseMetaData(b)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got, "track %d", c.track)
+		props, err := metaDataProps(b)
+		require.NoError(t, err)
+		for _, p := range props {
+			require.NotContains(t, []string{"videoTrackIdInfoMap", "audioTrackIdInfoMap"}, p.Key)
+		}
+	}
+	plain, err := amf0.Append(nil, "onMetaData", amf0.ECMAArray{{Key: "width", Value: 1280.0}})
+	require.NoError(t, err)
+	_, ok, err := TrackMetaData(plain, 1)
+	require.NoError(t, err)
+	require.False(t, ok, "no per-track properties")
+	_, _, err = TrackMetaData(amfMeta[:5], 1)
+	require.Error(t, err)
+}

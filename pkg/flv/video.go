@@ -52,19 +52,8 @@ func parseVideo(b []byte) (videoTag, error) {
 		return v, err
 	}
 	v.packetType, v.multitrack, v.main, v.end = t.pt, t.multitrack, t.main, t.end
-	switch t.fourCC {
-	case fourCCAVC:
-		v.codec = av.CodecH264
-	case fourCCHEVC:
-		v.codec = av.CodecHEVC
-	case fourCCAV1:
-		v.codec = av.CodecAV1
-	case fourCCVP9:
-		v.codec = av.CodecVP9
-	case fourCCVP8, fourCCVVC:
-		v.codec = av.CodecUnknown // carried, not modelled
-	default:
-		return v, fmt.Errorf("%w: video FourCC %q", ErrUnsupported, fourCCString(t.fourCC))
+	if v.codec, err = videoCodecOf(t.fourCC); err != nil {
+		return v, err
 	}
 	if v.packetType > packetMPEG2TSSequenceStart {
 		return v, fmt.Errorf("%w: video packet type %d", ErrUnsupported, v.packetType)
@@ -73,7 +62,7 @@ func parseVideo(b []byte) (videoTag, error) {
 	// CodedFrames carries an SI24 composition time only for the codecs
 	// with B-frame reordering (E-RTMP v2 ExVideoTagBody); CodedFramesX
 	// is the same with an implicit 0.
-	if v.packetType == packetCodedFrames && (t.fourCC == fourCCAVC || t.fourCC == fourCCHEVC || t.fourCC == fourCCVVC) {
+	if v.packetType == packetCodedFrames && hasCTS(t.fourCC) {
 		if v.end-pos < 3 {
 			return v, tooShort("video", b[:v.end], "composition time")
 		}
@@ -82,6 +71,30 @@ func parseVideo(b []byte) (videoTag, error) {
 	}
 	v.payload = pos
 	return v, nil
+}
+
+// videoCodecOf maps a video FourCC to its codec (E-RTMP v2 ExVideoTagHeader).
+func videoCodecOf(fourCC uint32) (av.Codec, error) {
+	switch fourCC {
+	case fourCCAVC:
+		return av.CodecH264, nil
+	case fourCCHEVC:
+		return av.CodecHEVC, nil
+	case fourCCAV1:
+		return av.CodecAV1, nil
+	case fourCCVP9:
+		return av.CodecVP9, nil
+	case fourCCVP8, fourCCVVC:
+		return av.CodecUnknown, nil // carried, not modelled
+	}
+	return av.CodecUnknown, fmt.Errorf("%w: video FourCC %q", ErrUnsupported, fourCCString(fourCC))
+}
+
+// hasCTS reports whether CodedFrames of the video FourCC carry an SI24
+// composition time (the codecs with B-frame reordering, E-RTMP v2
+// ExVideoTagBody).
+func hasCTS(fourCC uint32) bool {
+	return fourCC == fourCCAVC || fourCC == fourCCHEVC || fourCC == fourCCVVC
 }
 
 func parseLegacyVideo(b []byte, v *videoTag) error {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -87,7 +88,31 @@ func (c *ClientConn) drain() {
 // WritePacket sends p on the published stream. It blocks while the
 // connection's queue is full (backpressure) and returns the connection's
 // error once it failed. p is shared, not copied: it must not change.
+//
+// A packet whose Track is not 0 is sent as an E-RTMP v2 multitrack message
+// of one track (OneTrack, the form OBS sends its extra tracks in), built
+// in a buffer of its own (flv.AppendMultitrack: legacy AVC, HEVC, AAC and
+// MP3 or E-RTMP bodies).
 func (c *ClientConn) WritePacket(p *av.Packet) error {
+	if p != nil && p.Track != 0 {
+		return c.WriteTracks(p)
+	}
+	return c.writePacket(p)
+}
+
+// WriteTracks sends pkts, tracks of one timestamp (the DTS of the first),
+// as one E-RTMP v2 multitrack message (flv.AppendMultitrack: OneTrack,
+// ManyTracks, or ManyTracksManyCodecs; each packet is the track p.Track,
+// track 0 included). The packets are only read.
+func (c *ClientConn) WriteTracks(pkts ...*av.Packet) error {
+	body, err := flv.AppendMultitrack(nil, pkts...)
+	if err != nil {
+		return fmt.Errorf("rtmp: write tracks: %w", err)
+	}
+	return c.writePacket(&av.Packet{Kind: pkts[0].Kind, DTS: pkts[0].DTS, Data: body})
+}
+
+func (c *ClientConn) writePacket(p *av.Packet) error {
 	if c.mode != modePublishing {
 		return errors.New("rtmp: write packet: connection is not publishing")
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
@@ -104,6 +106,18 @@ type conn struct {
 	pub         *hub.Publisher
 	pubKey      string
 	pubStreamID uint32
+
+	// Multitrack ingest (conn_tracks.go): the packets of the message being
+	// published, the renditions of the publish, the default track's latest
+	// audio sequence header (for renditions without audio of their own)
+	// and the latest onMetaData body (for the renditions it describes).
+	split            [flv.MaxTracks]*av.Packet
+	tracks           []*trackStream
+	trackSweep       time.Time
+	trackDropped     uint64
+	trackLimitLogged bool
+	audioHeader      *av.Packet
+	metaData         []byte
 
 	reader       *hub.Reader
 	playKey      string
@@ -211,13 +225,21 @@ func (c *conn) run() {
 	if c.writerStarted {
 		<-c.w.done
 	}
+	c.releaseMedia()
+	c.logClosed(start)
+}
+
+// releaseMedia gives back what the connection holds in the hub: its publisher
+// and renditions are closed (a dropped publisher keeps the reconnect
+// grace), its reader too.
+func (c *conn) releaseMedia() {
 	if c.pub != nil {
 		c.pub.Close()
 	}
+	c.endTracks(false)
 	if c.reader != nil {
 		c.reader.Close()
 	}
-	c.logClosed(start)
 }
 
 // logClosed logs the close line. It is kept out of run, whose frame is on
@@ -241,6 +263,9 @@ func (c *conn) logClosed(start time.Time) {
 	}
 	if c.malformed > 0 {
 		attrs = append(attrs, "dropped", c.malformed)
+	}
+	if c.trackDropped > 0 {
+		attrs = append(attrs, "track_dropped", c.trackDropped)
 	}
 	if pe, ok := guard.AsPanic(cause); ok {
 		attrs = append(attrs, "stack", string(pe.Stack))

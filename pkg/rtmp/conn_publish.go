@@ -77,6 +77,7 @@ func (c *conn) endPublish() {
 	// Unwatch first: our own End must not look like a takeover.
 	_ = c.w.send(c.ctx, outItem{op: opUnwatch})
 	c.pub.End()
+	c.endTracks(true)
 	c.log.Debug("publish ended", "stream", c.pubKey)
 	c.pub = nil
 	// Media is no longer expected: back to the budget of a connection
@@ -86,7 +87,8 @@ func (c *conn) endPublish() {
 
 // onMedia hands an audio, video or metadata message to the hub. The chunk
 // reader gave m a payload of its own, so the packet retains it: this is the
-// one copy at ingest (docs/architecture.md §8.1).
+// one copy at ingest (docs/architecture.md §8.1). A multitrack message is
+// split into its tracks, each with a copy of its own bytes (conn_tracks.go).
 func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
 	if c.pub == nil {
 		if typeID == TypeDataAMF0 {
@@ -98,7 +100,7 @@ func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
 	if typeID == TypeDataAMF0 {
 		return c.onData(m, payload)
 	}
-	p, err := flv.PacketFromTag(typeID, m.Timestamp, payload)
+	pkts, err := flv.SplitTracks(c.split[:0], typeID, m.Timestamp, payload)
 	if err != nil {
 		// Drop and count a malformed body rather than dropping the
 		// publisher; log only the first one (no per-packet logging).
@@ -108,19 +110,17 @@ func (c *conn) onMedia(m *Message, typeID uint8, payload []byte) error {
 		c.malformed++
 		return nil
 	}
-	if p == nil {
-		return nil
-	}
-	if err := c.pub.WritePacket(p); err != nil {
-		return fmt.Errorf("publish %q: %w", c.pubKey, err)
-	}
-	return nil
+	err = c.publishPackets(pkts)
+	clear(pkts) // the hub owns them now
+	return err
 }
 
 // onData keeps stream metadata ("@setDataFrame","onMetaData" from ffmpeg
-// and OBS, or a bare "onMetaData"). Cue points, |RtmpSampleAccess and
-// unparseable script data are skipped, not fatal: ffmpeg's timecode
-// metadata once broke SRS that way (docs/interop.md §3).
+// and OBS, or a bare "onMetaData"), and gives the renditions of a
+// multitrack publish the part that describes them (conn_tracks.go). Cue
+// points, |RtmpSampleAccess and unparseable script data are skipped, not
+// fatal: ffmpeg's timecode metadata once broke SRS that way
+// (docs/interop.md §3).
 func (c *conn) onData(m *Message, payload []byte) error {
 	if !isMetadataName(dataName(payload)) {
 		return nil
@@ -129,10 +129,7 @@ func (c *conn) onData(m *Message, payload []byte) error {
 	if err != nil || p == nil || !flv.IsMetaData(p) {
 		return nil
 	}
-	if err := c.pub.WritePacket(p); err != nil {
-		return fmt.Errorf("publish %q: %w", c.pubKey, err)
-	}
-	return nil
+	return c.publishMeta(p)
 }
 
 func typeName(t uint8) string {

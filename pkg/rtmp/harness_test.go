@@ -122,13 +122,18 @@ type testEnv struct {
 	logs *logSink
 }
 
-func startServer(t *testing.T, cfg ServerConfig, hcfg hub.Config) *testEnv {
+// startServer starts a server on loopback; setup runs before it serves
+// (test hooks such as the server's clock).
+func startServer(t *testing.T, cfg ServerConfig, hcfg hub.Config, setup ...func(*Server)) *testEnv {
 	t.Helper()
 	logs := newLogSink()
 	cfg.Logger = logs.logger()
 	hcfg.Logger = cfg.Logger
 	h := hub.New(hcfg)
 	srv := NewServer(cfg, h)
+	for _, f := range setup {
+		f(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)

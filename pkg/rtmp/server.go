@@ -168,6 +168,9 @@ type Server struct {
 	// tlsLog rate-limits "tls handshake failed" (connections of a TLS
 	// listener that never got past TLS).
 	tlsLog netx.LogLimiter
+	// now is time.Now; tests set a clock before Serve (multitrack track
+	// timeouts).
+	now func() time.Time
 }
 
 // tlsHandshaker is a connection of a TLS listener (*tls.Conn): Serve on a
@@ -195,6 +198,7 @@ func NewServer(cfg ServerConfig, h *hub.Hub) *Server {
 		conns:     make(map[*conn]struct{}),
 		stop:      make(chan struct{}),
 		lim:       netx.ConnLimiter{Max: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP},
+		now:       time.Now,
 	}
 }
 

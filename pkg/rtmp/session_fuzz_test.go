@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/amf0"
+	"github.com/ripplemedia/ripple/pkg/av"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
 
@@ -50,7 +52,29 @@ func sessionSeeds(t testing.TB) [][]byte {
 		media = append(media, &Message{TypeID: typ, StreamID: 1, Timestamp: uint32(p.DTS), Payload: p.Data})
 	}
 	pub := append([]*Message{connect, create, cmd(1, "publish", 3.0, nil, "fz", "live")}, media...)
+	// A multitrack publish: track 1 in messages of its own (OneTrack),
+	// then tracks 0 and 1 in one message (ManyTracks).
+	multi := append([]*Message(nil), pub...)
+	for _, p := range append(gen.Headers()[1:2], gen.Packets(4)...) {
+		if p.Kind != av.KindVideo {
+			continue
+		}
+		p1 := p.Fork()
+		p1.Track = 1
+		one, err := flv.AppendMultitrack(nil, p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both, err := flv.AppendMultitrack(nil, p, p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		multi = append(multi, &Message{TypeID: TypeVideo, StreamID: 1, Payload: one},
+			&Message{TypeID: TypeVideo, StreamID: 1, Payload: both})
+	}
 	return [][]byte{
+		encodeMsgs(multi...),
+		encodeMsgs(append(multi, cmd(0, "FCUnpublish", 4.0, nil, "fz"))...),
 		encodeMsgs(connect),
 		encodeMsgs(pub...),
 		encodeMsgs(append(pub, cmd(0, "FCUnpublish", 4.0, nil, "fz"), cmd(0, "deleteStream", 0.0, nil, 1.0))...),
@@ -91,16 +115,13 @@ func FuzzConnHandle(f *testing.F) {
 		}
 		c.kill(errWriterClosed)
 		<-c.w.done
-		if c.pub != nil {
-			c.pub.Close()
-		}
-		if c.reader != nil {
-			c.reader.Close()
-		}
+		c.releaseMedia()
 		remote.Close()
 		<-drained
-		if _, live := h.Stream("live/fz"); live {
-			t.Fatal("stream still live after the session ended")
+		for _, key := range []string{"live/fz", "live/fz_t1"} {
+			if _, live := h.Stream(key); live {
+				t.Fatalf("stream %s still live after the session ended", key)
+			}
 		}
 	})
 }
