@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/flv"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/cors"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
@@ -78,9 +79,9 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// maxTrack is the highest ?track= a player may ask for: multitrack
-// ingest keeps at most 16 tracks per stream.
-const maxTrack = 15
+// maxTrack is the highest ?track= a player may ask for: a track id is a
+// byte (E-RTMP v2).
+const maxTrack = 255
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -106,9 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusBadRequest, "invalid track (want 0.."+strconv.Itoa(maxTrack)+")")
 			return
 		}
-		if n > 0 {
-			key += "_t" + strconv.FormatUint(n, 10)
-		}
+		key = flv.TrackKey(key, uint8(n))
 	}
 	switch r.Method {
 	case http.MethodOptions:

@@ -286,7 +286,7 @@ func TestTrackQuery(t *testing.T) {
 		{"?track=2", http.StatusOK}, // live/mt_t2
 		{"?track=0", http.StatusOK}, // live/mt
 		{"?track=1", http.StatusNotFound},
-		{"?track=16", http.StatusBadRequest},
+		{"?track=256", http.StatusBadRequest},
 		{"?track=x", http.StatusBadRequest},
 	} {
 		req, err := http.NewRequest(http.MethodHead, e.url("/live/mt.flv"+tc.query), nil)

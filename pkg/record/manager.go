@@ -141,6 +141,9 @@ func (m *Manager) onEvent(e hub.Event) {
 			delete(m.apiStopped, e.Key)
 			m.mu.Unlock()
 		}
+		if e.Publisher.Source != "" {
+			return // a rendition: its source is recorded
+		}
 		if m.cfg.SkipPulled && e.Publisher.Protocol == access.ProtoRelay {
 			// Pulled from the cluster node that is the stream's origin,
 			// which records it: stop what this node recorded while it was.

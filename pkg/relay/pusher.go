@@ -66,8 +66,8 @@ type pusher struct {
 // edge (publisher protocol "relay") are never relayed on; streams that
 // already crossed MaxHops relays are not forwarded.
 func (m *Manager) startPushes(key string, info hub.PublisherInfo) {
-	if info.Protocol == access.ProtoRelay {
-		return
+	if info.Protocol == access.ProtoRelay || info.Source != "" {
+		return // pulled, or a rendition (its source is what gets pushed)
 	}
 	app, _ := splitKey(key)
 	fwd := m.forwards[app]

@@ -144,8 +144,8 @@ func (a *authPart) watch(h *hub.Hub) {
 	a.unwatch = h.Watch(func(e hub.Event) {
 		switch e.Type {
 		case hub.EventUnpublish:
-			if e.Publisher.Protocol != access.ProtoRTMP {
-				return
+			if e.Publisher.Protocol != access.ProtoRTMP || e.Publisher.Source != "" {
+				return // internal, or a rendition: its source's publish was checked
 			}
 			app, stream := auth.SplitKey(e.Key)
 			a.chk.NotifyUnpublish(auth.Request{App: app, Stream: stream, Query: e.Publisher.Query,

@@ -220,13 +220,25 @@ func EncodePipeline(tags []Tag) []byte {
 // flv rejects (RTMP ingest drops that packet; a relay source ends its
 // origin session). The packet retains t.Body.
 func IngestPacket(t Tag) (*av.Packet, error) {
-	p, err := flv.PacketFromTag(t.Type, t.Timestamp, t.Body)
 	if t.Type == flv.TagScript {
+		p, err := flv.PacketFromTag(t.Type, t.Timestamp, t.Body)
 		if err != nil || p == nil || !flv.IsMetaData(p) {
 			return nil, nil
 		}
+		return p, nil
 	}
-	return p, err
+	// As RTMP ingest: a multitrack message is split and only track 0
+	// stays on the stream (the other tracks are renditions of their own).
+	pkts, err := flv.SplitTracks(nil, t.Type, t.Timestamp, t.Body)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pkts {
+		if p.Track == 0 {
+			return p, nil
+		}
+	}
+	return nil, nil
 }
 
 // CheckTrackDTS checks the DTS a hub reader delivered, in delivery order:
