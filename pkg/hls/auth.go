@@ -77,12 +77,49 @@ func (m *Manager) viewerQuery(w http.ResponseWriter, r *http.Request, key string
 // object is checked: a shared cache would otherwise serve a response to a
 // viewer whose token it never saw (or that has expired since).
 func (m *Manager) cacheControl(key, cc string) string {
-	if m.perViewer(key) {
+	return privateCC(cc, m.perViewer(key))
+}
+
+// privateCC turns a public Cache-Control into a private one when private
+// (a response listing URIs that carry the viewer's query).
+func privateCC(cc string, private bool) string {
+	if private {
 		if rest, ok := strings.CutPrefix(cc, "public"); ok {
 			return "private" + rest
 		}
 	}
 	return cc
+}
+
+// viewerQueries hands out the viewer's query for the URIs of other streams
+// a playlist lists (renditions): each URI gets it when plays of its own
+// key are checked per object (perViewer), as its requests will be. The
+// query is parsed once, on first use; one that does not parse is left out
+// (the requested key's own viewerQuery answered 400 already when it
+// needed it).
+type viewerQueries struct {
+	m      *Manager
+	raw    string
+	parsed bool
+	q      string
+}
+
+func (m *Manager) viewerQueries(r *http.Request) *viewerQueries {
+	return &viewerQueries{m: m, raw: r.URL.RawQuery}
+}
+
+// forKey returns the query to append to a URI of key's objects ("" none).
+func (vq *viewerQueries) forKey(key string) string {
+	if vq.raw == "" || !vq.m.perViewer(key) {
+		return ""
+	}
+	if !vq.parsed {
+		vq.parsed = true
+		if v, err := url.ParseQuery(vq.raw); err == nil {
+			vq.q = upstreamQuery(v)
+		}
+	}
+	return vq.q
 }
 
 // stripDirectives removes the _HLS_ delivery directives from a raw query,

@@ -188,10 +188,16 @@ func notLive(w http.ResponseWriter, md *media) {
 }
 
 // serveTop serves /app/stream.m3u8: the media playlist for MPEG-TS (URIs
-// prefixed with "stream/"), a multivariant playlist for the fMP4 variants.
+// prefixed with "stream/"), a multivariant playlist for the fMP4 variants,
+// and for every variant one listing the renditions too when the stream has
+// some (serveVariants).
 func (m *Manager) serveTop(w http.ResponseWriter, r *http.Request, mx *muxer, name string) {
 	q, ok := m.viewerQuery(w, r, mx.key)
 	if !ok {
+		return
+	}
+	if rkeys := m.rends.of(mx.key); len(rkeys) > 0 {
+		m.serveVariants(w, r, mx, rkeys)
 		return
 	}
 	md := mx.media()
@@ -241,13 +247,18 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 		md.mu.Lock()
 		body, mod := md.renderLocked("").withQuery(vq), md.modTime
 		cc := mediaMaxAge(md.target)
-		if md.variant == VariantLowLatency {
+		ll := md.variant == VariantLowLatency
+		if ll {
 			// Changes every part; clients block with directives after
 			// the first load, so this URL is only the entry point.
 			cc = "public, max-age=1"
 		}
 		md.mu.Unlock()
-		servePlaylist(w, r, body, m.cacheControl(mx.key, cc), mod)
+		private := m.perViewer(mx.key)
+		if ll {
+			body, private = m.withReports(body, r, mx.key, private)
+		}
+		servePlaylist(w, r, body, privateCC(cc, private), mod)
 		return
 	}
 	msn, err1 := strconv.ParseUint(msnStr, 10, 64)
@@ -296,7 +307,8 @@ func (m *Manager) serveMedia(w http.ResponseWriter, r *http.Request, mx *muxer) 
 		// target durations, rfc8216bis §4.4.4.9).
 		cc = "public, max-age=" + strconv.Itoa(3*target)
 	}
-	servePlaylist(w, r, body, m.cacheControl(mx.key, cc), mod)
+	body, private := m.withReports(body, r, mx.key, m.perViewer(mx.key))
+	servePlaylist(w, r, body, privateCC(cc, private), mod)
 }
 
 // serveFile serves a segment, part or init section; a request for the

@@ -11,7 +11,8 @@
 //
 // URLs, for a stream key "app/stream" (app may hold several segments):
 //
-//	/app/stream.m3u8                 media playlist (mpegts) or multivariant playlist (fmp4, low_latency)
+//	/app/stream.m3u8                 media playlist (mpegts) or multivariant playlist (fmp4, low_latency,
+//	                                 and every variant when the stream has renditions)
 //	/app/stream/media.m3u8           media playlist (every variant)
 //	/app/stream/EPOCH-MSN.ts         MPEG-TS segment
 //	/app/stream/EPOCH-initN.mp4      fMP4 initialization section (EXT-X-MAP)
@@ -24,6 +25,25 @@
 // init sections under their HTTP names. '@' is outside the stream name
 // alphabet (hub.ValidName), so no two keys share a file: live/cam1 owns
 // live/cam1@hls/, live/cam1/media owns live/cam1/media@hls/.
+//
+// Renditions. A stream whose publisher names a Source
+// (hub.PublisherInfo.Source: a transcoder's output, a track of a
+// multitrack publish) is a rendition of that source, muxed like any
+// stream. While a source has renditions, /app/stream.m3u8 is a
+// multivariant playlist for every Variant: the source (stream/media.m3u8)
+// and each rendition with a segment (stream_720p/media.m3u8, the
+// rendition's own key beside the source's), highest BANDWIDTH first, with
+// measured BANDWIDTH and AVERAGE-BANDWIDTH, CODECS, RESOLUTION from the SPS
+// and FRAME-RATE declared by the SPS (HEVC: the decoder configuration
+// record) or else measured from the segments. The Manager learns the
+// renditions from hub events (renditions.go), never by scanning streams.
+// Each rendition's URIs are requests for its own key: admitted, demanded
+// (OnDemand) and counted like those of any stream. In low_latency, every
+// media playlist of the group carries an EXT-X-RENDITION-REPORT for each
+// other variant. For mpegts this changes what /app/stream.m3u8 is while
+// renditions exist: a player that loaded it as a media playlist before the
+// first rendition appeared fails its next reload, so renditions should
+// start with their source.
 //
 // Hostile publishers. Nothing a publisher sends may stop the process or
 // grow memory without bound: a muxer's goroutine runs through

@@ -32,6 +32,7 @@ type Manager struct {
 
 	refusedLog netx.LogLimiter
 	viewers    *viewers         // HLS clients per stream, from their requests (viewers.go)
+	rends      renditions       // which live streams render which source (renditions.go)
 	now        func() time.Time // the viewers' clock; tests replace it
 
 	mu      sync.Mutex
@@ -69,11 +70,12 @@ func (m *Manager) Start() {
 	m.started = true
 	m.mu.Unlock()
 	m.unwatch = m.hub.Watch(m.onEvent)
-	if !m.cfg.OnDemand {
-		for _, s := range m.hub.Streams() {
-			if s.Publisher.Protocol != access.ProtoRelay {
-				m.ensure(s.Key, false)
-			}
+	for _, s := range m.hub.Streams() {
+		if s.Publisher.Source != "" {
+			m.trackRendition(s.Key, s.Publisher)
+		}
+		if !m.cfg.OnDemand && s.Publisher.Protocol != access.ProtoRelay {
+			m.ensure(s.Key, false)
 		}
 	}
 }
@@ -81,9 +83,17 @@ func (m *Manager) Start() {
 // onEvent runs synchronously in the hub: it only starts goroutines and sets
 // flags.
 func (m *Manager) onEvent(e hub.Event) {
-	if e.Type != hub.EventPublish {
+	switch e.Type {
+	case hub.EventPublish:
+	case hub.EventStreamEnd:
+		m.renditionEnded(e.Key)
+		return
+	default:
 		return
 	}
+	// Every publish says whether the key is a rendition now (a takeover
+	// by another publisher may change it).
+	m.trackRendition(e.Key, e.Publisher)
 	if e.Resumed {
 		m.mu.Lock()
 		mx := m.muxers[e.Key]
@@ -198,7 +208,13 @@ func (m *Manager) demand(ctx context.Context, key string, r *http.Request) (*mux
 			return nil, nil
 		}
 	}
-	return m.ensure(key, m.cfg.OnDemand || si.Publisher.Protocol == access.ProtoRelay), nil
+	return m.ensureLive(si), nil
+}
+
+// ensureLive returns the muxer of the live stream si, starting one that
+// idles out (with OnDemand, or for a pulled stream) when none runs.
+func (m *Manager) ensureLive(si hub.StreamInfo) *muxer {
+	return m.ensure(si.Key, m.cfg.OnDemand || si.Publisher.Protocol == access.ProtoRelay)
 }
 
 // waitStream is hub.WaitStream that also gives up on Close.

@@ -25,6 +25,7 @@ type segment struct {
 	initName string    // fMP4: the EXT-X-MAP it needs
 	parts    []*part   // low_latency: its parts, in order
 	size     int
+	frames   int   // video samples it holds, to measure the frame rate
 	maxDTS   int64 // highest DTS it holds (ms), for the delay measurement
 	// independent: it starts with a random access point (false for a
 	// segment cut at the size or duration limit between keyframes).
@@ -66,7 +67,8 @@ type media struct {
 	target    int // EXT-X-TARGETDURATION, seconds; only grows, up to maxTarget
 	maxTarget int
 	codecs    string
-	version   uint64 // bumped on every update
+	pic       picture // what the video track says of itself
+	version   uint64  // bumped on every update
 	modTime   time.Time
 	ended     bool
 	replaced  bool // ended because a new media replaced it (after a panic)
@@ -152,13 +154,13 @@ func (m *media) notifyLocked(now time.Time) {
 
 // setInit publishes a new initialization section for the segments to come
 // and returns the names of the ones no kept segment needs any more.
-func (m *media) setInit(name string, data []byte, codecs string, now time.Time) (evicted []string) {
+func (m *media) setInit(name string, data []byte, codecs string, pic picture, now time.Time) (evicted []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.files[name] = &file{data: data, modTime: now, ctype: "video/mp4"}
 	m.nextInit = name
 	m.inits = append(m.inits, name)
-	m.codecs = codecs
+	m.codecs, m.pic = codecs, pic
 	return m.evictInitsLocked(nil)
 }
 
@@ -192,9 +194,9 @@ func (m *media) segmentNeedsLocked(name string) bool {
 	return false
 }
 
-func (m *media) setCodecs(codecs string) {
+func (m *media) setCodecs(codecs string, pic picture) {
 	m.mu.Lock()
-	m.codecs = codecs
+	m.codecs, m.pic = codecs, pic
 	m.mu.Unlock()
 }
 

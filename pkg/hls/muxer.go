@@ -49,6 +49,7 @@ type muxer struct {
 	epochs   *epochs
 	cancel   context.CancelFunc
 	stopped  chan struct{} // closed when run returns
+	since    time.Time     // when the muxer was created
 	idling   atomic.Bool   // the idle watch runs (Manager.watchIdle)
 	resumed  atomic.Bool   // a publisher resumed the stream: next header restarts
 	lastReq  atomic.Int64  // unix ns of the last HTTP request (on demand)
@@ -89,6 +90,7 @@ func newMuxer(key string, cfg *Config, h *hub.Hub, ep *epochs) *muxer {
 		log:     cfg.Logger.With("proto", access.ProtoHLS, "stream", key),
 		epochs:  ep,
 		stopped: make(chan struct{}),
+		since:   now,
 	}
 	mx.lastReq.Store(now.UnixNano())
 	if cfg.Directory != "" {

@@ -47,6 +47,7 @@ type segmenter struct {
 	parStart int64
 	partIdx  int
 	partInd  bool // the part in progress starts with a random access point
+	frames   int  // video samples in the segment in progress
 	last     int64
 	haveLast bool
 	lastV    int64
@@ -135,12 +136,12 @@ func (s *segmenter) install(v *videoTrack, a *audioTrack, c container, init []by
 	s.v, s.a, s.c = v, a, c
 	s.disc = s.disc || started
 	if init == nil {
-		s.m.setCodecs(codecs(v, a))
+		s.m.setCodecs(codecs(v, a), pictureOf(v))
 		return err
 	}
 	s.initN++
 	name := s.m.initName(s.initN)
-	evicted := s.m.setInit(name, init, codecs(v, a), s.now())
+	evicted := s.m.setInit(name, init, codecs(v, a), pictureOf(v), s.now())
 	s.disk.write(name, init)
 	s.disk.remove(evicted)
 	return err
@@ -252,6 +253,7 @@ func (s *segmenter) video(dts int64, cts int32, key bool, au []byte) error {
 	}
 	s.frameDur = fd
 	s.lastV, s.haveV = dts, true
+	s.frames++
 	s.sampled(dts)
 	if werr := s.c.video(dts, cts, key, au); werr != nil {
 		return werr
@@ -336,6 +338,7 @@ func (s *segmenter) begin(dts int64, key bool) {
 	s.open = true
 	s.segStart, s.parStart = dts, dts
 	s.partIdx = 0
+	s.frames = 0
 	s.segInd, s.partInd = ind, ind
 	s.m.startSegment(s.wallBase.Add(time.Duration(dts)*time.Millisecond), s.disc, ind)
 	s.segDisc, s.disc = s.disc, false
@@ -382,7 +385,7 @@ func (s *segmenter) finishSegment(end int64) error {
 		return cmpErr(err, perr)
 	}
 	dur := msDur(min(max(end-s.segStart, 0), s.maxDur))
-	seg := &segment{name: s.m.segmentName(s.msn), dur: dur, maxDTS: s.maxDTS, independent: s.segInd}
+	seg := &segment{name: s.m.segmentName(s.msn), dur: dur, frames: s.frames, maxDTS: s.maxDTS, independent: s.segInd}
 	evicted := s.m.addSegment(seg, b, s.now())
 	s.disk.write(seg.name, b)
 	s.disk.remove(evicted)

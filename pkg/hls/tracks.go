@@ -24,6 +24,12 @@ type videoTrack struct {
 	sps, pps   []byte
 	params     [][]byte // parameter sets, prepended to keyframes in MPEG-TS
 	codecStr   string   // RFC 6381 CODECS value
+	// The picture size (RESOLUTION) from the SPS and the frame rate it
+	// (H.264 VUI timing) or the HEVC record declares; 0 when unknown:
+	// the multivariant playlist then leaves RESOLUTION out and measures
+	// FRAME-RATE from the segments.
+	width, height int
+	fps           float64
 }
 
 // audioTrack is the decoder configuration of the (AAC) audio track.
@@ -62,6 +68,12 @@ func parseVideoConfig(c av.Codec, record []byte) (*videoTrack, error) {
 		vt.params = [][]byte{vt.sps, vt.pps}
 		// RFC 6381 §3.3: avc1.PPCCLL from profile_idc, constraint flags, level_idc.
 		vt.codecStr = fmt.Sprintf("avc1.%02x%02x%02x", vt.sps[1], vt.sps[2], vt.sps[3])
+		// An SPS this parser cannot read still plays: only the
+		// playlist attributes it would give are left out.
+		var sps h264.SPS
+		if sps.Unmarshal(vt.sps) == nil {
+			vt.setPicture(sps.Width(), sps.Height(), sps.FrameRate())
+		}
 	case av.CodecHEVC:
 		var dc hevc.DecoderConfig
 		if err := dc.Unmarshal(vt.record); err != nil {
@@ -85,10 +97,30 @@ func parseVideoConfig(c av.Codec, record []byte) (*videoTrack, error) {
 		vt.lengthSize = dc.LengthSize
 		vt.params = [][]byte{vt.vps, vt.sps, vt.pps}
 		vt.codecStr = hevcCodecString(&dc)
+		// The HEVC SPS parser stops before the VUI: the record's
+		// avgFrameRate (frames per 256 s, 0 unspecified) declares it.
+		var sps hevc.SPS
+		if sps.Unmarshal(vt.sps) == nil {
+			vt.setPicture(sps.Width(), sps.Height(), float64(dc.AvgFrameRate)/256)
+		}
 	default:
 		return nil, fmt.Errorf("hls: video codec %s not supported (h264, hevc)", c)
 	}
 	return vt, nil
+}
+
+// maxFrameRate bounds a declared frame rate worth announcing; beyond it
+// (or at 0) the rate is measured instead.
+const maxFrameRate = 1000
+
+// setPicture keeps a plausible picture size and declared frame rate.
+func (vt *videoTrack) setPicture(w, h int, fps float64) {
+	if w > 0 && h > 0 {
+		vt.width, vt.height = w, h
+	}
+	if fps > 0 && fps <= maxFrameRate {
+		vt.fps = fps
+	}
 }
 
 // hevcCodecString builds hvc1.<profile>.<compat>.<tier><level>.<constraints>
@@ -161,4 +193,20 @@ func codecs(v *videoTrack, a *audioTrack) string {
 		parts = append(parts, a.codecStr)
 	}
 	return strings.Join(parts, ",")
+}
+
+// picture is what a variant stream's video says of itself in a
+// multivariant playlist (RESOLUTION, FRAME-RATE): whether there is video,
+// its size and its declared frame rate, 0 when unknown.
+type picture struct {
+	video         bool
+	width, height int
+	fps           float64
+}
+
+func pictureOf(v *videoTrack) picture {
+	if v == nil {
+		return picture{}
+	}
+	return picture{video: true, width: v.width, height: v.height, fps: v.fps}
 }
