@@ -183,6 +183,14 @@ type PublisherInfo struct {
 	// of a multitrack publish), and Rendition its name ("720p", "t1");
 	// both empty for every other publisher.
 	Source, Rendition string
+	// SourceClock says a rendition's timestamps are on its source's wire
+	// clock (the tracks of a multitrack publish): the rendition takes the
+	// source's offset and so its timeline. Without it a rendition's
+	// timestamps are already its source's stream times (a transcoder fed
+	// by a reader of the source) and are kept as they are. Either way the
+	// source and its renditions share one timeline, so their keyframes,
+	// and HLS segments, line up.
+	SourceClock bool
 }
 
 // ReaderInfo describes a reader (for logs and the API).
@@ -280,6 +288,9 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 			return nil, fmt.Errorf("%w: %d live, limit %d", ErrTooManyStreams, n, limit)
 		}
 		s = newStream(h, key)
+		if info.Source != "" {
+			s.ts.anchor = renditionAnchor(h.streams[info.Source], info.SourceClock)
+		}
 		p := newPublisher(s, info, v)
 		s.mu.Lock()
 		s.attachLocked(p, false)
@@ -320,6 +331,27 @@ func (h *Hub) Publish(key string, info PublisherInfo) (*Publisher, error) {
 		h.log.Info("publish resumed", "stream", key, "proto", info.Protocol, "remote", info.RemoteAddr)
 	}
 	return p, nil
+}
+
+// renditionAnchor returns the first-session offset of a rendition of src
+// (nil: the source is not live; it then starts at its first timestamp).
+// The source's lock is taken under the rendition's: a source never locks
+// its renditions, so the order cannot cycle.
+func renditionAnchor(src *stream, sourceClock bool) func(ext int64) int64 {
+	return func(ext int64) int64 {
+		if !sourceClock {
+			return 0 // already the source's stream times
+		}
+		if src != nil {
+			src.mu.Lock()
+			off, ok := src.ts.offset, src.ts.anchored
+			src.mu.Unlock()
+			if ok {
+				return off
+			}
+		}
+		return -ext
+	}
 }
 
 // Subscribe attaches a reader to the live stream key (a stream within its

@@ -62,6 +62,11 @@ type timeline struct {
 	refWire uint32
 	refExt  int64
 
+	// anchor, for a rendition, gives the offset of its first session
+	// instead of starting at 0, so that its timeline is its source's
+	// (renditionAnchor); nil for every other stream.
+	anchor func(ext int64) int64
+
 	started  bool  // a DTS has been emitted on any track
 	now      int64 // highest DTS emitted on any track
 	resumeAt int64 // first DTS of a resumed session; 0 until a resume
@@ -118,11 +123,14 @@ func (t *timeline) fix(k av.Kind, wire uint32) int64 {
 	t.refSet, t.refWire, t.refExt = true, wire, ext
 	if !t.anchored {
 		t.anchored = true
-		base := int64(0)
-		if t.resumeAt > 0 {
-			base = t.resumeAt
+		switch {
+		case t.resumeAt > 0:
+			t.offset = t.resumeAt - ext
+		case t.anchor != nil:
+			t.offset = t.anchor(ext)
+		default:
+			t.offset = -ext
 		}
-		t.offset = base - ext
 	}
 	if !c.seen {
 		c.seen = true

@@ -175,3 +175,35 @@ func FuzzTimeline(f *testing.F) {
 		}
 	})
 }
+
+// A rendition shares its source's timeline: a multitrack track (on the
+// source's wire clock) takes the source's offset, a transcoder's output
+// (already in the source's stream times) is kept as it is.
+func TestRenditionTimeline(t *testing.T) {
+	h, _, _ := testHub(t, Config{})
+	src := publish(t, h, "live/cam")
+	vid := func(dts int64) *av.Packet {
+		return &av.Packet{Kind: av.KindVideo, Codec: av.CodecH264, DTS: dts, Keyframe: true, Data: []byte{1}}
+	}
+	write(t, src, vid(5000), vid(5040))
+	rs := subscribe(t, h, "live/cam")
+	require.Equal(t, int64(40), readN(t, rs, 1)[0].DTS, "the source starts at 0 (its cached keyframe is the second)")
+
+	for _, tc := range []struct {
+		name        string
+		sourceClock bool
+		wire, want  int64
+	}{
+		{"track", true, 5040, 40},
+		{"transcoder", false, 40, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := h.Publish("live/cam_"+tc.name, PublisherInfo{Protocol: "test", Source: "live/cam",
+				Rendition: tc.name, SourceClock: tc.sourceClock})
+			require.NoError(t, err)
+			write(t, p, vid(tc.wire))
+			r := subscribe(t, h, "live/cam_"+tc.name)
+			require.Equal(t, tc.want, readN(t, r, 1)[0].DTS)
+		})
+	}
+}

@@ -148,11 +148,12 @@ func (c *conn) trackStream(p *av.Packet, now time.Time) *trackStream {
 	c.tracks = append(c.tracks, ts)
 	info := c.pub.Info()
 	pub, err := c.hub.Publish(ts.key, hub.PublisherInfo{
-		Protocol:   info.Protocol,
-		RemoteAddr: info.RemoteAddr,
-		Query:      info.Query,
-		Source:     c.pubKey,
-		Rendition:  "t" + strconv.Itoa(int(p.Track)),
+		Protocol:    info.Protocol,
+		RemoteAddr:  info.RemoteAddr,
+		Query:       info.Query,
+		Source:      c.pubKey,
+		Rendition:   "t" + strconv.Itoa(int(p.Track)),
+		SourceClock: true, // the tracks share the publish's clock
 	})
 	if err != nil {
 		// At most once per track and publish (maxTrackStreams).
