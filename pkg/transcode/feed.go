@@ -51,7 +51,11 @@ func gateTracks(ctx context.Context, rd *hub.Reader, fresh bool) (pkts []*av.Pac
 	}()
 	seen := 0
 	for {
-		pkts, err = rd.TryRead(pkts)
+		// Into a slice without spare room: TryRead then takes everything
+		// queued (Ready is not signalled again for what it leaves).
+		var got []*av.Packet
+		got, err = rd.TryRead(nil)
+		pkts = append(pkts, got...)
 		for _, p := range pkts[seen:] {
 			switch p.Kind {
 			case av.KindVideo:

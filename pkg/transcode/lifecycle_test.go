@@ -220,3 +220,32 @@ func TestStalledFFmpegIsRestarted(t *testing.T) {
 	_, frames, _ := c.snapshot()
 	c.waitFor(t, 20*time.Second, "frames after the restart", func(_ []int64, n int, _ error) bool { return n >= frames+25 })
 }
+
+func TestStartWithLiveStreams(t *testing.T) {
+	requireFFmpeg(t)
+	h := hub.New(hub.Config{Policy: func(string) hub.PublishPolicy { return hub.PolicyTakeover }})
+	t.Cleanup(h.Close)
+	// Live before Start: a source, and a pull.
+	src, err := h.Publish("live/cam", hub.PublisherInfo{Protocol: access.ProtoRTMP})
+	require.NoError(t, err)
+	defer src.End()
+	pulled, err := h.Publish("live/cam2", hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	defer pulled.End()
+	m := newTestManager(t, h, Config{Ladder: fixedLadder(rung360, false)})
+	m.Start()
+	st := m.Status()
+	require.Len(t, st, 1)
+	require.Equal(t, "live/cam", st[0].Key)
+	require.False(t, st[0].OnDemand)
+	require.Equal(t, "live/cam_360p", st[0].Renditions[0].Key)
+	m.Start() // a second Start does nothing
+	require.Len(t, m.Status(), 1)
+
+	// A pull taking the source over stops its ladder: the origin
+	// transcodes.
+	relay, err := h.Publish("live/cam", hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	defer relay.End()
+	require.Empty(t, m.Status())
+}

@@ -45,8 +45,8 @@ type rendition struct {
 	log  *slog.Logger
 
 	pub     *hub.Publisher
-	lost    bool   // the publisher was replaced or kicked: nothing more is published
-	refused uint64 // the run whose Publish failed (tried again next run)
+	lost    bool      // the publisher was replaced or kicked: nothing more is published
+	retryAt time.Time // after a refused Publish: not tried again before (nor in the same run)
 
 	has      [2]bool  // a media packet of the track was published
 	last     [2]int64 // the source time of the track's last media packet
@@ -84,6 +84,7 @@ func newRendition(h *hub.Hub, log *slog.Logger, source string, r Rung) *renditio
 // beginRun resets the per-run state: a new ffmpeg sends its own headers,
 // and its video must start at a keyframe.
 func (o *rendition) beginRun() {
+	o.retryAt = time.Time{}
 	o.meta = nil
 	o.hdrs = [2]*av.Packet{}
 	o.needKey = true
@@ -119,13 +120,13 @@ func (o *rendition) handle(p *av.Packet, run *run) {
 	case t == trackVideo && o.needKey && !p.Keyframe:
 		return
 	}
-	if o.lost || o.refused == run.id {
+	if o.lost {
 		return
 	}
 	if t == trackVideo {
 		o.needKey = false
 	}
-	if o.pub == nil && !o.publish(run) {
+	if o.pub == nil && !o.publish() {
 		return
 	}
 	wire := ts
@@ -171,29 +172,38 @@ func (o *rendition) handle(p *av.Packet, run *run) {
 	offset := ts - p.DTS
 	o.has[t], o.last[t] = true, ts
 	now := time.Now()
-	o.mu.Lock()
 	frame := t == trackVideo
+	o.mu.Lock()
 	if frame {
 		o.frames++
 	}
-	if o.offset != offset && o.frames > 1 && o.shiftLogged != run.id {
-		// The hub rebased the rendition (a gap over its jump limit):
-		// from here on it is offset from its source (once per run).
-		o.shiftLogged = run.id
-		o.log.Info("rendition timeline shifted", "offset_ms", offset, "was_ms", o.offset)
-	}
+	was := o.offset
+	shifted := was != offset && o.frames > 1
 	o.offset = offset
 	o.rate.add(now.Unix(), size, frame)
 	o.mu.Unlock()
+	if shifted && o.shiftLogged != run.id {
+		// The hub rebased the rendition (a gap over its jump limit):
+		// from here on it is offset from its source (once per run).
+		o.shiftLogged = run.id
+		o.log.Info("rendition timeline shifted", "offset_ms", offset, "was_ms", was)
+	}
 }
 
-// publish claims the rendition's key; false means it could not (the key
-// is busy: logged once per run, tried again the next run).
-func (o *rendition) publish(run *run) bool {
+// publishRetry is how long a rendition whose key was refused (busy, the
+// hub's stream limit) waits before it asks again; a new run asks at once.
+const publishRetry = 5 * time.Second
+
+// publish claims the rendition's key; false means it could not now.
+func (o *rendition) publish() bool {
+	now := time.Now()
+	if now.Before(o.retryAt) {
+		return false
+	}
 	pub, err := o.h.Publish(o.key, o.info)
 	if err != nil {
-		o.refused = run.id
-		o.log.Warn("rendition not published", "err", err)
+		o.retryAt = now.Add(publishRetry)
+		o.log.Warn("rendition not published", "err", err, "retry", publishRetry)
 		return false
 	}
 	o.pub = pub

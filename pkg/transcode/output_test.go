@@ -177,7 +177,7 @@ func TestRenditionTimeline(t *testing.T) {
 		require.Equal(t, int64(5000), e.o.status().Offset)
 	})
 
-	t.Run("a busy key is tried again on the next run", func(t *testing.T) {
+	t.Run("a busy key is tried again later, or on the next run", func(t *testing.T) {
 		e := newTimelineEnv(t, hub.Config{}, 0)
 		other, err := e.h.Publish("live/cam_r", hub.PublisherInfo{Protocol: "rtmp"})
 		require.NoError(t, err)
@@ -188,7 +188,7 @@ func TestRenditionTimeline(t *testing.T) {
 		e.out(v, false, true, 0, "k0")
 		require.False(t, e.o.status().Live)
 		other.End()
-		e.out(v, false, true, 1000, "k1000 (same run: not tried)")
+		e.out(v, false, true, 1000, "k1000 (too soon: not tried)")
 		require.Nil(t, e.rd)
 		e.begin(1000)
 		e.out(v, true, false, 0, "sps")

@@ -185,7 +185,7 @@ func TestLadder(t *testing.T) {
 func TestOnDemand(t *testing.T) {
 	requireFFmpeg(t)
 	h := newTestHub(t)
-	m := newTestManager(t, h, Config{Ladder: fixedLadder(testRungs[1:], true), IdleTimeout: 200 * time.Millisecond})
+	m := newTestManager(t, h, Config{Ladder: fixedLadder(testRungs[1:], true), IdleTimeout: 500 * time.Millisecond})
 	m.Start()
 	cols := collectOnPublish(t, h, "live/cam")
 	publishSource(t, h, "live/cam", 10)
