@@ -52,6 +52,9 @@ const (
 	// the API and the page do not count them as players.
 	ProtoRecord    = "record"
 	ProtoThumbnail = "thumbnail"
+	// ProtoTranscode is a transcode ladder: its reader of the source (not
+	// a viewer) and its renditions' publishers.
+	ProtoTranscode = "transcode"
 )
 
 // HLS objects (Request.Object), for logs and per-object decisions.

@@ -91,6 +91,9 @@ type Config struct {
 	// encoded as JSON under "cluster"; nil: not in a cluster. An error
 	// (the registry is down) is reported with what is known locally.
 	Cluster func(ctx context.Context) (any, error)
+	// Transcode returns a source's transcode ladder (nil: none); nil when
+	// no app transcodes.
+	Transcode func(key string) *Transcode
 }
 
 func (c Config) withDefaults() Config {

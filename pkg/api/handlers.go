@@ -33,6 +33,9 @@ func (a *API) stream(st *hub.StreamInfo, now time.Time) Stream {
 		Rendition:      st.Publisher.Rendition,
 		Renditions:     []string{},
 	}
+	if a.cfg.Transcode != nil && st.Publisher.Source == "" {
+		out.Transcode = a.cfg.Transcode(st.Key)
+	}
 	if st.Publishing {
 		out.Publisher = &Publisher{Protocol: st.Publisher.Protocol, RemoteAddr: st.Publisher.RemoteAddr}
 	}

@@ -105,7 +105,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"PlayerEvent": PlayerEvent{}, "StatsEvent": StatsEvent{}, "StreamStats": StreamStats{},
 		"ResyncEvent": ResyncEvent{}, "Relay": Relay{}, "Recording": Recording{},
 		"RecordingState": RecordingState{}, "RecordingEvent": RecordingEvent{}, "TargetRequest": TargetRequest{},
-		"ClusterView": ClusterView{},
+		"ClusterView": ClusterView{}, "Transcode": Transcode{}, "TranscodeRendition": TranscodeRendition{},
 	}
 	var schemas []string
 	for name := range doc.Components.Schemas {

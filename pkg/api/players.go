@@ -11,7 +11,7 @@ import (
 // and the thumbnailer. They stay visible in /clients.
 func serviceReader(protocol string) bool {
 	switch protocol {
-	case access.ProtoHLS, access.ProtoRecord, access.ProtoThumbnail:
+	case access.ProtoHLS, access.ProtoRecord, access.ProtoThumbnail, access.ProtoTranscode:
 		return true
 	}
 	return false

@@ -23,6 +23,8 @@ type Stream struct {
 	Source     string   `json:"source"`
 	Rendition  string   `json:"rendition"`
 	Renditions []string `json:"renditions"`
+	// Transcode is the source's transcode ladder (null: none runs).
+	Transcode *Transcode `json:"transcode"`
 
 	Since         time.Time `json:"since"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
@@ -171,4 +173,24 @@ type ClusterView struct {
 	Enabled bool   `json:"enabled"`
 	Error   string `json:"error,omitempty"`
 	Cluster any    `json:"cluster,omitempty"`
+}
+
+// Transcode is a source's ffmpeg ladder: whether it runs, how often it was
+// restarted, ffmpeg's speed (1.0 = real time) and each rendition's output.
+type Transcode struct {
+	OnDemand   bool                 `json:"on_demand"`
+	Running    bool                 `json:"running"`
+	Restarts   uint64               `json:"restarts"`
+	Speed      float64              `json:"speed"`
+	Renditions []TranscodeRendition `json:"renditions"`
+}
+
+// TranscodeRendition is one rung's output, measured over the last seconds.
+type TranscodeRendition struct {
+	Name    string  `json:"name"`
+	Key     string  `json:"key"`
+	Live    bool    `json:"live"`
+	FPS     float64 `json:"fps"`
+	Bitrate int64   `json:"bitrate"`
+	Frames  uint64  `json:"frames"`
 }

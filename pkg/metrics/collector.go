@@ -28,7 +28,8 @@ type Collector struct {
 
 	recActive, recBytes, recErrors, thumbDecodes, thumbFailures, thumbHits *prometheus.Desc
 
-	cluster clusterDescs
+	cluster   clusterDescs
+	transcode transcodeDescs
 }
 
 // NewCollector returns a collector over h.
@@ -83,7 +84,8 @@ func NewCollector(cfg Config, h *hub.Hub) *Collector {
 		thumbFailures: d("thumbnail_failures_total", "Thumbnail decodes that failed.", nil),
 		thumbHits:     d("thumbnail_cache_hits_total", "Thumbnail requests answered from the cache.", nil),
 
-		cluster: newClusterDescs(d),
+		cluster:   newClusterDescs(d),
+		transcode: newTranscodeDescs(d),
 	}
 }
 
@@ -98,7 +100,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
-	for _, d := range c.cluster.all() {
+	for _, d := range append(c.cluster.all(), c.transcode.all()...) {
 		ch <- d
 	}
 }
@@ -186,6 +188,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.cfg.Cluster != nil {
 		c.cluster.collect(c.cfg.Cluster(), ch)
+	}
+	if c.cfg.Transcode != nil {
+		c.transcode.collect(c.cfg.Transcode(), ch)
 	}
 }
 

@@ -112,6 +112,9 @@ func TestScrape(t *testing.T) {
 		Refused:    func() []Refusal { return []Refusal{{Protocol: "http", Reason: "max_connections_per_ip", Count: 7}} },
 		Recording:  func() Recording { return Recording{Active: 2, Bytes: 4096, Errors: 1} },
 		Thumbnails: func() Thumbnails { return Thumbnails{Decodes: 5, Failures: 1, CacheHits: 9} },
+		Transcode: func() []Transcode {
+			return []Transcode{{Stream: "live/a/cam", Running: true, Restarts: 2, Speed: 1.25}}
+		},
 		Cluster: func() Cluster {
 			return Cluster{Up: true, RemotePulls: 3, Claims: []Count{{Name: "claimed", Value: 4}},
 				Ops: []ClusterOp{{Op: "claim", Count: 6, Sum: 0.012, Buckets: map[float64]uint64{0.001: 2, 0.005: 6}, Errors: 1}}}
@@ -160,6 +163,9 @@ func TestScrape(t *testing.T) {
 		{"ripple_thumbnail_decodes_total", nil, 5},
 		{"ripple_thumbnail_failures_total", nil, 1},
 		{"ripple_thumbnail_cache_hits_total", nil, 9},
+		{"ripple_transcode_running", stream, 1},
+		{"ripple_transcode_restarts_total", stream, 2},
+		{"ripple_transcode_speed", stream, 1.25},
 		{"ripple_cluster_registry_up", nil, 1},
 		{"ripple_cluster_remote_pulls", nil, 3},
 		{"ripple_cluster_claims_total", map[string]string{"result": "claimed"}, 4},

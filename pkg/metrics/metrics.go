@@ -56,6 +56,8 @@ type Config struct {
 	Players func(st *hub.StreamInfo) (total int, byProtocol map[string]int)
 	// Cluster returns the origin cluster node's state; nil: not in one.
 	Cluster func() Cluster
+	// Transcode returns the running transcode ladders; nil: none.
+	Transcode func() []Transcode
 }
 
 // Count is a counter of one named component.

@@ -46,6 +46,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Redact:        relay.Redact,
 		HLSViewers:    s.hls.viewers(),
 		Cluster:       s.clusterStatus(),
+		Transcode:     s.transcodeStatus(),
 	}, s.hub)
 	// Its event streams end with the listeners: http.Server.Shutdown would
 	// wait for them.
@@ -74,6 +75,7 @@ func (s *Server) mountOps(mux *http.ServeMux) {
 		Thumbnails: s.thumbStats,
 		Players:    s.ops.api.Players, // HLS viewers, not the muxer's reader
 		Cluster:    s.clusterMetrics(),
+		Transcode:  s.transcodeMetrics(),
 	}, s.hub)
 	// Open unless api.metrics_token is set: scrapers rarely carry secrets,
 	// and the metrics hold no viewer addresses.

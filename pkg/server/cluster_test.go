@@ -127,3 +127,14 @@ func TestClusterRegistryDown(t *testing.T) {
 	require.Contains(t, metrics, "ripple_cluster_registry_up 0")
 	require.Contains(t, metrics, `ripple_cluster_claims_total{result="unregistered"} 1`)
 }
+
+// A ladder without ffmpeg is a start error naming the key, never a crash.
+func TestTranscodeNeedsFFmpeg(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Transcode.FFmpeg = "/nonexistent/ffmpeg"
+	cfg.Apps = map[string]config.App{"live": {Transcode: []config.TranscodeRung{{Name: "360p", Video: "-c:v libx264", Audio: "copy"}}}}
+	_, err := New(cfg, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "transcode.ffmpeg")
+	require.Contains(t, err.Error(), "[live]")
+}

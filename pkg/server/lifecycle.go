@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/api"
+	"github.com/ripplemedia/ripple/pkg/cluster"
 	"github.com/ripplemedia/ripple/pkg/hls"
 	"github.com/ripplemedia/ripple/pkg/httpflv"
 	"github.com/ripplemedia/ripple/pkg/record"
 	"github.com/ripplemedia/ripple/pkg/relay"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 	"github.com/ripplemedia/ripple/pkg/thumb"
+	"github.com/ripplemedia/ripple/pkg/transcode"
 )
 
 // Every long-lived part of the server (the hub, the RTMP server, the
@@ -87,6 +89,14 @@ var (
 		io.Closer
 	} = (*record.Manager)(nil)
 	_ io.Closer = (*thumb.Thumbnailer)(nil)
+	_ interface {
+		starter
+		io.Closer
+	} = (*transcode.Manager)(nil)
+	_ interface {
+		starter
+		io.Closer
+	} = (*cluster.Node)(nil)
 )
 
 // stage is where a part stops in the drain (see shutdown). The stages run

@@ -26,6 +26,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/record"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 	"github.com/ripplemedia/ripple/pkg/thumb"
+	"github.com/ripplemedia/ripple/pkg/transcode"
 )
 
 // HTTP server limits. There is deliberately no WriteTimeout: it would cut
@@ -82,8 +83,11 @@ type Server struct {
 	// cluster is this node's membership in the origin cluster; nil when
 	// cluster.redis_url is empty (cluster.go).
 	cluster *cluster.Node
-	pprof   pprofPart // debug.pprof_listen (pprof.go)
-	tls     tlsPart   // RTMPS and HTTPS listeners, certificates (tls.go)
+	// transcoder runs the rendition ladders; nil when no app has one
+	// (transcode.go).
+	transcoder *transcode.Manager
+	pprof      pprofPart // debug.pprof_listen (pprof.go)
+	tls        tlsPart   // RTMPS and HTTPS listeners, certificates (tls.go)
 }
 
 // New validates cfg, binds both listeners (port 0 picks a free port; see
@@ -144,6 +148,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.wireCluster()
+	if err := s.initTranscode(cfg); err != nil {
+		return nil, err
+	}
 	rc := rtmpConfig(cfg, log)
 	rc.Authorize = s.admit // auth, then the cluster claim of a publish
 	rc.Panics = &s.panics

@@ -150,7 +150,9 @@ func TestRenditionTimeline(t *testing.T) {
 		require.Equal(t, int64(0), e.o.status().Offset)
 	})
 
-	t.Run("started late: anchored at the ladder's first fed time", func(t *testing.T) {
+	// The hub keeps a rendition's timestamps (they are its source's
+	// stream times): a ladder started late is on the source's timeline too.
+	t.Run("started late: still the source's timeline", func(t *testing.T) {
 		e := newTimelineEnv(t, hub.Config{}, 60_023)
 		e.begin(60_023)
 		e.out(v, true, false, 0, "sps")
@@ -158,23 +160,23 @@ func TestRenditionTimeline(t *testing.T) {
 		e.out(v, false, true, 60_023, "k")
 		e.out(a, false, false, 60_030, "a")
 		require.Equal(t, []got{
-			{kind: v, header: true, dts: 0, data: "sps"},
-			{kind: v, key: true, dts: 0, data: "k"},
-			{kind: a, dts: 7, data: "a"},
+			{kind: v, header: true, dts: 60_023, data: "sps"},
+			{kind: v, key: true, dts: 60_023, data: "k"},
+			{kind: a, dts: 60_030, data: "a"},
 		}, e.take())
-		require.Equal(t, int64(60_023), e.o.status().Offset)
+		require.Equal(t, int64(0), e.o.status().Offset)
 	})
 
-	t.Run("a first frame beyond the slack anchors at itself", func(t *testing.T) {
+	t.Run("a first frame beyond the slack keeps its time", func(t *testing.T) {
 		e := newTimelineEnv(t, hub.Config{}, 0)
 		e.begin(0)
 		e.out(v, true, false, 0, "sps")
 		e.out(v, false, true, 5000, "k")
 		require.Equal(t, []got{
-			{kind: v, header: true, dts: 0, data: "sps"},
-			{kind: v, key: true, dts: 0, data: "k"},
+			{kind: v, header: true, dts: 5000, data: "sps"},
+			{kind: v, key: true, dts: 5000, data: "k"},
 		}, e.take())
-		require.Equal(t, int64(5000), e.o.status().Offset)
+		require.Equal(t, int64(0), e.o.status().Offset)
 	})
 
 	t.Run("a busy key is tried again later, or on the next run", func(t *testing.T) {

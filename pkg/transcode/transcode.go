@@ -52,7 +52,7 @@ import (
 
 // Protocol is the hub protocol name of a transcoder: the PublisherInfo of
 // its renditions and the ReaderInfo of its source readers.
-const Protocol = "transcode"
+const Protocol = access.ProtoTranscode
 
 // component names the transcoder's goroutines in panic counts.
 const component = "transcode"
