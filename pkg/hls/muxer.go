@@ -55,11 +55,14 @@ type muxer struct {
 	lastReq  atomic.Int64  // unix ns of the last HTTP request (on demand)
 	panicLog netx.LogLimiter
 
-	info    func() hub.StreamInfo // the stream's tracks (the hub reader's)
-	batch   []*av.Packet          // packets read, handled up to pos
-	pos     int
-	readErr error // the error that came with batch
-	liveDTS int64 // highest DTS read so far
+	info func() hub.StreamInfo // the stream's tracks (the hub reader's)
+	// rendition: the stream renders another (its segmenters cut on the
+	// timeline's grid); owned by run.
+	rendition bool
+	batch     []*av.Packet // packets read, handled up to pos
+	pos       int
+	readErr   error // the error that came with batch
+	liveDTS   int64 // highest DTS read so far
 
 	v        *videoTrack // usable configurations (nil: none)
 	a        *audioTrack
@@ -109,6 +112,7 @@ func newMuxer(key string, cfg *Config, h *hub.Hub, ep *epochs) *muxer {
 func (mx *muxer) start(md *media) {
 	s := newSegmenter(md, mx.cfg, mx.disk)
 	s.log = mx.log
+	s.grid = mx.rendition // a rendition: cut where its source does
 	s.liveDTS = mx.liveDTS
 	if f := mx.cfg.onUpdate; f != nil {
 		key := mx.key
@@ -147,6 +151,8 @@ func (mx *muxer) read(ctx context.Context, buf []*av.Packet) error {
 	}
 	defer r.Close()
 	mx.info = r.Stream
+	mx.rendition = r.Stream().Publisher.Source != ""
+	mx.seg.grid = mx.rendition
 	mx.batch, mx.pos, mx.readErr = nil, 0, nil
 	pump := func() error { return mx.pump(ctx, r, buf) }
 	for {

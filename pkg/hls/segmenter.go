@@ -39,6 +39,7 @@ type segmenter struct {
 
 	initN    int
 	msn      uint64
+	grid     bool // cut on the timeline's segDur grid (a rendition: newSegment)
 	open     bool
 	disc     bool // the next segment starts a discontinuity
 	segDisc  bool // the segment in progress starts one
@@ -208,6 +209,20 @@ func (s *segmenter) tooBig(cost int) bool {
 	return true
 }
 
+// newSegment reports whether a keyframe at dts starts a new segment: at
+// least segDur after the segment's start (a keyTol early counts), or, for
+// a rendition (grid), the first keyframe in a new segDur window of the
+// timeline. A rendition shares its source's timeline and keyframes but its
+// muxer starts later: cutting on the timeline's grid puts its cuts where
+// the source's are (the source starts at 0, so its cuts lie on the same
+// grid when its GOP divides segDur); only its first segment may be short.
+func (s *segmenter) newSegment(dts int64) bool {
+	if !s.grid {
+		return dts-s.segStart >= s.segDur-s.keyTol
+	}
+	return (dts+s.keyTol)/s.segDur > (s.segStart+s.keyTol)/s.segDur
+}
+
 // cut ends the segment in progress at dts and opens the next one there
 // (key: it starts with a random access point).
 func (s *segmenter) cut(dts int64, key bool) error {
@@ -244,7 +259,7 @@ func (s *segmenter) video(dts int64, cts int32, key bool, au []byte) error {
 			return nil // wait for a random access point
 		}
 		s.begin(dts, true)
-	case key && dts-s.segStart >= s.segDur-s.keyTol:
+	case key && s.newSegment(dts):
 		err = s.cut(dts, true)
 	case !s.fits(dts, cost):
 		err = s.cut(dts, key)

@@ -9,6 +9,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/api"
 	"github.com/ripplemedia/ripple/pkg/config"
+	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/metrics"
 	"github.com/ripplemedia/ripple/pkg/transcode"
 )
@@ -41,6 +42,13 @@ func (s *Server) initTranscode(cfg config.Config) error {
 		MaxProcesses: cfg.Transcode.MaxProcesses,
 		IdleTimeout:  cfg.Transcode.IdleTimeout,
 		Panics:       &s.panics,
+		Viewers: func(st *hub.StreamInfo) int {
+			if s.ops.api == nil {
+				return st.Readers
+			}
+			n, _ := s.ops.api.Players(st)
+			return n
+		},
 		Ladder: func(key string) ([]transcode.Rung, bool) {
 			app, ok := access.MatchApp(key, has)
 			if !ok {

@@ -64,14 +64,19 @@ func (m *Manager) onReaders(e hub.Event) {
 	if l == nil || !l.onDemand {
 		return
 	}
-	switch {
-	case e.Type == hub.EventReaderJoin:
-		m.disarmIdleLocked(l)
-	case e.Readers == 0:
-		// Other renditions may still have readers: the timer asks the
-		// hub when it fires.
+	if e.Type == hub.EventReaderLeave {
+		// Other renditions, or this one's other readers, may still have
+		// viewers: the timer asks when it fires.
 		m.armIdleLocked(l, m.cfg.IdleTimeout)
 	}
+}
+
+// viewers counts a rendition's viewers: Config.Viewers, or its readers.
+func (m *Manager) viewers(st *hub.StreamInfo) int {
+	if m.cfg.Viewers != nil {
+		return m.cfg.Viewers(st)
+	}
+	return st.Readers
 }
 
 // demandStartTimeout bounds how long an on-demand ladder runs before its
@@ -110,8 +115,12 @@ func (m *Manager) idleFired(l *ladder, gen uint64) {
 	l.idle = nil
 	m.mu.Unlock()
 	for _, r := range l.outs {
-		if st, ok := m.hub.Stream(r.key); ok && st.Readers > 0 {
-			return // a reader came back; its leave re-arms the timer
+		if st, ok := m.hub.Stream(r.key); ok && m.viewers(&st) > 0 {
+			// Still watched (HLS viewers leave no event): ask again later.
+			m.mu.Lock()
+			m.armIdleLocked(l, m.cfg.IdleTimeout)
+			m.mu.Unlock()
+			return
 		}
 	}
 	m.stop(l, errIdle)

@@ -111,6 +111,11 @@ type Config struct {
 	// Panics recovers and counts (component "transcode") panics of the
 	// goroutines that read ffmpeg's outputs; nil recovers without counting.
 	Panics *guard.Recorder
+	// Viewers counts a rendition's viewers for the on-demand idle stop
+	// (nil: its hub readers). The server counts players and HLS viewers,
+	// not the HLS muxer's reader, which would keep a ladder running for
+	// nobody.
+	Viewers func(st *hub.StreamInfo) int
 }
 
 func (c Config) withDefaults() Config {
