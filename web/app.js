@@ -27,11 +27,24 @@ const tokenKey = 'ripple.apiToken';
 // them: id, target (redacted), state, bitrate, last_error, source, ...);
 // cluster is the last answer of GET /api/v1/cluster (null before the first),
 // clusterChecks counts the answers (failed ones included) and clusterPolling
-// says whether the page asks for it again on a timer.
+// says whether the page asks for it again on a timer. rendition is the
+// player's choice of rendition (see "renditions" below): kind is '' while
+// none is offered, 'hls' for hls.js's levels (options: { level, width,
+// height, bitrate } in hls.js's order, lowest first; choice: the level asked
+// for, -1 for hls.js's own choice; playing: the level of the last
+// LEVEL_SWITCHED, -1 before; switches counts them; auto: whether hls.js
+// chooses), 'flv' for an FLV player of a source with renditions (options:
+// { key, name, width, height }, the source first; choice and playing: the
+// key played). player is the mpegts.js or hls.js instance playing (null
+// when none).
 const ripple = (window.ripple = {
   errors: [], protocol: '', url: '', engine: '', recording: '',
   thumbnails: {}, thumbnailsOff: '', recordings: [], recordingsLoads: 0,
   targets: {}, cluster: null, clusterChecks: 0, clusterPolling: false,
+  rendition: { kind: '', options: [], choice: null, playing: null, switches: 0, auto: false },
+  get player() {
+    return player;
+  },
 });
 
 // ---------------------------------------------------------------- helpers
@@ -254,7 +267,11 @@ function renderStream(s) {
     const node = el('span', { className: 'on-node muted', hidden: true });
     // data-label names a cell where phones show rows as cards (style.css).
     const cell = (cls, label) => el('td', { className: cls, dataset: { label } });
-    const name = el('th', { scope: 'row', className: 'name' }, key, ' ', node, ' ', rec);
+    // A rendition shows its name ("720p", "t1"); a source counts its own.
+    const rname = el('span', { className: 'rendition-name', hidden: true });
+    const rcount = el('span', { className: 'renditions-count muted', hidden: true });
+    const name = el('th', { scope: 'row', className: 'name' },
+      rname, ' ', el('span', { className: 'key' }, key), ' ', rcount, ' ', node, ' ', rec);
     if (thumbs.shown) name.prepend(thumbBox(key));
     row.append(
       name,
@@ -265,12 +282,12 @@ function renderStream(s) {
     rows.set(key, row);
     const trow = targetsRow(key, row.cells.length);
     targetRows.set(key, trow);
-    // Keep the table sorted by key.
-    const after = [...rows.keys()].sort().find((k) => k > key);
-    $('streams').tBodies[0].insertBefore(row, after ? rows.get(after) : null);
-    row.after(trow);
+    placeRow(key, s);
     if (thumbs.shown) thumbs.observe(row);
+  } else if (row.dataset.order !== rowOrder(s)) {
+    placeRow(key, s); // it turned out to be a rendition (the list came after the event)
   }
+  renderRendition(row, s);
   const set = (cls, text) => {
     const c = row.querySelector('.' + cls);
     if (c.textContent !== text) c.textContent = text;
@@ -309,6 +326,57 @@ function renderStream(s) {
   }
 }
 
+// rowOrder sorts the table by key, with each rendition right under its
+// source (and its source's other renditions): "live/cam" + NUL, then
+// "live/cam" + U+0001 + "live/cam_720p", before any other key that starts
+// with "live/cam".
+function rowOrder(s) {
+  return s.source ? s.source + '\u0001' + s.key : s.key + '\u0000';
+}
+
+// placeRow puts a stream's row, and its targets row after it, in order.
+function placeRow(key, s) {
+  const row = rows.get(key), trow = targetRows.get(key);
+  const order = rowOrder(s);
+  row.dataset.order = order;
+  let next = null;
+  for (const [k, r] of rows) {
+    if (k !== key && r.dataset.order > order && (!next || r.dataset.order < next.dataset.order)) next = r;
+  }
+  $('streams').tBodies[0].insertBefore(row, next);
+  row.after(trow);
+}
+
+// renditionName is a rendition's name as the API gives it ("720p", "t1"),
+// else what its key adds to its source's ("live/cam_720p").
+function renditionName(s) {
+  if (s.rendition) return s.rendition;
+  return s.key.startsWith(s.source + '_') ? s.key.slice(s.source.length + 1) : s.key;
+}
+
+// renderRendition marks a rendition's row with its name, and a source's
+// with how many renditions it has.
+function renderRendition(row, s) {
+  const isRendition = !!s.source;
+  row.classList.toggle('rendition-row', isRendition);
+  targetRows.get(s.key)?.classList.toggle('rendition-row', isRendition);
+  const rname = row.querySelector('.rendition-name');
+  const label = isRendition ? renditionName(s) : '';
+  if (rname.textContent !== label) {
+    rname.textContent = label;
+    rname.title = isRendition ? 'Rendition ' + label + ' of ' + s.source : '';
+  }
+  rname.hidden = !isRendition;
+  const n = (s.renditions || []).length;
+  const rcount = row.querySelector('.renditions-count');
+  const count = n ? n + (n === 1 ? ' rendition' : ' renditions') : '';
+  if (rcount.textContent !== count) {
+    rcount.textContent = count;
+    rcount.title = n ? 'Also played as ' + s.renditions.join(', ') : '';
+  }
+  rcount.hidden = !n;
+}
+
 function removeStream(key) {
   streamsGen++;
   streams.delete(key);
@@ -322,6 +390,7 @@ function removeStream(key) {
   targetRows.get(key)?.remove();
   targetRows.delete(key);
   updateEmpty();
+  updateFLVChoice();
 }
 
 function updateEmpty() {
@@ -338,6 +407,7 @@ function setStreams(list) {
   }
   for (const key of [...streams.keys()]) if (!seen.has(key)) removeStream(key);
   updateEmpty();
+  updateFLVChoice();
 }
 
 function mergeStream(key, patch) {
@@ -345,6 +415,7 @@ function mergeStream(key, patch) {
   streams.set(key, s);
   renderStream(s);
   updateEmpty();
+  updateFLVChoice();
 }
 
 // Responses can overtake each other and events: a list fetched before the
@@ -445,7 +516,8 @@ const thumbs = {
   async load(key) {
     const st = this.get(key);
     const s = streams.get(key);
-    if (!this.on || st.busy || st.stopped || !s || s.publishing === false) return;
+    // A rendition's picture is its source's: its row shows none.
+    if (!this.on || st.busy || st.stopped || !s || s.publishing === false || s.source) return;
     st.busy = true;
     const info = (ripple.thumbnails[key] ||= { loads: 0, width: 0, height: 0, status: 0 });
     let objectURL = '';
@@ -1354,6 +1426,8 @@ function stop() {
   ripple.url = '';
   ripple.engine = '';
   ripple.recording = '';
+  flvPlaying = null;
+  clearRenditionChoice();
   if (player) {
     player.destroy();
     player = null;
@@ -1380,6 +1454,12 @@ async function play(protocol, url, key) {
   ripple.protocol = protocol;
   ripple.url = url;
   setPlaying(key);
+  if (protocol !== 'hls') {
+    // At once, not after the library loaded: a choice of rendition that
+    // replays keeps its place (and its focus).
+    flvPlaying = { protocol, key };
+    updateFLVChoice();
+  }
   $('stop').disabled = false;
   status('Loading ' + url + '…');
   try {
@@ -1470,11 +1550,150 @@ async function playHLS(url) {
     // retried fragment); they are recorded but not shown.
     reportError('hls', data.type + ' ' + data.details + (data.error ? ': ' + data.error.message : ''), !!data.fatal);
   });
+  // A multivariant playlist (a source with renditions) gives several levels.
+  h.on(Hls.Events.MANIFEST_PARSED, () => hlsLevels(h));
+  h.on(Hls.Events.LEVELS_UPDATED, () => hlsLevels(h));
+  h.on(Hls.Events.LEVEL_SWITCHED, (_, data) => hlsLevelSwitched(h, data.level));
   h.loadSource(url);
   h.attachMedia(video);
   player = h;
   ripple.engine = 'hls.js';
 }
+
+// ---------------------------------------------------------------- renditions
+
+// A source with renditions (an encoder's own ladder sent as E-RTMP
+// multitrack tracks, or a transcoder's outputs: each an ordinary stream
+// "{stream}_{name}" whose API entry names its source) offers a choice under
+// the video. Over HLS the source's playlist is a multivariant one: hls.js
+// picks a level from the bandwidth it measures, the page shows the level
+// playing (LEVEL_SWITCHED) and the choice fixes one (hls.currentLevel; -1
+// gives the choice back to hls.js). FLV has no such playlist: the choice
+// lists the source and its renditions from the API, and picking one plays
+// that stream's FLV URL. A stream without renditions shows nothing.
+let flvPlaying = null; // { protocol, key } while an FLV player plays a live stream
+
+function clearRenditionChoice() {
+  ripple.rendition = { kind: '', options: [], choice: null, playing: null, switches: 0, auto: false };
+  $('renditions').hidden = true;
+  $('rendition').replaceChildren();
+  delete $('rendition').dataset.options;
+  $('rendition-now').textContent = '';
+}
+
+// setChoice fills the select with options ({ value, label }) unless it
+// already holds those, and selects value.
+function setChoice(options, value) {
+  const sel = $('rendition');
+  const sig = JSON.stringify(options);
+  if (sel.dataset.options !== sig) {
+    sel.replaceChildren(...options.map((o) => el('option', { value: o.value, textContent: o.label })));
+    sel.dataset.options = sig;
+  }
+  if (sel.value !== value) sel.value = value;
+  $('renditions').hidden = false;
+}
+
+function levelLabel(l, i) {
+  const size = l.height ? l.height + 'p' : l.name || 'level ' + i;
+  return size + (l.bitrate ? ' · ' + formatBitrate(l.bitrate) : '');
+}
+
+// hlsLevels offers hls.js's levels once the playlist is parsed (and again
+// when hls.js drops one that keeps failing): Auto, then the highest first.
+function hlsLevels(h) {
+  if (player !== h) return;
+  const levels = h.levels || [];
+  if (levels.length < 2) {
+    clearRenditionChoice();
+    return;
+  }
+  const r = ripple.rendition;
+  ripple.rendition = {
+    kind: 'hls',
+    options: levels.map((l, i) => ({ level: i, width: l.width || 0, height: l.height || 0, bitrate: l.bitrate || 0 })),
+    choice: h.autoLevelEnabled ? -1 : h.manualLevel,
+    playing: r.kind === 'hls' ? r.playing : -1,
+    switches: r.kind === 'hls' ? r.switches : 0,
+    auto: h.autoLevelEnabled,
+  };
+  const options = [{ value: '-1', label: 'Auto' }];
+  for (let i = levels.length - 1; i >= 0; i--) options.push({ value: String(i), label: levelLabel(levels[i], i) });
+  setChoice(options, String(ripple.rendition.choice));
+  showLevel(h);
+}
+
+function hlsLevelSwitched(h, level) {
+  if (player !== h || ripple.rendition.kind !== 'hls') return;
+  ripple.rendition.playing = level;
+  ripple.rendition.switches++;
+  ripple.rendition.auto = h.autoLevelEnabled;
+  showLevel(h);
+}
+
+// showLevel says which level plays, and whether hls.js chose it.
+function showLevel(h) {
+  const r = ripple.rendition;
+  const l = h.levels[r.playing];
+  let text = l ? 'Playing ' + levelLabel(l, r.playing) + (r.auto ? ' (auto)' : '') : 'Starting…';
+  if (r.choice >= 0 && r.choice !== r.playing) text += ', switching to ' + levelLabel(h.levels[r.choice] || {}, r.choice) + '…';
+  if ($('rendition-now').textContent !== text) $('rendition-now').textContent = text;
+}
+
+// flvGroup returns the source of key's group and its members (the source
+// first, then its renditions), or null when key is in none.
+function flvGroup(key) {
+  const s = streams.get(key);
+  if (!s) return null;
+  const source = s.source || key;
+  const src = streams.get(source);
+  const members = src && src.renditions && src.renditions.length ? [source, ...src.renditions] : [];
+  if (members.length < 2 || !members.includes(key)) return null;
+  return { source, members };
+}
+
+function flvOption(key, source) {
+  const s = streams.get(key) || {};
+  const v = s.video || {};
+  const name = key === source ? 'source' : renditionName({ key, source, rendition: s.rendition });
+  return { key, name, width: v.width || 0, height: v.height || 0 };
+}
+
+// updateFLVChoice offers the group of the stream an FLV player plays, as
+// the API lists it now (renditions come and go with their publishers).
+function updateFLVChoice() {
+  if (!flvPlaying) return;
+  const g = flvGroup(flvPlaying.key);
+  if (!g) {
+    if (ripple.rendition.kind === 'flv') clearRenditionChoice();
+    return;
+  }
+  const opts = g.members.map((k) => flvOption(k, g.source));
+  ripple.rendition = { kind: 'flv', options: opts, choice: flvPlaying.key, playing: flvPlaying.key, switches: 0, auto: false };
+  setChoice(opts.map((o) => ({ value: o.key, label: o.name + (o.height ? ' · ' + o.width + '×' + o.height : '') })), flvPlaying.key);
+  const now = opts.find((o) => o.key === flvPlaying.key);
+  const text = 'Playing ' + (now.name === 'source' ? 'the source' : now.name) + ' (' + now.key + ')';
+  if ($('rendition-now').textContent !== text) $('rendition-now').textContent = text;
+}
+
+$('rendition').addEventListener('change', () => {
+  const value = $('rendition').value;
+  const r = ripple.rendition;
+  if (r.kind === 'hls' && player && ripple.engine === 'hls.js') {
+    const level = Number(value);
+    // currentLevel switches now (flushing what is buffered); -1 is auto.
+    player.currentLevel = level;
+    r.choice = level;
+    r.auto = level < 0;
+    showLevel(player);
+    status(level < 0 ? 'Rendition: chosen by hls.js from the bandwidth.' : 'Rendition: ' + levelLabel(player.levels[level] || {}, level) + '.');
+  } else if (r.kind === 'flv' && flvPlaying && value !== flvPlaying.key) {
+    const protocol = flvPlaying.protocol;
+    selectStream(value);
+    const i = value.lastIndexOf('/');
+    play(protocol, playURLs(value.slice(0, i), value.slice(i + 1))[protocol], value);
+  }
+});
 
 function startFromForm() {
   if (!$('stream-form').reportValidity()) return;
