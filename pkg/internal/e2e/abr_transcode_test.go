@@ -261,7 +261,7 @@ func TestABRTranscode(t *testing.T) {
 				}
 			}
 		}
-		probeHLS(t, top) // ffmpeg reads the multivariant playlist //nolint:contextcheck // bounded by its own timeout
+		probeHLS(t, top) //nolint:contextcheck // ffmpeg reads the multivariant playlist, bounded by its own timeout
 	})
 
 	t.Run("cost", func(t *testing.T) {
