@@ -11,6 +11,7 @@ import (
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/backoff"
 )
 
 // puller is an edge app's one upstream pull of a stream. It publishes into
@@ -104,7 +105,7 @@ func (p *puller) loop() error {
 		order = p.e.order(p.key)
 		round = len(order)
 	}
-	bo := newBackoff(cfg.BackoffMin, min(cfg.BackoffMax, p.e.cfg.NotFoundTimeout))
+	bo := backoff.New(cfg.BackoffMin, min(cfg.BackoffMax, p.e.cfg.NotFoundTimeout))
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -128,7 +129,7 @@ func (p *puller) loop() error {
 		if got {
 			lastMedia = time.Now()
 			failures = 0
-			bo.reset()
+			bo.Reset()
 			continue // straight to the next origin: the players are waiting
 		}
 		failures++
@@ -140,7 +141,7 @@ func (p *puller) loop() error {
 			continue
 		}
 		p.st.set(StateBackoff, err)
-		timer.Reset(min(bo.next(), left))
+		timer.Reset(min(bo.Next(), left))
 		select {
 		case <-timer.C:
 		case <-p.wake: // a new cluster owner: try it now

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/backoff"
 	"github.com/ripplemedia/ripple/pkg/rtmp"
 )
 
@@ -317,7 +318,7 @@ func removeOne(list []*pusher, p *pusher) []*pusher {
 // loop connects, pushes and reconnects until the stream ends or the pusher
 // is cancelled. An edge push moves to the next origin after each failure.
 func (p *pusher) loop() error {
-	bo := newBackoff(p.m.cfg.BackoffMin, p.m.cfg.BackoffMax)
+	bo := backoff.New(p.m.cfg.BackoffMin, p.m.cfg.BackoffMax)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -334,9 +335,9 @@ func (p *pusher) loop() error {
 			return context.Cause(p.ctx)
 		}
 		if p.st.state() == StateLive && time.Since(start) >= liveResetsBackoff {
-			bo.reset()
+			bo.Reset()
 		}
-		d := bo.next()
+		d := bo.Next()
 		p.st.set(StateBackoff, err)
 		timer.Reset(d)
 		select {

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
+	"github.com/ripplemedia/ripple/pkg/internal/backoff"
 	"github.com/ripplemedia/ripple/pkg/internal/guard"
 )
 
@@ -153,7 +153,7 @@ func (l *ladder) loop() error {
 			rd.Close()
 		}
 	}()
-	b := backoff{min: l.m.cfg.BackoffMin, max: l.m.cfg.BackoffMax}
+	b := backoff.New(l.m.cfg.BackoffMin, l.m.cfg.BackoffMax)
 	for {
 		if rd == nil {
 			var err error
@@ -174,9 +174,9 @@ func (l *ladder) loop() error {
 			return nil
 		}
 		if time.Since(began) >= l.m.cfg.BackoffMax {
-			b.reset() // it ran well for a while: this is a new failure
+			b.Reset() // it ran well for a while: this is a new failure
 		}
-		d := b.next()
+		d := b.Next()
 		l.mu.Lock()
 		l.restarts++
 		n := l.restarts
@@ -407,26 +407,3 @@ func firstMediaTime(pkts []*av.Packet) int64 {
 	}
 	return 0
 }
-
-// backoff is a capped exponential delay with equal jitter: attempt n waits
-// a random time in [d/2, d], d = min(min·2^n, max), so ladders that failed
-// together do not restart in lockstep.
-type backoff struct {
-	min, max time.Duration
-	n        int
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.min
-	for i := 0; i < b.n && d < b.max; i++ {
-		d *= 2
-	}
-	d = min(d, b.max)
-	if b.n < 62 {
-		b.n++
-	}
-	half := d / 2
-	return half + time.Duration(rand.Float64()*float64(d-half))
-}
-
-func (b *backoff) reset() { b.n = 0 }

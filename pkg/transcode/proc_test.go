@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,17 +44,6 @@ func TestStderrTail(t *testing.T) {
 	require.Len(t, parts, tailLines)
 	require.Equal(t, strings.Repeat("l", 4), parts[0], "oldest kept first")
 	require.Equal(t, strings.Repeat("l", tailLines+3), parts[tailLines-1])
-}
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for _, hi := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		d := b.next()
-		hi *= time.Millisecond
-		require.True(t, d >= hi/2 && d <= hi, "%s not in [%s, %s]", d, hi/2, hi)
-	}
-	b.reset()
-	require.LessOrEqual(t, b.next(), 100*time.Millisecond)
 }
 
 // gateEnv is a stream whose first packets the gate decides on.
