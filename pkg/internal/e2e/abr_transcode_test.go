@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -262,6 +263,31 @@ func TestABRTranscode(t *testing.T) {
 			}
 		}
 		probeHLS(t, top) //nolint:contextcheck // ffmpeg reads the multivariant playlist, bounded by its own timeout
+	})
+
+	t.Run("hlsjs", func(t *testing.T) {
+		// hls.js in Chromium plays the ladder's multivariant playlist and
+		// switches down when the network is throttled below the top
+		// variants (source ~2.6 Mb/s, 720p ~1.6 Mb/s, 360p ~0.5 Mb/s).
+		br := startBrowser(t)
+		tb := br.newTab(t, "abr-transcode")
+		tb.do(t, "open the page", pageTimeout, chromedp.Navigate(srv.pageURL()+"#live/abr?hls"))
+		requireLocalLibs(t, tb)
+		tb.do(t, "press Play", pageTimeout, chromedp.Click(chromedp.CSS(`#stream-form button[type=submit]`)))
+		res := eval[playResult](t, tb, "watch playback", browserPlayTimeout+5*time.Second,
+			fmt.Sprintf(watchPlayback, 2.0, browserPlayTimeout.Milliseconds()))
+		require.True(t, res.OK, "%s (state: %+v)", res.Reason, res)
+		require.Equal(t, "hls.js", res.Engine)
+		tb.poll(t, "the levels offered", 15*time.Second,
+			`window.ripple.rendition.kind === 'hls' && window.ripple.rendition.options.length === 3`)
+		mtThrottle(t, tb, 900_000, 100*time.Millisecond)
+		start := time.Now()
+		tb.poll(t, "hls.js switches down to 360p", 45*time.Second, `(() => {
+  const r = window.ripple.rendition, p = window.ripple.player;
+  return r.auto && r.playing >= 0 && p.levels[r.playing].height === 360;
+})()`)
+		t.Logf("throttled to 900 kb/s: hls.js switched down to 360p after %s", time.Since(start).Round(time.Millisecond))
+		mtThrottle(t, tb, -1, 0)
 	})
 
 	t.Run("cost", func(t *testing.T) {
