@@ -204,15 +204,26 @@ func (m *media) renderMultivariantLocked(prefix, query string) []byte {
 func (m *media) bandwidthLocked() (peak, avg int) {
 	var bytes int
 	var dur time.Duration
+	// A segment much shorter than the target (a rendition's first one, cut
+	// where its ladder started) says little about the peak: one keyframe
+	// over a few frames' time reads as tens of Mb/s. It counts for the
+	// average, and for the peak only when no full segment is there yet.
+	var shortPeak int
 	for _, s := range m.segments {
 		if s.dur <= 0 {
 			continue
 		}
-		if r := int(int64(s.size) * 8 * int64(time.Second) / int64(s.dur)); r > peak {
+		r := int(int64(s.size) * 8 * int64(time.Second) / int64(s.dur))
+		if 2*s.dur < time.Duration(m.target)*time.Second/2 {
+			shortPeak = max(shortPeak, r)
+		} else if r > peak {
 			peak = r
 		}
 		bytes += s.size
 		dur += s.dur
+	}
+	if peak == 0 {
+		peak = shortPeak
 	}
 	if dur > 0 {
 		avg = int(int64(bytes) * 8 * int64(time.Second) / int64(dur))

@@ -647,3 +647,18 @@ func (w *testBits) ue(v uint32) {
 }
 
 func (w *testBits) bytes() []byte { return w.b }
+
+// A segment far shorter than the target (a rendition's first, cut where
+// its ladder started) does not set the peak BANDWIDTH while a full one is
+// there; alone, it is all there is.
+func TestBandwidthShortSegment(t *testing.T) {
+	cfg := (&Config{SegmentDuration: 2 * time.Second}).withDefaults()
+	m := newMedia("live/cam_360p", VariantMPEGTS, &cfg, time.Now())
+	m.segments = []*segment{{dur: 40 * time.Millisecond, size: 100_000}}
+	peak, _ := m.bandwidthLocked()
+	require.Equal(t, 20_000_000, peak, "alone, the short segment is the peak")
+	m.segments = append(m.segments, &segment{dur: 2 * time.Second, size: 250_000})
+	peak, avg := m.bandwidthLocked()
+	require.Equal(t, 1_000_000, peak)
+	require.Equal(t, 350_000*8*1000/2040, avg)
+}

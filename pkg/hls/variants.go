@@ -7,6 +7,9 @@ import (
 
 // variantState is what a multivariant playlist (EXT-X-STREAM-INF) says of
 // one variant stream, read under its media's lock.
+// maxDeclaredFPS is the highest frame rate taken from an SPS as it is.
+const maxDeclaredFPS = 240
+
 type variantState struct {
 	ready       bool // a segment is listed and the stream goes on
 	peak, avg   int  // BANDWIDTH, AVERAGE-BANDWIDTH
@@ -29,7 +32,9 @@ func (m *media) variantLocked() variantState {
 	st.peak, st.avg = m.bandwidthLocked()
 	if m.pic.video {
 		st.fps = m.pic.fps
-		if st.fps <= 0 {
+		if st.fps <= 0 || st.fps > maxDeclaredFPS {
+			// None declared, or a time base declared as the frame rate
+			// (an encoder timing in ms writes 1000 fps into its SPS).
 			st.fps = m.measuredFPSLocked()
 		}
 	}

@@ -224,6 +224,7 @@ func TestABRTranscode(t *testing.T) {
 			<-time.After(200 * time.Millisecond) // polling the server's playlist
 		}
 		require.Equal(t, 3, strings.Count(mv, "#EXT-X-STREAM-INF"), "%s:\n%s", top, mv)
+		t.Logf("multivariant playlist:\n%s", mv)
 		res := resolutionRe.FindAllStringSubmatch(mv, -1)
 		var got []string
 		for _, m := range res {
