@@ -123,10 +123,12 @@ func TestPanicStopsOneStream(t *testing.T) {
 
 	// The next header restarts it.
 	require.NoError(t, e.pub.WritePacket(e.gen.VideoHeader()))
-	e.send(t, 22*time.Second)
+	// Read before sending: the muxer may have segmented all of it by the
+	// time the send returns, and then no segment would come after.
 	md.mu.Lock()
 	first := md.nextMSN
 	md.mu.Unlock()
+	e.send(t, 22*time.Second)
 	require.GreaterOrEqual(t, first, next, "media sequence numbers never go back")
 	waitMSN(t, md, first+2)
 	require.Same(t, mx, e.m.get(testKey), "the same muxer")

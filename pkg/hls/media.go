@@ -210,6 +210,20 @@ func (m *media) startSegment(pdt time.Time, disc, independent bool) {
 	m.mu.Unlock()
 }
 
+// alignFirstMSN numbers the first segment of a rendition's media with the
+// index of its window on the shared timeline's grid, which is the media
+// sequence number its source's segment of that window has (the source
+// starts at 0 and cuts every target): players and rendition reports then
+// find the same content under the same number in every variant. Only
+// before any segment or part exists.
+func (m *media) alignFirstMSN(idx uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nextMSN == 0 && len(m.segments) == 0 && len(m.parts) == 0 {
+		m.nextMSN = idx
+	}
+}
+
 // addPart publishes a low_latency part of the segment in progress.
 func (m *media) addPart(p *part, data []byte, now time.Time) {
 	m.mu.Lock()

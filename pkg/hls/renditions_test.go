@@ -662,3 +662,15 @@ func TestBandwidthShortSegment(t *testing.T) {
 	require.Equal(t, 1_000_000, peak)
 	require.Equal(t, 350_000*8*1000/2040, avg)
 }
+
+// A rendition's first segment takes its window's number on the grid; once
+// a segment exists, numbering only goes on.
+func TestAlignFirstMSN(t *testing.T) {
+	cfg := (&Config{SegmentDuration: 2 * time.Second}).withDefaults()
+	m := newMedia("live/cam_360p", VariantMPEGTS, &cfg, time.Now())
+	m.alignFirstMSN(6)
+	require.Equal(t, uint64(6), m.nextMSN)
+	m.addSegment(&segment{name: "s6", dur: 2 * time.Second}, []byte{0}, time.Now())
+	m.alignFirstMSN(9)
+	require.Equal(t, uint64(7), m.nextMSN, "never moved once segments exist")
+}

@@ -349,6 +349,9 @@ func (s *segmenter) begin(dts int64, key bool) {
 	if !s.haveBase {
 		s.wallBase, s.haveBase = now.Add(-time.Duration(max(dts, s.liveDTS))*time.Millisecond), true
 	}
+	if s.grid && dts >= 0 {
+		s.m.alignFirstMSN(uint64((dts + s.keyTol) / s.segDur))
+	}
 	ind := key || s.v == nil
 	s.open = true
 	s.segStart, s.parStart = dts, dts
