@@ -107,7 +107,7 @@ func TestABRMultitrack(t *testing.T) {
 	// HLS: the multivariant playlist lists the three variants, highest
 	// BANDWIDTH first, with their sizes.
 	master := "http://" + srv.HTTPAddr + "/" + key + ".m3u8"
-	variants := mtWaitVariants(t, master, len(mtLadder))
+	variants := waitVariants(t, master, len(mtLadder))
 	for i, v := range variants {
 		require.Equal(t, fmt.Sprintf("%dx%d", mtLadder[i].width, mtLadder[i].height), v.resolution,
 			"variant %d (%s)", i, v.uri)
@@ -117,7 +117,7 @@ func TestABRMultitrack(t *testing.T) {
 	require.Equal(t, "mt/media.m3u8", variants[0].uri)
 	require.Greater(t, variants[0].bandwidth, 2*mtThrottleBPS, "the top variant must not fit the throttled network")
 	require.Less(t, variants[len(variants)-1].bandwidth, mtThrottleBPS*3/4, "the lowest variant must fit the throttled network")
-	mtCheckAlignment(t, master, variants)
+	checkAlignment(t, master, variants, 0)
 
 	for _, c := range flvCases {
 		r := await(t, "ffprobe "+c.url, c.res, 40*time.Second)
@@ -491,10 +491,10 @@ func mtProbeSizeAsync(url string) <-chan mtSize {
 	return ch
 }
 
-// mtVariant is one EXT-X-STREAM-INF of a multivariant playlist.
-type mtVariant struct {
-	uri, resolution, codecs string
-	bandwidth               int
+// hlsVariant is one EXT-X-STREAM-INF of a multivariant playlist.
+type hlsVariant struct {
+	uri, resolution, codecs, frameRate string
+	bandwidth, avgBandwidth            int
 }
 
 var (
@@ -502,9 +502,9 @@ var (
 	reAttr      = regexp.MustCompile(`([A-Z-]+)=("[^"]*"|[^,]*)`)
 )
 
-// mtWaitVariants polls a multivariant playlist until it lists n variants,
+// waitVariants polls a multivariant playlist until it lists n variants,
 // and returns them in its order.
-func mtWaitVariants(t *testing.T, u string, n int) []mtVariant {
+func waitVariants(t *testing.T, u string, n int) []hlsVariant {
 	t.Helper()
 	deadline := time.Now().Add(hlsWait)
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -517,9 +517,9 @@ func mtWaitVariants(t *testing.T, u string, n int) []mtVariant {
 			resp.Body.Close()
 			last = string(b)
 			if m := reStreamInf.FindAllStringSubmatch(last, -1); resp.StatusCode == http.StatusOK && len(m) >= n {
-				vs := make([]mtVariant, 0, len(m))
+				vs := make([]hlsVariant, 0, len(m))
 				for _, sm := range m {
-					v := mtVariant{uri: sm[2]}
+					v := hlsVariant{uri: sm[2]}
 					for _, a := range reAttr.FindAllStringSubmatch(sm[1], -1) {
 						switch a[1] {
 						case "RESOLUTION":
@@ -528,6 +528,10 @@ func mtWaitVariants(t *testing.T, u string, n int) []mtVariant {
 							v.codecs = strings.Trim(a[2], `"`)
 						case "BANDWIDTH":
 							v.bandwidth, _ = strconv.Atoi(a[2])
+						case "AVERAGE-BANDWIDTH":
+							v.avgBandwidth, _ = strconv.Atoi(a[2])
+						case "FRAME-RATE":
+							v.frameRate = a[2]
 						}
 					}
 					vs = append(vs, v)
@@ -543,12 +547,14 @@ func mtWaitVariants(t *testing.T, u string, n int) []mtVariant {
 	return nil
 }
 
-// mtCheckAlignment requires every variant's segments to start on a video
+// checkAlignment requires every variant's segments to start on a video
 // keyframe at the same media times: the segments each media playlist lists
-// (once it lists 3) are fetched and probed, and where the variants' lists
-// overlap (they may be a segment apart at either end) every variant must
-// start its segments at the same PTS, at least twice.
-func mtCheckAlignment(t *testing.T, master string, variants []mtVariant) {
+// (once it lists 3+skip) are fetched and probed, leaving out the first skip
+// of each (a transcoder's renditions start where their ladder did), and
+// where the variants' lists overlap (they may be a segment apart at either
+// end) every variant must start its segments at the same PTS, at least
+// twice.
+func checkAlignment(t *testing.T, master string, variants []hlsVariant, skip int) {
 	t.Helper()
 	const maxSegments = 4
 	dir := t.TempDir()
@@ -557,8 +563,8 @@ func mtCheckAlignment(t *testing.T, master string, variants []mtVariant) {
 	// ffprobe runs.
 	for i, v := range variants {
 		media := resolve(t, master, v.uri)
-		pl := waitPlaylist(t, media, 3)
-		segs := reExtinf.FindAllStringSubmatch(pl, -1)
+		pl := waitPlaylist(t, media, 3+skip)
+		segs := reExtinf.FindAllStringSubmatch(pl, -1)[skip:]
 		for j, s := range segs[:min(len(segs), maxSegments)] {
 			body, ct := fetch(t, resolve(t, media, s[2]))
 			require.Equal(t, "video/mp2t", ct)
