@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ripplemedia/ripple/pkg/access"
+	"github.com/ripplemedia/ripple/pkg/auth"
 	"github.com/ripplemedia/ripple/pkg/cluster"
 	"github.com/ripplemedia/ripple/pkg/config"
 	"github.com/ripplemedia/ripple/pkg/hub"
@@ -43,7 +44,7 @@ func (s *Server) initCluster(cfg config.Config) error {
 		ID:           cfg.Cluster.NodeID,
 		AdvertiseURL: strings.TrimRight(adv, "/"),
 		Takeover: func(key string) bool {
-			app, _ := splitKey(key)
+			app, _ := auth.SplitKey(key)
 			return s.reload.publishPolicy(app) == hub.PolicyTakeover
 		},
 		Load: s.clusterLoad,
@@ -154,13 +155,4 @@ func (s *Server) clusterMetrics() func() metrics.Cluster {
 		}
 		return out
 	}
-}
-
-// splitKey cuts a stream key at its last "/" into app and name.
-func splitKey(key string) (app, name string) {
-	i := strings.LastIndexByte(key, '/')
-	if i < 0 {
-		return "", key
-	}
-	return key[:i], key[i+1:]
 }
