@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
@@ -177,4 +178,30 @@ func TestRecordsLiveStreamsOnStart(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("no recording started")
 	}
+}
+
+// Automatic recording records a stream once, on its origin: a rendition
+// (its source is recorded) and, with SkipPulled, a stream pulled from
+// another node are not; a stream that turns into a pull stops recording.
+func TestAutoSkipsRenditionsAndPulls(t *testing.T) {
+	e := newEnv(t, Rule{Enabled: true}, withConfig(func(c *Config) { c.SkipPulled = true }))
+	rend, err := e.hub.Publish("live/cam_360p", hub.PublisherInfo{Protocol: access.ProtoTranscode,
+		Source: "live/cam", Rendition: "360p"})
+	require.NoError(t, err)
+	defer rend.Close()
+	pulled, err := e.hub.Publish("live/far", hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	defer pulled.Close()
+	require.False(t, e.m.Recording("live/cam_360p"), "a rendition")
+	require.False(t, e.m.Recording("live/far"), "a pulled stream")
+
+	// A stream published here records, until a pull resumes it (this
+	// node stopped being its origin).
+	p := e.publish("live/here")
+	require.True(t, e.m.Recording("live/here"))
+	p.Close() // inside the grace
+	relay, err := e.hub.Publish("live/here", hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	defer relay.Close()
+	require.Eventually(t, func() bool { return !e.m.Recording("live/here") }, waitFor, 5*time.Millisecond)
 }
