@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/av"
 	"github.com/ripplemedia/ripple/pkg/hub"
 )
@@ -156,4 +157,31 @@ func TestForwardSkipsPulledAndLooping(t *testing.T) {
 	require.NoError(t, err)
 	defer p2.Close()
 	require.Empty(t, m.Relays())
+}
+
+// A stream's forwards follow who feeds it: a pull resuming it (this
+// cluster node stopped being its origin, which forwards now) stops them,
+// a publisher resuming it again starts them.
+func TestForwardsFollowThePublisher(t *testing.T) {
+	origin := newNode(t, hub.Config{ReconnectGrace: time.Minute})
+	m := newManager(t, origin.hub, Config{Apps: map[string]AppConfig{
+		"live": {Forward: []string{"rtmp://" + deadAddr(t) + "/{app}"}},
+	}})
+	forwarding := func() bool { _, ok := relayOf(m, KindForward, "live/cam"); return ok }
+
+	pub, err := origin.hub.Publish("live/cam", hub.PublisherInfo{Protocol: "rtmp"})
+	require.NoError(t, err)
+	eventually(t, "forward started", forwarding)
+	pub.Close() // inside the grace: the forward stays
+	require.True(t, forwarding())
+
+	pull, err := origin.hub.Publish("live/cam", hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	eventually(t, "forward stopped under a pull", func() bool { return !forwarding() })
+	pull.Close()
+
+	pub, err = origin.hub.Publish("live/cam", hub.PublisherInfo{Protocol: "rtmp"})
+	require.NoError(t, err)
+	defer pub.Close()
+	eventually(t, "forward started again with a publisher", forwarding)
 }
