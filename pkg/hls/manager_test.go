@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripplemedia/ripple/pkg/access"
 	"github.com/ripplemedia/ripple/pkg/hub"
 	"github.com/ripplemedia/ripple/pkg/internal/mediatest"
 )
@@ -175,4 +176,20 @@ func TestRejoinsAfterEviction(t *testing.T) {
 	e.settle(t, 2100)
 	_, pl := e.get(t, "/live/cam.m3u8")
 	require.Equal(t, 1, strings.Count(pl, "#EXT-X-DISCONTINUITY\n"), pl)
+}
+
+// A stream muxed since its publish (not on demand) whose publisher is
+// replaced by a pull (a cluster node that stopped being its origin) is
+// muxed only while HLS players ask: its muxer stops when idle, so that the
+// pull can stop too.
+func TestMuxerIdlesWhenPulled(t *testing.T) {
+	e := newEnv(t, Config{IdleTimeout: 200 * time.Millisecond}, hub.Config{ReconnectGrace: time.Minute})
+	e.publish(t, mediatest.Config{}, true)
+	e.send(t, 3*time.Second)
+	e.pub.Close() // inside the grace
+	pull, err := e.hub.Publish(testKey, hub.PublisherInfo{Protocol: access.ProtoRelay})
+	require.NoError(t, err)
+	defer pull.Close()
+	e.waitEvent(t, hub.EventReaderLeave, "hls") // the muxer stopped: no HLS request came
+	require.Eventually(t, func() bool { return e.m.get(testKey) == nil }, waitFor, 5*time.Millisecond)
 }
